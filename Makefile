@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make book` and `make test`. Both build .venv first if needed.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.spikelib-installed
+SCALE ?= quick
+NOTEBOOKS ?=
+DEVICE ?= cpu
+JOBS ?= 0
+# pytest workers; the suite is CPU bound and CI has 2 cores.
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: help venv data book test bench clean
+
+help:
+	@echo "make book   [SCALE=smoke|quick|paper] [NOTEBOOKS='a b'] [DEVICE=cpu|cuda]  execute notebooks, build the site"
+	@echo "make test   run the test suite (installs .venv first)"
+	@echo "make data   fetch and verify MNIST, Fashion-MNIST and FSDD into \$$SPIKELIB_DATA (~/.cache/spikelib)"
+	@echo "make bench  run the benchmarks in benchmarks/ (one JSON line each)"
+
+# The stamp depends on pyproject.toml so a changed pin reinstalls.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m spikelib data
+
+book: $(STAMP)
+	$(PY) -m spikelib data
+	$(PY) -m spikelib book --scale "$(SCALE)" --notebooks "$(NOTEBOOKS)" --device "$(DEVICE)" --jobs "$(JOBS)"
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "# $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf book/_build book/executed .pytest_cache

@@ -1,0 +1,57 @@
+"""The three run scales, defined in one place.
+
+Every experiment (notebook, benchmark, sweep) takes ``scale``:
+
+- ``smoke``: seconds per notebook; used by the tests to exercise every code path.
+- ``quick``: the default; the whole book builds in at most 60 minutes on 2 CPU cores without a GPU.
+- ``paper``: the paper's own protocol (a GPU is expected).
+
+An experiment's budget at each scale is one entry in :data:`EXPERIMENTS`; notebooks read it with
+:func:`settings` rather than hard-coding sizes, so the page always states where its numbers came from.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Mapping
+
+SCALES: tuple[str, ...] = ("smoke", "quick", "paper")
+DEFAULT_SCALE = "quick"
+
+SCALE_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "smoke": "seconds per notebook, for the tests; numbers are not meaningful",
+        "quick": "reduced data and epochs; the whole book in under an hour on 2 CPU cores",
+        "paper": "the paper's own protocol; a GPU is expected",
+    }
+)
+
+# experiment -> scale -> settings. Keep every size that differs between scales here.
+EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
+    "alpha_function": {
+        "smoke": {"n_points": 200},
+        "quick": {"n_points": 1000},
+        "paper": {"n_points": 1000},
+    },
+}
+
+
+def check_scale(scale: str) -> str:
+    """Return ``scale`` if it is one of :data:`SCALES`, else raise a ValueError saying what is allowed."""
+    if scale not in SCALES:
+        raise ValueError(
+            f"unknown scale {scale!r}: use one of {', '.join(SCALES)} "
+            f"(e.g. `make book SCALE=quick` or papermill `-p scale quick`)"
+        )
+    return scale
+
+
+def settings(experiment: str, scale: str = DEFAULT_SCALE) -> Mapping[str, Any]:
+    """The read-only settings of ``experiment`` at ``scale`` (see :data:`EXPERIMENTS`)."""
+    check_scale(scale)
+    if experiment not in EXPERIMENTS:
+        raise KeyError(
+            f"no scale settings for experiment {experiment!r}; known: {', '.join(sorted(EXPERIMENTS))}. "
+            "Add an entry to spikelib.scales.EXPERIMENTS."
+        )
+    return MappingProxyType(dict(EXPERIMENTS[experiment][scale]))
