@@ -29,6 +29,8 @@ where their physical contribution has decayed to anyway.
 from __future__ import annotations
 
 import math
+import os
+import warnings
 
 import torch
 
@@ -49,127 +51,147 @@ def _check_params(tau: float, theta: float) -> None:
         raise ValueError(f"theta (the firing threshold) must be a positive finite number, got {theta}")
 
 
-def _prefix_sums(t_s: torch.Tensor, w_s: torch.Tensor, tau: float):
-    """Prefix sums a_k, b_k of the sorted inputs in the frame of each input's time bin.
+def _prefix_sums(t_s: torch.Tensor, w_s: torch.Tensor, tau: float, n_bins: int):
+    """Prefix sums over the sorted inputs, in the frame of each input's time bin.
 
-    ``t_s`` (N, K) sorted times (inf padded); ``w_s`` (N, K, n_out) their weights. Returns the reference
-    time ``ref`` (N, K) of every prefix, and ``a``, ``b`` (N, K, n_out) with
-    ``a_k = sum_{i<=k} w_i e^{tau (t_i - ref_k)}`` and ``b_k = sum_{i<=k} w_i e^{tau (t_i - ref_k)} (t_i - ref_k)``
-    so that ``V_k(t) = e^{-tau (t - ref_k)} (a_k (t - ref_k) - b_k)``.
+    ``t_s`` (N, K) sorted times (inf padded); ``w_s`` (J, N, K) their weights per output neuron. Returns
+    the reference time ``ref`` (N, K) of every prefix and ``a``, ``b`` (J, N, K) with
+    ``a_k = sum_{i<=k} w_i e^{tau (t_i - ref_k)}``, ``b_k = sum_{i<=k} w_i e^{tau (t_i - ref_k)} (t_i - ref_k)``,
+    so that ``V_k(t) = e^{-tau (t - ref_k)} (a_k (t - ref_k) - b_k)`` after input k.
     """
     span = _SPAN.get(t_s.dtype, 30.0) / tau
     finite = torch.isfinite(t_s)
     t0 = t_s[:, :1]
-    rel = torch.where(finite, t_s - t0, torch.zeros_like(t_s))
+    rel = torch.where(finite, t_s - t0, 0.0)
     bins = torch.floor(rel / span)
-    n_bins = int(bins.max().item()) + 1 if t_s.numel() else 1
+    ref = torch.where(finite, t0 + bins * span, t0)
     a = b = None
-    ref = t0 + bins * span
-    for j in range(n_bins):  # almost always a single bin; a few for very long spike trains in float32
+    for j in range(n_bins):  # almost always one bin; a few for very long spike trains in float32
         ref_j = t0 + j * span
-        d = torch.clamp(t_s - ref_j, max=span)  # later bins are clamped: their prefixes are not used here
-        e = torch.where(finite, torch.exp(tau * d), torch.zeros_like(d))
-        a_j = torch.cumsum(w_s * e.unsqueeze(-1), dim=1)
-        b_j = torch.cumsum(w_s * (e * torch.where(finite, d, torch.zeros_like(d))).unsqueeze(-1), dim=1)
+        d = torch.where(finite, torch.clamp(t_s - ref_j, max=span), 0.0)  # later bins: unused, kept finite
+        e = torch.where(finite, torch.exp(tau * d), 0.0)
+        a_j = torch.cumsum(w_s * e, dim=-1)
+        b_j = torch.cumsum(w_s * (e * d), dim=-1)
         if n_bins == 1:
             return ref, a_j, b_j
-        sel = (bins == j).unsqueeze(-1)
+        sel = bins == j
         a = a_j if a is None else torch.where(sel, a_j, a)
         b = b_j if b is None else torch.where(sel, b_j, b)
     return ref, a, b
 
 
-def _first_crossing(t_s, ref, a, b, tau: float, theta: float):
-    """Index of the causal prefix of every (example, output), and whether the output spikes.
+def _forward_core(t_s, order, wT, tau: float, theta: float, n_bins: int):
+    """Everything after sorting: prefix sums, the crossing test, eq. (3) once per output neuron.
 
-    The prefix k is the one the authors' loop stops at: its threshold crossing c_k (earlier root of
-    V_k = theta) exists, is not earlier than input k (no false alarm) and not later than input k+1.
-    Tested on the potential only: with s = t - ref_k and the peak at s_max = b/a + 1/tau,
-      c_k >= t_k     <=>  t_k <= t_max  and  V_k(t_k) <= theta
+    The causal prefix k of each (output, example) is the one the authors' loop stops at: its threshold
+    crossing c_k (earlier root of V_k = theta) exists, is not earlier than input k (no false alarm) and
+    not later than input k+1. It is found on the potential alone, with s = t - ref_k and the peak of V_k at
+    s_max = b/a + 1/tau:
+      c_k >= t_k     <=>  a > 0,  t_k <= t_max  and  V_k(t_k) <= theta
       c_k <= t_k+1   <=>  V_k(t_k+1) >= theta        if t_k+1 <= t_max
                           V_k(t_max) >= theta        otherwise (the crossing exists at all).
     """
     K = t_s.shape[1]
-    s_k = (t_s - ref).unsqueeze(-1)
+    w_s = wT[:, order]  # (J, N, K): weights of the spiking inputs in time order
+    ref, a, b = _prefix_sums(t_s, w_s, tau, n_bins)
+    finite = torch.isfinite(t_s)
+    s_k = torch.where(finite, t_s - ref, 0.0)
     t_next = torch.cat([t_s[:, 1:], torch.full_like(t_s[:, :1], float("inf"))], dim=1)
-    s_next = (t_next - ref).unsqueeze(-1)
-    pos = a > 0
-    a_tau = a / tau
+    s_next = t_next - ref  # inf after the last input
+    e_k = torch.exp(-tau * s_k)
+    e_next = torch.exp(-tau * s_next)
+    a_tau = a * (1.0 / tau)
     u_k = a * s_k - b  # e^{tau s_k} V_k(t_k)
-    starts_below = (u_k <= a_tau) & (torch.exp(-tau * s_k) * u_k <= theta)
-    # V_k at the peak, in logs: log(a/tau) - tau b/a - 1 >= log(theta); a <= 0 masked by pos
-    safe_a = torch.where(pos, a, torch.ones_like(a))
-    peak_ok = torch.log(safe_a / tau) - tau * (b / safe_a) - 1.0 >= math.log(theta)
-    u_next = a * s_next - b
-    next_before_peak = u_next <= a_tau  # False for t_next = inf (a > 0)
-    next_ok = torch.exp(-tau * s_next) * torch.where(next_before_peak, u_next, torch.zeros_like(u_next)) >= theta
-    valid = pos & starts_below & torch.where(next_before_peak, next_ok, peak_ok)
-    valid &= torch.isfinite(t_s).unsqueeze(-1)
-    spikes = valid.any(dim=1)
-    k_star = torch.argmax(valid.to(torch.uint8), dim=1)  # first True; 0 where none (masked by spikes)
-    del K
-    return k_star, spikes
+    has_next = torch.isfinite(s_next)
+    u_next = torch.where(has_next, a * s_next - b, 0.0)
+    safe_a = torch.where(a > 0, a, 1.0)
+    peak_ok = a_tau * torch.exp(-1.0 - tau * (b / safe_a)) >= theta
+    next_before_peak = has_next & (u_next <= a_tau)
+    valid = (a > 0) & finite & (u_k <= a_tau) & (e_k * u_k <= theta)
+    valid = valid & torch.where(next_before_peak, e_next * u_next >= theta, peak_ok)
+    k_idx = torch.arange(K, device=t_s.device).view(1, 1, K)
+    k_star = torch.where(valid, k_idx, K).amin(dim=-1)  # (J, N); K where the neuron stays silent
+    spikes = k_star < K
+    k_sel = torch.clamp(k_star, max=K - 1).unsqueeze(-1)
+    a_k = a.gather(-1, k_sel).squeeze(-1)
+    b_k = b.gather(-1, k_sel).squeeze(-1)
+    ref_k = ref.unsqueeze(0).expand_as(a).gather(-1, k_sel).squeeze(-1)
+    # eq. (3) in the frame of ref_k; z = -tau theta / a e^{tau b/a} is formed in logs and clamped onto
+    # the domain z >= -1/e that the prefix test guarantees up to rounding.
+    safe_ak = torch.where(spikes, a_k, 1.0)
+    ratio = torch.where(spikes, b_k / safe_ak, 0.0)
+    log_mz = math.log(tau * theta) - torch.log(safe_ak) + tau * ratio
+    W = lambertw0(-torch.exp(torch.clamp(log_mz, max=-1.0)))
+    t_out = torch.where(spikes, ref_k + ratio - W / tau, float("inf"))
+    return t_out, k_star, spikes, a_k, W, ref_k
 
 
-def _spike_from_prefix(a_k, b_k, ref_k, tau: float, theta: float):
-    """eq. (3) in the frame of ``ref_k``: returns t_out and W0 for the chosen prefixes."""
-    safe_a = torch.where(a_k > 0, a_k, torch.ones_like(a_k))
-    ratio = b_k / safe_a
-    # z = -tau theta / a e^{tau b/a}, formed in logs; z >= -1/e is guaranteed by the prefix test up to
-    # rounding, so it is clamped onto the domain.
-    log_mz = math.log(tau * theta) - torch.log(safe_a) + tau * ratio
-    z = -torch.exp(torch.clamp(log_mz, max=-1.0))
-    W = lambertw0(z)
-    return ref_k + ratio - W / tau, W
+def _backward_core(t_s, order, wT, k_star, spikes, a_k, W, ref_k, t_out, grad_out, tau: float, clip: float,
+                   n_in: int):
+    """Gradients of sum(grad_out * t_out) w.r.t. the weights (J, n_in) and the input times (N, n_in).
 
-
-def _forward(t_in: torch.Tensor, w: torch.Tensor, tau: float, theta: float):
-    """Spike times (N, n_out) and what the exact backward needs."""
-    N, n_in = t_in.shape
-    n_out = w.shape[1]
-    t_sorted, order = torch.sort(t_in, dim=1)
-    K = int(torch.isfinite(t_sorted).sum(dim=1).max().item()) if N else 0
-    if K == 0:
-        out = torch.full((N, n_out), float("inf"), dtype=t_in.dtype, device=t_in.device)
-        return out, None
-    t_s = t_sorted[:, :K].contiguous()
-    order = order[:, :K].contiguous()
-    w_s = w[order]  # (N, K, n_out): weights of the spiking inputs, in time order
-    ref, a, b = _prefix_sums(t_s, w_s, tau)
-    k_star, spikes = _first_crossing(t_s, ref, a, b, tau, theta)
-    idx = k_star.unsqueeze(1)
-    a_k = a.gather(1, idx).squeeze(1)
-    b_k = b.gather(1, idx).squeeze(1)
-    ref_k = ref.gather(1, k_star)
-    t_out, W = _spike_from_prefix(a_k, b_k, ref_k, tau, theta)
-    t_out = torch.where(spikes, t_out, torch.full_like(t_out, float("inf")))
-    saved = (t_s, order, k_star, spikes, a_k, W, ref_k, t_out)
-    return t_out, saved
-
-
-def _local_derivatives(saved, w: torch.Tensor, tau: float, clip: float):
-    """d t_out / d w_i and d t_out / d t_i over the sorted spiking inputs: two (N, K, n_out) tensors."""
-    t_s, order, k_star, spikes, a_k, W, ref_k, t_out = saved
+    Local derivatives (eqs. 4-5) for the inputs of the causal prefix of each output; zero elsewhere.
+    """
+    J, N = k_star.shape
     K = t_s.shape[1]
-    w_s = w[order]
-    causal = torch.arange(K, device=t_s.device).view(1, K, 1) <= k_star.unsqueeze(1)
-    causal &= spikes.unsqueeze(1)
-    # e^{tau (t_i - ref)} with each output's own reference (later inputs are masked; clamp avoids overflow)
-    dt_ref = torch.clamp(t_s.unsqueeze(-1) - ref_k.unsqueeze(1), max=0.0)
-    e = torch.exp(tau * torch.where(causal, dt_ref, torch.zeros_like(dt_ref)))
+    w_s = wT[:, order]
+    causal = (torch.arange(K, device=t_s.device).view(1, 1, K) <= k_star.unsqueeze(-1)) & spikes.unsqueeze(-1)
+    # e^{tau (t_i - ref)} in each output's own frame; non-causal entries are masked (clamp keeps them finite)
+    dt_ref = torch.where(causal, t_s.unsqueeze(0) - ref_k.unsqueeze(-1), 0.0)
+    e = torch.exp(tau * torch.clamp(dt_ref, max=_SPAN.get(t_s.dtype, 30.0) / tau))
     min_w1 = _MIN_ONE_PLUS_W.get(t_s.dtype, 1e-6)
-    denom = torch.where(spikes, a_k * torch.clamp(1.0 + W, min=min_w1), torch.ones_like(a_k))
-    diff = torch.where(causal, t_s.unsqueeze(-1) - torch.where(spikes, t_out, torch.zeros_like(t_out)).unsqueeze(1), torch.zeros_like(e))
-    scale = torch.where(causal, e / denom.unsqueeze(1), torch.zeros_like(e))
+    denom = torch.where(spikes, a_k * torch.clamp(1.0 + W, min=min_w1), 1.0)
+    diff = torch.where(causal, t_s.unsqueeze(0) - torch.where(spikes, t_out, 0.0).unsqueeze(-1), 0.0)
+    scale = torch.where(causal, e / denom.unsqueeze(-1), 0.0)
     d_w = scale * diff
     d_t = w_s * scale * (tau * diff + 1.0)
     if clip > 0:
         d_w = torch.clamp(d_w, -clip, clip)
         d_t = torch.clamp(d_t, -clip, clip)
-    finfo = torch.finfo(d_w.dtype)
-    d_w = torch.nan_to_num(d_w, nan=0.0, posinf=finfo.max, neginf=-finfo.max)
-    d_t = torch.nan_to_num(d_t, nan=0.0, posinf=finfo.max, neginf=-finfo.max)
-    return d_w, d_t
+    g = torch.where(spikes, grad_out, 0.0).unsqueeze(-1)  # (J, N, 1)
+    big = torch.finfo(t_s.dtype).max
+    gw = torch.nan_to_num(d_w * g, nan=0.0, posinf=big, neginf=-big)
+    gt = torch.nan_to_num((d_t * g).sum(dim=0), nan=0.0, posinf=big, neginf=-big)
+    grad_wT = torch.zeros(J, n_in, dtype=wT.dtype, device=wT.device)
+    grad_wT = grad_wT.index_add(1, order.reshape(-1), gw.reshape(J, -1))
+    grad_t = torch.zeros(N, n_in, dtype=t_s.dtype, device=t_s.device).scatter(1, order, gt)
+    return grad_wT, grad_t
+
+
+# The two cores are plain torch code; torch.compile (inductor) fuses their elementwise chains into one
+# loop (C++/OpenMP on CPU, Triton on CUDA). The same functions run eagerly when compilation is off or
+# unavailable, so CPU and CUDA share one implementation either way.
+_COMPILED: dict = {}
+_compile_enabled = os.environ.get("SPIKELIB_COMPILE", "1") not in ("0", "false", "no")
+
+
+def set_compile(enabled: bool) -> None:
+    """Turn torch.compile of the spike-time kernels on or off (default on; env ``SPIKELIB_COMPILE=0``)."""
+    global _compile_enabled
+    _compile_enabled = bool(enabled)
+
+
+def _kernel(fn):
+    if not _compile_enabled:
+        return fn
+    if fn not in _COMPILED:
+        try:
+            _COMPILED[fn] = torch.compile(fn, dynamic=True)
+        except Exception as exc:  # pragma: no cover - depends on the platform's compiler
+            warnings.warn(f"torch.compile unavailable ({exc}); spike times run eagerly (slower)")
+            _COMPILED[fn] = fn
+    return _COMPILED[fn]
+
+
+def _call_kernel(fn, *args):
+    try:
+        return _kernel(fn)(*args)
+    except Exception as exc:  # a missing C++ compiler surfaces at the first call
+        if _COMPILED.get(fn) is fn or not _compile_enabled:
+            raise
+        warnings.warn(f"compiling {fn.__name__} failed ({type(exc).__name__}: {exc}); running eagerly")
+        _COMPILED[fn] = fn
+        return fn(*args)
 
 
 class _SpikeTimes(torch.autograd.Function):
@@ -177,35 +199,38 @@ class _SpikeTimes(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, t_in, w, tau, theta, clip):
-        t_out, saved = _forward(t_in, w, tau, theta)
-        ctx.tau, ctx.clip = tau, clip
-        ctx.n_in = t_in.shape[1]
-        ctx.empty = saved is None
-        if saved is None:
+        N, n_in = t_in.shape
+        n_out = w.shape[1]
+        ctx.tau, ctx.clip, ctx.n_in = tau, clip, n_in
+        t_sorted, order = torch.sort(t_in, dim=1)
+        K = int(torch.isfinite(t_sorted).sum(dim=1).max().item()) if N else 0
+        if K == 0:  # no input spikes anywhere in the batch
+            ctx.empty = True
             ctx.save_for_backward(w)
-        else:
-            ctx.save_for_backward(w, *saved)
-        return t_out
+            return torch.full((N, n_out), float("inf"), dtype=t_in.dtype, device=t_in.device)
+        ctx.empty = False
+        t_s = t_sorted[:, :K].contiguous()
+        order = order[:, :K].contiguous()
+        span = _SPAN.get(t_s.dtype, 30.0) / tau
+        finite = torch.isfinite(t_s)
+        spread = torch.where(finite, t_s - t_s[:, :1], 0.0).max().item()
+        n_bins = int(spread // span) + 1
+        wT = w.t().contiguous()
+        t_out, k_star, spikes, a_k, W, ref_k = _call_kernel(_forward_core, t_s, order, wT, tau, theta, n_bins)
+        ctx.save_for_backward(t_s, order, wT, k_star, spikes, a_k, W, ref_k, t_out)
+        return t_out.t().contiguous()
 
     @staticmethod
     def backward(ctx, grad_out):
-        w, *saved = ctx.saved_tensors
-        N = grad_out.shape[0]
         if ctx.empty:
+            (w,) = ctx.saved_tensors
+            N = grad_out.shape[0]
             return torch.zeros(N, ctx.n_in, dtype=w.dtype, device=w.device), torch.zeros_like(w), None, None, None
-        t_s, order = saved[0], saved[1]
-        spikes = saved[3]
-        g = torch.where(spikes, grad_out, torch.zeros_like(grad_out)).unsqueeze(1)  # (N, 1, n_out)
-        d_w, d_t = _local_derivatives(saved, w, ctx.tau, ctx.clip)
-        grad_w = grad_t = None
-        if ctx.needs_input_grad[1]:
-            grad_w = torch.zeros_like(w)
-            grad_w.index_add_(0, order.reshape(-1), (d_w * g).reshape(-1, w.shape[1]))
-        if ctx.needs_input_grad[0]:
-            grad_sorted = (d_t * g).sum(dim=-1)
-            grad_t = torch.zeros(N, ctx.n_in, dtype=grad_sorted.dtype, device=grad_sorted.device)
-            grad_t.scatter_(1, order, grad_sorted)
-        return grad_t, grad_w, None, None, None
+        saved = ctx.saved_tensors
+        grad_wT, grad_t = _call_kernel(
+            _backward_core, *saved, grad_out.t().contiguous(), ctx.tau, ctx.clip, ctx.n_in
+        )
+        return grad_t, grad_wT.t(), None, None, None
 
 
 def spike_times(
