@@ -1,0 +1,489 @@
+"""The book pipeline behind ``make book``: execute the notebooks with papermill, then build the site.
+
+1. Every notebook in ``notebooks/`` (or the named subset) runs with papermill into
+   ``book/executed/<name>.ipynb``. Only the parameters a notebook declares in its ``parameters`` cell
+   are injected (``scale``, ``device``). Notebooks run in parallel, each in its own papermill process,
+   with a per-cell and an overall timeout; a failure is reported (notebook, cell, error), its partial
+   executed copy is kept, and the other notebooks carry on.
+2. ``book/executed/_build_info.json`` records scale, device, commit, date, and per notebook its status
+   and wall time (for an "About this build" page). Entries of notebooks not run this time are kept.
+3. ``jupyter-book build book`` renders the executed copies; execution is off in ``_config.yml``, so the
+   book never re-executes anything. A page in ``_toc.yml`` whose notebook has never been executed is
+   built from the stored (output-free) notebook with a banner saying how to run it, so a
+   ``NOTEBOOKS=`` subset on a fresh clone still gives a complete site; it is reported loudly.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from spikelib.scales import check_scale
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+BOOK_DIR = REPO_ROOT / "book"
+KERNEL = "python3"
+INJECTABLE = ("scale", "device")  # what the pipeline may set; a notebook gets those it declares
+DEFAULT_TIMEOUT = {"smoke": 300, "quick": 1800, "paper": None}  # seconds per notebook; None: no limit
+KILL_GRACE_S = 15  # lets papermill record a cell timeout in the notebook before the process is killed
+MANIFEST = "_build_info.json"
+PLACEHOLDER_KEY = "spikelib_placeholder"
+
+_print_lock = threading.Lock()
+_live: set[subprocess.Popen] = set()  # papermill processes running now, to stop them on Ctrl-C
+_stopping = threading.Event()
+
+
+def say(msg: str) -> None:
+    with _print_lock:
+        print(msg, flush=True)
+
+
+@dataclass
+class Run:
+    """The outcome of executing one notebook."""
+
+    name: str
+    status: str  # "ok" | "failed" | "timeout"
+    wall_s: float
+    error: str = ""
+
+
+# ---------------------------------------------------------------- selection and environment
+
+
+def available_notebooks(notebook_dir: Path = NOTEBOOK_DIR) -> list[str]:
+    """Names (without ``.ipynb``) of the notebooks in ``notebook_dir``."""
+    return sorted(p.stem for p in Path(notebook_dir).glob("*.ipynb"))
+
+
+def resolve_notebooks(names: list[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> list[str]:
+    """``names`` (with or without ``.ipynb``) checked against the notebooks; all of them if empty."""
+    available = available_notebooks(notebook_dir)
+    if not names:
+        return available
+    wanted = [Path(n).name.removesuffix(".ipynb") for n in names]
+    unknown = [n for n in wanted if n not in available]
+    if unknown:
+        raise ValueError(
+            f"unknown notebook(s) {', '.join(unknown)}; available in {notebook_dir}: "
+            f"{', '.join(available) or '(none)'}"
+        )
+    return list(dict.fromkeys(wanted))  # de-duplicated, order kept
+
+
+def default_jobs(jobs: int, n_notebooks: int) -> int:
+    """``jobs`` parallel notebooks, 0 meaning one per two cores; never more than there are notebooks."""
+    if jobs < 0:
+        raise ValueError(f"jobs must be >= 0, got {jobs}")
+    jobs = jobs or max(1, (os.cpu_count() or 1) // 2)
+    return max(1, min(jobs, n_notebooks))
+
+
+def _interpreter_prefix(executable: str) -> str | None:
+    try:
+        out = subprocess.run(
+            [executable, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, timeout=60
+        )
+        return out.stdout.strip() if out.returncode == 0 else None
+    except OSError:
+        return None
+
+
+def _kernel_python(name: str) -> str | None:
+    """The interpreter kernel ``name`` would start from a papermill running on ``sys.executable``."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv0 = KernelSpecManager().get_kernel_spec(name).argv[0]
+    except NoSuchKernel:
+        return None
+    # jupyter_client replaces a bare "python"/"python3"/"python3.X" by its own sys.executable.
+    v = sys.version_info
+    if argv0 in {"python", f"python{v[0]}", f"python{v[0]}.{v[1]}"}:
+        return sys.executable
+    return argv0
+
+
+def ensure_kernel(name: str = KERNEL) -> None:
+    """Make sure kernel ``name`` runs this interpreter, so the notebooks import this same spikelib.
+
+    A ``python3`` kernelspec in ~/.local/share/jupyter or /usr/share/jupyter pointing at another Python
+    is a common trap: the notebooks would run against a different (or no) spikelib. If the kernel does
+    not resolve to this environment, install its kernelspec into ``sys.prefix`` and check again.
+    """
+    for attempt in range(2):
+        python = _kernel_python(name)
+        if python and (python == sys.executable or _interpreter_prefix(python) == sys.prefix):
+            return
+        if attempt == 0:
+            say(f"[kernel] {name!r} resolves to {python or 'nothing'}; installing it into {sys.prefix}")
+            subprocess.run(
+                [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", name],
+                check=True, capture_output=True,
+            )
+    raise RuntimeError(
+        f"Jupyter kernel {name!r} starts {python}, not this environment's Python ({sys.executable}). "
+        "The first kernelspec of that name on the Jupyter path wins: see `jupyter kernelspec list` (run "
+        "from this environment) and remove the other one, or unset JUPYTER_PATH."
+    )
+
+
+def kernel_env(results_dir: Path | None, jobs: int) -> dict[str, str]:
+    """Environment for papermill and its kernels: headless plots, the results directory, thread budget."""
+    from spikelib.results import results_dir as resolve_results_dir
+
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env["SPIKELIB_RESULTS"] = str(resolve_results_dir(results_dir).resolve())
+    # Parallel notebooks would each start one torch thread per core; share the cores out instead.
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    return env
+
+
+# ---------------------------------------------------------------- execution
+
+
+def declared_parameters(path: Path) -> set[str]:
+    """Names declared in the notebook's ``parameters`` cell (empty if it has none)."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)))
+
+
+def describe_failure(executed: Path) -> tuple[str, str] | None:
+    """("cell N (first source line)", "Error: message") for the first cell that failed, or that was
+    still running when papermill was stopped ("" as the error); None if there is none."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except Exception:  # a notebook killed mid-write is not worth a second traceback
+        return None
+    index = 0  # position in the source notebook: skip the cells papermill inserted
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        running = cell.get("metadata", {}).get("papermill", {}).get("status") == "running"
+        if errors or running:
+            first = next((ln for ln in cell.source.splitlines() if ln.strip()), "").strip()
+            error = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else ""
+            return f"cell {index} ({first!r})", error
+        index += 1
+    return None
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def execute_notebook(
+    name: str,
+    *,
+    scale: str,
+    device: str,
+    timeout: int | None,
+    notebook_dir: Path,
+    executed_dir: Path,
+    env: dict[str, str],
+) -> Run:
+    """Run one notebook with papermill in its own process group (so a timeout can kill its kernel)."""
+    source, target = Path(notebook_dir) / f"{name}.ipynb", Path(executed_dir) / f"{name}.ipynb"
+    values = {"scale": scale, "device": device}
+    declared = declared_parameters(source)
+    cmd = [sys.executable, "-m", "papermill", str(source), str(target), "-k", KERNEL,
+           "--cwd", str(Path(notebook_dir).resolve()), "--no-progress-bar", "--log-level", "WARNING"]
+    for key in INJECTABLE:
+        if key in declared:
+            cmd += ["-r", key, values[key]]  # -r: raw strings, so "1" stays a string
+    if timeout:
+        cmd += ["--execution-timeout", str(timeout)]
+    start = time.perf_counter()
+    # A session of its own, so that a timeout can kill papermill together with the kernel it started.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    _live.add(proc)
+    if _stopping.is_set():  # interrupted while this one was starting
+        _kill(proc)
+    try:
+        log, _ = proc.communicate(timeout=timeout + KILL_GRACE_S if timeout else None)
+        killed = False
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        log, killed = proc.communicate()[0] or "", True
+    finally:
+        _live.discard(proc)
+    wall = time.perf_counter() - start
+    if proc.returncode == 0 and not killed:
+        return Run(name, "ok", wall)
+    failure = describe_failure(target) if target.exists() else None
+    where = failure[0] if failure else "a cell"
+    if killed:  # the notebook as a whole ran over
+        return Run(name, "timeout", wall, f"stopped in {where}: over the {timeout} s limit")
+    if "CellTimeoutError" in log:  # nbclient interrupted one cell, which shows a KeyboardInterrupt
+        return Run(name, "timeout", wall, f"{where}: ran over the {timeout} s limit")
+    if failure is None:  # kernel died, bad notebook JSON, ...: the end of papermill's log says why
+        return Run(name, "failed", wall, "\n".join(log.strip().splitlines()[-15:]))
+    return Run(name, "failed", wall, ": ".join(failure))
+
+
+def run_notebooks(
+    names: list[str],
+    *,
+    scale: str,
+    device: str,
+    jobs: int,
+    timeout: int | None,
+    notebook_dir: Path,
+    executed_dir: Path,
+    env: dict[str, str],
+) -> list[Run]:
+    """Execute ``names`` ``jobs`` at a time (threads waiting on papermill processes), printing progress."""
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    t0, runs = time.perf_counter(), []
+    limit = f"timeout {timeout} s" if timeout else "no timeout"
+    say(f"[book] executing {len(names)} notebook(s) at scale={scale}, device={device}, "
+        f"{jobs} at a time, {limit}")
+    kwargs = dict(scale=scale, device=device, timeout=timeout, notebook_dir=notebook_dir,
+                  executed_dir=executed_dir, env=env)
+
+    def one(name: str) -> Run:
+        say(f"[start] {name}")
+        return execute_notebook(name, **kwargs)
+
+    _stopping.clear()
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(one, n) for n in names]
+    try:
+        for fut in as_completed(futures):
+            run = fut.result()
+            runs.append(run)
+            left, total = len(names) - len(runs), time.perf_counter() - t0
+            if run.status == "ok":
+                say(f"[done]  {run.name} in {run.wall_s:.1f} s; {left} left, {total:.1f} s elapsed")
+            else:
+                say(f"[FAIL]  {run.name} ({run.status} after {run.wall_s:.1f} s): {run.error}\n"
+                    f"        partial output kept in {executed_dir / (run.name + '.ipynb')}; "
+                    f"{left} left, {total:.1f} s elapsed")
+    except KeyboardInterrupt:  # the kernels run in sessions of their own: Ctrl-C does not reach them
+        _stopping.set()
+        for fut in futures:
+            fut.cancel()
+        for proc in list(_live):
+            _kill(proc)
+        say("[book] interrupted; running notebooks stopped")
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    order = {n: i for i, n in enumerate(names)}
+    return sorted(runs, key=lambda r: order[r.name])
+
+
+# ---------------------------------------------------------------- manifest and book
+
+
+def toc_notebooks(book_dir: Path) -> list[str]:
+    """Names of the executed notebooks the table of contents refers to (``executed/<name>``)."""
+    import yaml
+
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            f = node.get("file") or node.get("root")
+            if isinstance(f, str) and f.startswith("executed/"):
+                found.append(Path(f).name.removesuffix(".ipynb"))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(yaml.safe_load((Path(book_dir) / "_toc.yml").read_text(encoding="utf-8")))
+    return found
+
+
+def write_placeholder(name: str, notebook_dir: Path, executed_dir: Path) -> None:
+    """The stored notebook, unexecuted, under a banner saying how to run it (see module docstring)."""
+    import nbformat
+
+    nb = nbformat.read(Path(notebook_dir) / f"{name}.ipynb", as_version=4)
+    banner = nbformat.v4.new_markdown_cell(
+        ":::{warning}\nThis page has not been executed in this build, so it shows no results. Run\n"
+        f"`make book NOTEBOOKS={name}` (add `SCALE=smoke|quick|paper`) to execute it.\n:::"
+    )
+    nb.cells.insert(0, banner)
+    nb.metadata[PLACEHOLDER_KEY] = True
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, executed_dir / f"{name}.ipynb")
+
+
+def prepare_toc_pages(book_dir: Path, notebook_dir: Path, executed_dir: Path) -> list[str]:
+    """Write placeholders for toc pages never executed; return their names. Unknown pages are an error."""
+    placeholders = []
+    for name in toc_notebooks(book_dir):
+        target = executed_dir / f"{name}.ipynb"
+        if not (Path(notebook_dir) / f"{name}.ipynb").exists():
+            if target.exists():
+                continue
+            raise FileNotFoundError(
+                f"{book_dir / '_toc.yml'} lists executed/{name}, but there is no notebooks/{name}.ipynb"
+            )
+        if not target.exists() or _is_placeholder(target):
+            write_placeholder(name, notebook_dir, executed_dir)
+            placeholders.append(name)
+    return placeholders
+
+
+def _is_placeholder(path: Path) -> bool:
+    try:
+        return bool(json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get(PLACEHOLDER_KEY))
+    except (OSError, ValueError):
+        return False
+
+
+def update_manifest(executed_dir: Path, runs: list[Run], *, scale: str, device: str,
+                    placeholders: list[str]) -> dict:
+    """Merge this run into ``_build_info.json`` (notebooks not run keep their earlier entry)."""
+    from spikelib.results import git_state
+
+    path = executed_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    commit, dirty = git_state(REPO_ROOT)
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    run_info = {"scale": scale, "device": device, "git_commit": commit, "git_dirty": dirty, "date": now}
+    notebooks = manifest.get("notebooks", {})
+    for run in runs:
+        notebooks[run.name] = {**run_info, "status": run.status, "wall_s": round(run.wall_s, 2),
+                               "error": run.error}
+    for name in placeholders:
+        notebooks[name] = {"status": "not executed", "date": now}
+    manifest.update(run_info, notebooks=dict(sorted(notebooks.items())))
+    _write_json(path, manifest)
+    return manifest
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def build_book(book_dir: Path) -> tuple[int, list[str]]:
+    """``jupyter-book build`` of ``book_dir`` into ``book_dir/_build/html``; (return code, warnings).
+
+    The output streams through; warnings are also collected and repeated at the end, so they are not
+    lost among Sphinx's progress lines.
+    """
+    script = Path(sys.executable).parent / "jupyter-book"
+    cmd = ([str(script)] if script.exists() else
+           [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"])
+    cmd += ["build", str(book_dir), "--all"]  # --all: no stale pages from an earlier scale
+    say(f"[book] {' '.join(cmd)}")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    warnings: list[str] = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as p:
+        for line in p.stdout:
+            print(line, end="", flush=True)
+            if "WARNING" in line or "ERROR" in line:
+                warnings.append(re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip())  # no colour codes
+    return p.returncode, warnings
+
+
+# ---------------------------------------------------------------- command line
+
+
+def cli(
+    scale: str = "quick",
+    notebooks: list[str] | None = None,
+    device: str = "cpu",
+    jobs: int = 0,
+    timeout: int = 0,
+    build: bool = True,
+    *,
+    book_dir: Path = BOOK_DIR,
+    notebook_dir: Path = NOTEBOOK_DIR,
+    results_dir: Path | None = None,
+) -> int:
+    """``python -m spikelib book``: execute the notebooks, write the manifest, build the book.
+
+    Returns 0 if every notebook ran and the book built, 1 otherwise, 2 for bad arguments.
+    ``results_dir`` becomes the kernels' ``SPIKELIB_RESULTS`` (default: ``$SPIKELIB_RESULTS`` or
+    ``results/``, see :func:`spikelib.results.results_dir`).
+    """
+    t0 = time.perf_counter()
+    book_dir, notebook_dir = Path(book_dir), Path(notebook_dir)
+    executed_dir = book_dir / "executed"
+    try:
+        check_scale(scale)
+        names = resolve_notebooks(notebooks, notebook_dir)
+        jobs = default_jobs(jobs, max(1, len(names)))
+    except ValueError as err:
+        say(f"error: {err}")
+        return 2
+    limit = timeout or DEFAULT_TIMEOUT[scale]
+    try:
+        ensure_kernel(KERNEL)
+    except (RuntimeError, subprocess.CalledProcessError) as err:
+        say(f"error: {err}")
+        return 1
+
+    try:
+        runs = run_notebooks(names, scale=scale, device=device, jobs=jobs, timeout=limit,
+                             notebook_dir=notebook_dir, executed_dir=executed_dir,
+                             env=kernel_env(results_dir, jobs)) if names else []
+    except KeyboardInterrupt:
+        return 130
+    try:
+        placeholders = prepare_toc_pages(book_dir, notebook_dir, executed_dir)
+    except FileNotFoundError as err:
+        say(f"error: {err}")
+        return 1
+    manifest = update_manifest(executed_dir, runs, scale=scale, device=device, placeholders=placeholders)
+    failed = [r for r in runs if r.status != "ok"]
+    say(f"[book] notebooks: {len(runs) - len(failed)} ok, {len(failed)} failed "
+        f"in {time.perf_counter() - t0:.1f} s")
+
+    in_toc = set(toc_notebooks(book_dir))
+    for name in names:
+        if name not in in_toc:
+            say(f"[book] warning: notebooks/{name}.ipynb is not in {book_dir / '_toc.yml'}; "
+                "it is executed but not shown")
+    for name in placeholders:
+        say(f"[book] warning: {name} has never been executed; its page shows the notebook without "
+            f"results. Run `make book NOTEBOOKS={name}`.")
+
+    rc_build, warnings = 0, []
+    if build:
+        tb = time.perf_counter()
+        rc_build, warnings = build_book(book_dir)
+        manifest["build"] = {"status": "ok" if rc_build == 0 else "failed",
+                             "wall_s": round(time.perf_counter() - tb, 2), "warnings": warnings}
+        _write_json(executed_dir / MANIFEST, manifest)
+        say(f"[book] jupyter-book {'built' if rc_build == 0 else 'FAILED'} in "
+            f"{time.perf_counter() - tb:.1f} s with {len(warnings)} warning(s)"
+            + "".join(f"\n        {w}" for w in warnings))
+        if rc_build == 0:
+            say(f"[book] open {book_dir / '_build' / 'html' / 'index.html'}")
+    for run in failed:
+        say(f"[book] FAILED {run.name} ({run.status}): {run.error}")
+    say(f"[book] total {time.perf_counter() - t0:.1f} s")
+    return 1 if failed or rc_build else 0

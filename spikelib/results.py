@@ -1,0 +1,159 @@
+"""Results records: every number the book shows is written here with its provenance.
+
+A record is one JSON file ``<directory>/<name>.json``::
+
+    {"name": ..., "scale": ..., "results": {...},
+     "provenance": {"notebook", "params", "seed", "scale", "git_commit", "git_dirty", "date",
+                    "versions": {"python", "torch", "numpy", "spikelib"}, "device"}}
+
+The rule: never hard-code a result. A notebook computes it, writes it with :func:`write_record`, and the
+record carries the scale it was computed at. The default directory is ``results/`` at the repository root
+(gitignored), or ``$SPIKELIB_RESULTS`` (the book pipeline sets it for the kernels it starts).
+Files are written atomically (temporary file + ``os.replace``) so that a reader or a parallel run never
+sees half a record.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from spikelib import __version__
+from spikelib.scales import check_scale
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def results_dir(directory: str | os.PathLike | None = None) -> Path:
+    """``directory``, else ``$SPIKELIB_RESULTS``, else ``<repo>/results``; created if missing."""
+    path = Path(directory or os.environ.get("SPIKELIB_RESULTS") or REPO_ROOT / "results")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def git_state(cwd: str | os.PathLike = REPO_ROOT) -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the repository at ``cwd``; (None, None) without git or outside a repository."""
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
+    try:
+        commit = run("rev-parse", "HEAD")
+        # Ignored files (results/, book/executed/) are not counted; new untracked modules are.
+        dirty = bool(run("status", "--porcelain"))
+        return commit, dirty
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def provenance(name: str, *, params: Mapping[str, Any], scale: str, seed: int | None, device: str) -> dict:
+    """The provenance block of a record (no hostname or user name: records may be published)."""
+    import numpy
+    import torch
+
+    commit, dirty = git_state()
+    return {
+        "notebook": name,
+        "params": dict(params),
+        "seed": seed,
+        "scale": scale,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": numpy.__version__,
+            "spikelib": __version__,
+        },
+        "device": device,
+    }
+
+
+def _jsonable(obj: Any) -> Any:
+    """json.dump fallback for numpy and torch values (scalars -> numbers, arrays -> lists)."""
+    if hasattr(obj, "tolist"):  # numpy scalars/arrays and torch tensors
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a results record: {obj!r}")
+
+
+def _check_name(name: str) -> str:
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ValueError(f"record name must be a plain file name without directories, got {name!r}")
+    return name
+
+
+@contextmanager
+def _atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it onto ``target`` only if the block succeeds."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(
+    name: str,
+    results: Mapping[str, Any],
+    *,
+    params: Mapping[str, Any],
+    scale: str,
+    seed: int | None = None,
+    device: str | None = None,
+    directory: str | os.PathLike | None = None,
+) -> Path:
+    """Write ``results`` with its provenance to ``<directory>/<name>.json`` atomically; return the path.
+
+    ``device`` defaults to ``params["device"]`` (the notebooks' parameter), else ``"cpu"``.
+    """
+    check_scale(scale)
+    target = results_dir(directory) / f"{_check_name(name)}.json"
+    device = device or str(params.get("device", "cpu"))
+    record = {
+        "name": name,
+        "scale": scale,
+        "results": dict(results),
+        "provenance": provenance(name, params=params, scale=scale, seed=seed, device=device),
+    }
+    # Serialise first so an unserialisable value fails before anything touches the disk.
+    text = json.dumps(record, indent=2, default=_jsonable, allow_nan=True) + "\n"
+    with _atomic_path(target) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    return target
+
+
+def read_record(path: str | os.PathLike) -> dict:
+    """One record, as written by :func:`write_record`."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_records(directory: str | os.PathLike | None = None) -> dict[str, dict]:
+    """All records in ``directory`` (see :func:`results_dir`), keyed by name, sorted by name."""
+    return {p.stem: read_record(p) for p in sorted(results_dir(directory).glob("[!.]*.json"))}
+
+
+def save_figure(fig, name: str, directory: str | os.PathLike | None = None, *, dpi: int = 150) -> Path:
+    """Save a matplotlib figure as ``<directory>/<name>.png`` atomically, beside the records."""
+    target = results_dir(directory) / f"{_check_name(name)}.png"
+    with _atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    return target

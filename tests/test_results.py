@@ -1,0 +1,82 @@
+"""spikelib.results: atomic writes, provenance, round trip."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spikelib import results
+
+PROVENANCE = {"notebook", "params", "seed", "scale", "git_commit", "git_dirty", "date", "versions", "device"}
+
+
+def test_round_trip_and_provenance(tmp_path):
+    values = {"loss": np.float64(0.25), "curve": torch.arange(3.0), "n": np.int64(7), "ok": True}
+    path = results.write_record("demo", values, params={"scale": "smoke", "device": "cpu", "lr": 0.1},
+                                scale="smoke", seed=3, directory=tmp_path)
+    assert path == tmp_path / "demo.json"
+    rec = results.read_record(path)
+    assert rec["name"] == "demo" and rec["scale"] == "smoke"
+    assert rec["results"] == {"loss": 0.25, "curve": [0.0, 1.0, 2.0], "n": 7, "ok": True}
+    prov = rec["provenance"]
+    assert PROVENANCE <= prov.keys()
+    assert prov["seed"] == 3 and prov["scale"] == "smoke" and prov["device"] == "cpu"
+    assert prov["params"]["lr"] == 0.1
+    assert set(prov["versions"]) == {"python", "torch", "numpy", "spikelib"}
+    assert prov["date"].endswith("+00:00")  # UTC
+    assert "hostname" not in json.dumps(prov).lower()
+    assert results.load_records(tmp_path) == {"demo": rec}
+
+
+def test_default_directory_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKELIB_RESULTS", str(tmp_path / "r"))
+    path = results.write_record("x", {"a": 1}, params={}, scale="quick")
+    assert path == tmp_path / "r" / "x.json"
+
+
+def test_failure_mid_write_leaves_no_file(tmp_path, monkeypatch):
+    results.write_record("keep", {"v": 1}, params={}, scale="smoke", directory=tmp_path)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(results.os, "fsync", crash)  # after the bytes are written, before the rename
+    with pytest.raises(OSError, match="disk full"):
+        results.write_record("keep", {"v": 2}, params={}, scale="smoke", directory=tmp_path)
+    with pytest.raises(OSError, match="disk full"):
+        results.write_record("new", {"v": 2}, params={}, scale="smoke", directory=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.json"]  # no temp files, no "new"
+    assert results.read_record(tmp_path / "keep.json")["results"] == {"v": 1}
+
+
+def test_unserialisable_value_touches_nothing(tmp_path):
+    with pytest.raises(TypeError, match="cannot store"):
+        results.write_record("bad", {"f": object()}, params={}, scale="smoke", directory=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_scale_and_name(tmp_path):
+    with pytest.raises(ValueError, match="unknown scale"):
+        results.write_record("a", {}, params={}, scale="huge", directory=tmp_path)
+    with pytest.raises(ValueError, match="plain file name"):
+        results.write_record("../a", {}, params={}, scale="smoke", directory=tmp_path)
+
+
+def test_git_state_without_a_repository(tmp_path):
+    assert results.git_state(tmp_path) == (None, None)
+
+
+def test_save_figure(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    path = results.save_figure(fig, "fig", directory=tmp_path)
+    plt.close(fig)
+    assert path == tmp_path / "fig.png"
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
