@@ -21,7 +21,7 @@ def _as_float_pixels(images) -> torch.Tensor:
                 f"images must be uint8 pixel values 0..255, got dtype {images.dtype}; "
                 "pass the arrays returned by spikelib.data.load_mnist unchanged"
             )
-        t = torch.from_numpy(np.ascontiguousarray(images))
+        t = torch.from_numpy(np.array(images, copy=True))  # copy: cached arrays are read-only
     elif isinstance(images, torch.Tensor):
         if images.dtype != torch.uint8:
             raise TypeError(f"images must be a uint8 tensor of pixel values, got {images.dtype}")
@@ -69,7 +69,7 @@ def add_time_noise(
     if eta > 0:
         gen = torch.Generator().manual_seed(int(seed))
         mu = 1.0 if invert else 0.0
-        r = torch.randn(times.shape, generator=gen, dtype=torch.float64).to(times.dtype) + mu
+        r = torch.randn(times.shape, generator=gen, dtype=torch.float64).to(device=times.device, dtype=times.dtype) + mu
         t = torch.clamp(t + eta * r, 0.0, 1.0)
     return torch.where(t >= 1.0, torch.full_like(t, float("inf")), t)
 

@@ -51,7 +51,7 @@ def _check_params(tau: float, theta: float) -> None:
         raise ValueError(f"theta (the firing threshold) must be a positive finite number, got {theta}")
 
 
-def _prefix_sums(t_s: torch.Tensor, w_s: torch.Tensor, tau: float, n_bins: int):
+def _prefix_sums(t_s: torch.Tensor, w_s: torch.Tensor, tau: float, occupied: tuple[int, ...]):
     """Prefix sums over the sorted inputs, in the frame of each input's time bin.
 
     ``t_s`` (N, K) sorted times (inf padded); ``w_s`` (J, N, K) their weights per output neuron. Returns
@@ -66,13 +66,13 @@ def _prefix_sums(t_s: torch.Tensor, w_s: torch.Tensor, tau: float, n_bins: int):
     bins = torch.floor(rel / span)
     ref = torch.where(finite, t0 + bins * span, t0)
     a = b = None
-    for j in range(n_bins):  # almost always one bin; a few for very long spike trains in float32
+    for j in occupied:  # almost always (0,); a few bins for long spike trains in float32
         ref_j = t0 + j * span
         d = torch.where(finite, torch.clamp(t_s - ref_j, max=span), 0.0)  # later bins: unused, kept finite
         e = torch.where(finite, torch.exp(tau * d), 0.0)
         a_j = torch.cumsum(w_s * e, dim=-1)
         b_j = torch.cumsum(w_s * (e * d), dim=-1)
-        if n_bins == 1:
+        if len(occupied) == 1:
             return ref, a_j, b_j
         sel = bins == j
         a = a_j if a is None else torch.where(sel, a_j, a)
@@ -80,7 +80,7 @@ def _prefix_sums(t_s: torch.Tensor, w_s: torch.Tensor, tau: float, n_bins: int):
     return ref, a, b
 
 
-def _forward_core(t_s, order, wT, tau: float, theta: float, n_bins: int):
+def _forward_core(t_s, order, wT, tau: float, theta: float, occupied: tuple[int, ...]):
     """Everything after sorting: prefix sums, the crossing test, eq. (3) once per output neuron.
 
     The causal prefix k of each (output, example) is the one the authors' loop stops at: its threshold
@@ -93,7 +93,7 @@ def _forward_core(t_s, order, wT, tau: float, theta: float, n_bins: int):
     """
     K = t_s.shape[1]
     w_s = wT[:, order]  # (J, N, K): weights of the spiking inputs in time order
-    ref, a, b = _prefix_sums(t_s, w_s, tau, n_bins)
+    ref, a, b = _prefix_sums(t_s, w_s, tau, occupied)
     finite = torch.isfinite(t_s)
     s_k = torch.where(finite, t_s - ref, 0.0)
     t_next = torch.cat([t_s[:, 1:], torch.full_like(t_s[:, :1], float("inf"))], dim=1)
@@ -183,6 +183,10 @@ def _kernel(fn):
     return _COMPILED[fn]
 
 
+def _eager_call(fn, *args):
+    return fn(*args)
+
+
 def _call_kernel(fn, *args):
     try:
         return _kernel(fn)(*args)
@@ -213,10 +217,13 @@ class _SpikeTimes(torch.autograd.Function):
         order = order[:, :K].contiguous()
         span = _SPAN.get(t_s.dtype, 30.0) / tau
         finite = torch.isfinite(t_s)
-        spread = torch.where(finite, t_s - t_s[:, :1], 0.0).max().item()
-        n_bins = int(spread // span) + 1
+        bins = torch.floor(torch.where(finite, t_s - t_s[:, :1], 0.0) / span)
+        occupied = (0,) if bins.max().item() == 0 else tuple(int(b) for b in torch.unique(bins).tolist())
         wT = w.t().contiguous()
-        t_out, k_star, spikes, a_k, W, ref_k = _call_kernel(_forward_core, t_s, order, wT, tau, theta, n_bins)
+        # The compiled kernel covers the usual single-bin case; rare multi-bin batches run eagerly so that
+        # the kernel is not recompiled for every pattern of occupied bins.
+        core = _call_kernel if occupied == (0,) else _eager_call
+        t_out, k_star, spikes, a_k, W, ref_k = core(_forward_core, t_s, order, wT, tau, theta, occupied)
         ctx.save_for_backward(t_s, order, wT, k_star, spikes, a_k, W, ref_k, t_out)
         return t_out.t().contiguous()
 
