@@ -8,7 +8,8 @@
 - :func:`load_published_network` -- the authors' published MNIST networks.
 """
 
-from spikelib.alpha.functional import alpha_kernel, membrane_potential, set_compile, spike_times
+from spikelib.alpha.functional import membrane_potential, set_compile, spike_times
+from spikelib.alpha.kernel import alpha_kernel, alpha_peak
 from spikelib.alpha.lambertw import lambertw0
 from spikelib.alpha.losses import autoencoder_loss, classification_loss, predict, spike_probabilities
 from spikelib.alpha.modules import AlphaLayer, AlphaNetwork, initial_pulse_times
@@ -26,7 +27,7 @@ from spikelib.alpha.training import (
 )
 
 __all__ = [
-    "spike_times", "membrane_potential", "alpha_kernel", "lambertw0", "set_compile",
+    "spike_times", "membrane_potential", "alpha_kernel", "alpha_peak", "lambertw0", "set_compile",
     "AlphaLayer", "AlphaNetwork", "initial_pulse_times",
     "classification_loss", "autoencoder_loss", "predict", "spike_probabilities",
     "Hyperparameters", "BOOLEAN_TABLE1", "MNIST_TABLE1", "MNIST_README", "AlphaAdam", "make_optimizer",

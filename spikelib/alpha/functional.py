@@ -34,6 +34,7 @@ import warnings
 
 import torch
 
+from spikelib.alpha.kernel import alpha_kernel
 from spikelib.alpha.lambertw import lambertw0
 
 # Width of a time bin, in units of 1/tau: e^{SPAN} times the largest weight must stay far below the
@@ -281,12 +282,5 @@ def membrane_potential(t: torch.Tensor, t_in: torch.Tensor, w: torch.Tensor, tau
     """
     dt = t.reshape(-1, 1) - t_in.reshape(1, -1)  # (T, n_in)
     causal = torch.isfinite(dt) & (dt > 0)
-    dt = torch.where(causal, dt, torch.zeros_like(dt))
-    kernel = torch.where(causal, dt * torch.exp(-tau * dt), torch.zeros_like(dt))
+    kernel = alpha_kernel(torch.where(causal, dt, torch.zeros_like(dt)), 1.0, tau)
     return kernel @ w.to(kernel.dtype)
-
-
-def alpha_kernel(t: torch.Tensor, w: float = 1.0, tau: float = 1.0) -> torch.Tensor:
-    """The alpha function u(t) = w t e^{-tau t} for t > 0, else 0 (§2.2, Fig. 1a); peaks at t = 1/tau."""
-    t = torch.as_tensor(t)
-    return torch.where(t > 0, w * t * torch.exp(-tau * t), torch.zeros_like(t))
