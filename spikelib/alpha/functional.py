@@ -34,6 +34,7 @@ import warnings
 
 import torch
 
+from spikelib.alpha import _cscan
 from spikelib.alpha.kernel import alpha_kernel
 from spikelib.alpha.lambertw import lambertw0
 
@@ -55,36 +56,54 @@ def _check_params(tau: float, theta: float) -> None:
 def _prefix_sums(t_s: torch.Tensor, w_s: torch.Tensor, tau: float, occupied: tuple[int, ...]):
     """Prefix sums over the sorted inputs, in the frame of each input's time bin.
 
-    ``t_s`` (N, K) sorted times (inf padded); ``w_s`` (J, N, K) their weights per output neuron. Returns
-    the reference time ``ref`` (N, K) of every prefix and ``a``, ``b`` (J, N, K) with
+    ``t_s`` (N, K) sorted times (inf padded); ``w_s`` (N, K, J) their weights to the J output neurons.
+    Returns the reference time ``ref`` (N, K) of every prefix and ``a``, ``b`` (N, K, J) with
     ``a_k = sum_{i<=k} w_i e^{tau (t_i - ref_k)}``, ``b_k = sum_{i<=k} w_i e^{tau (t_i - ref_k)} (t_i - ref_k)``,
     so that ``V_k(t) = e^{-tau (t - ref_k)} (a_k (t - ref_k) - b_k)`` after input k.
     """
     span = _SPAN.get(t_s.dtype, 30.0) / tau
     finite = torch.isfinite(t_s)
     t0 = t_s[:, :1]
-    rel = torch.where(finite, t_s - t0, 0.0)
-    bins = torch.floor(rel / span)
+    bins = torch.floor(torch.where(finite, t_s - t0, 0.0) / span)
     ref = torch.where(finite, t0 + bins * span, t0)
     a = b = None
     for j in occupied:  # almost always (0,); a few bins for long spike trains in float32
         ref_j = t0 + j * span
         d = torch.where(finite, torch.clamp(t_s - ref_j, max=span), 0.0)  # later bins: unused, kept finite
         e = torch.where(finite, torch.exp(tau * d), 0.0)
-        a_j = torch.cumsum(w_s * e, dim=-1)
-        b_j = torch.cumsum(w_s * (e * d), dim=-1)
+        a_j = torch.cumsum(w_s * e.unsqueeze(-1), dim=1)
+        b_j = torch.cumsum(w_s * (e * d).unsqueeze(-1), dim=1)
         if len(occupied) == 1:
             return ref, a_j, b_j
-        sel = bins == j
+        sel = (bins == j).unsqueeze(-1)
         a = a_j if a is None else torch.where(sel, a_j, a)
         b = b_j if b is None else torch.where(sel, b_j, b)
     return ref, a, b
 
 
-def _forward_core(t_s, order, wT, tau: float, theta: float, occupied: tuple[int, ...]):
+def _crossing_time(a_k, b_k, ref_k, spikes, tau: float, theta: float):
+    """eq. (3) for the chosen prefixes, in the frame of ``ref_k``: returns (t_out, W); inf where silent.
+
+    z = -tau theta / a e^{tau b/a} is formed in logs and clamped onto the domain z >= -1/e that the
+    prefix test guarantees up to rounding.
+    """
+    safe_ak = torch.where(spikes, a_k, 1.0)
+    ratio = torch.where(spikes, b_k / safe_ak, 0.0)
+    log_mz = math.log(tau * theta) - torch.log(safe_ak) + tau * ratio
+    W = lambertw0(-torch.exp(torch.clamp(log_mz, max=-1.0)))
+    return torch.where(spikes, ref_k + ratio - W / tau, float("inf")), W
+
+
+def _inverse_denominator(a_k, W, spikes):
+    """1 / (A (1 + W)) of eqs. (4)-(5); 1 + W is bounded below so a grazing crossing stays finite."""
+    min_w1 = _MIN_ONE_PLUS_W.get(a_k.dtype, 1e-6)
+    return torch.where(spikes, 1.0 / (torch.where(spikes, a_k, 1.0) * torch.clamp(1.0 + W, min=min_w1)), 0.0)
+
+
+def _forward_core(t_s, order, w, tau: float, theta: float, occupied: tuple[int, ...]):
     """Everything after sorting: prefix sums, the crossing test, eq. (3) once per output neuron.
 
-    The causal prefix k of each (output, example) is the one the authors' loop stops at: its threshold
+    The causal prefix k of each (example, output) is the one the authors' loop stops at: its threshold
     crossing c_k (earlier root of V_k = theta) exists, is not earlier than input k (no false alarm) and
     not later than input k+1. It is found on the potential alone, with s = t - ref_k and the peak of V_k at
     s_max = b/a + 1/tau:
@@ -93,70 +112,60 @@ def _forward_core(t_s, order, wT, tau: float, theta: float, occupied: tuple[int,
                           V_k(t_max) >= theta        otherwise (the crossing exists at all).
     """
     K = t_s.shape[1]
-    w_s = wT[:, order]  # (J, N, K): weights of the spiking inputs in time order
+    w_s = w[order]  # (N, K, J): weights of the spiking inputs in time order
     ref, a, b = _prefix_sums(t_s, w_s, tau, occupied)
     finite = torch.isfinite(t_s)
     s_k = torch.where(finite, t_s - ref, 0.0)
     t_next = torch.cat([t_s[:, 1:], torch.full_like(t_s[:, :1], float("inf"))], dim=1)
     s_next = t_next - ref  # inf after the last input
-    e_k = torch.exp(-tau * s_k)
+    has_next = torch.isfinite(s_next).unsqueeze(-1)
+    s_next = torch.where(has_next.squeeze(-1), s_next, 0.0).unsqueeze(-1)
+    e_k = torch.exp(-tau * s_k).unsqueeze(-1)
     e_next = torch.exp(-tau * s_next)
+    s_k = s_k.unsqueeze(-1)
     a_tau = a * (1.0 / tau)
     u_k = a * s_k - b  # e^{tau s_k} V_k(t_k)
-    has_next = torch.isfinite(s_next)
-    u_next = torch.where(has_next, a * s_next - b, 0.0)
+    u_next = a * s_next - b
     safe_a = torch.where(a > 0, a, 1.0)
     peak_ok = a_tau * torch.exp(-1.0 - tau * (b / safe_a)) >= theta
     next_before_peak = has_next & (u_next <= a_tau)
-    valid = (a > 0) & finite & (u_k <= a_tau) & (e_k * u_k <= theta)
+    valid = (a > 0) & finite.unsqueeze(-1) & (u_k <= a_tau) & (e_k * u_k <= theta)
     valid = valid & torch.where(next_before_peak, e_next * u_next >= theta, peak_ok)
-    k_idx = torch.arange(K, device=t_s.device).view(1, 1, K)
-    k_star = torch.where(valid, k_idx, K).amin(dim=-1)  # (J, N); K where the neuron stays silent
+    # first valid prefix; the index is carried as a float so the reduction stays in vector lanes
+    k_idx = torch.arange(K, device=t_s.device, dtype=a.dtype).view(1, K, 1)
+    k_star = torch.where(valid, k_idx, float(K)).amin(dim=1).to(torch.int64)  # (N, J); K: silent
     spikes = k_star < K
-    k_sel = torch.clamp(k_star, max=K - 1).unsqueeze(-1)
-    a_k = a.gather(-1, k_sel).squeeze(-1)
-    b_k = b.gather(-1, k_sel).squeeze(-1)
-    ref_k = ref.unsqueeze(0).expand_as(a).gather(-1, k_sel).squeeze(-1)
-    # eq. (3) in the frame of ref_k; z = -tau theta / a e^{tau b/a} is formed in logs and clamped onto
-    # the domain z >= -1/e that the prefix test guarantees up to rounding.
-    safe_ak = torch.where(spikes, a_k, 1.0)
-    ratio = torch.where(spikes, b_k / safe_ak, 0.0)
-    log_mz = math.log(tau * theta) - torch.log(safe_ak) + tau * ratio
-    W = lambertw0(-torch.exp(torch.clamp(log_mz, max=-1.0)))
-    t_out = torch.where(spikes, ref_k + ratio - W / tau, float("inf"))
+    k_sel = torch.clamp(k_star, max=K - 1)
+    a_k = a.gather(1, k_sel.unsqueeze(1)).squeeze(1)
+    b_k = b.gather(1, k_sel.unsqueeze(1)).squeeze(1)
+    ref_k = ref.gather(1, k_sel)
+    t_out, W = _crossing_time(a_k, b_k, ref_k, spikes, tau, theta)
     return t_out, k_star, spikes, a_k, W, ref_k
 
 
-def _backward_core(t_s, order, wT, k_star, spikes, a_k, W, ref_k, t_out, grad_out, tau: float, clip: float,
-                   n_in: int):
-    """Gradients of sum(grad_out * t_out) w.r.t. the weights (J, n_in) and the input times (N, n_in).
+def _backward_core(t_s, order, w, k_star, spikes, a_k, W, ref_k, t_out, grad_out, tau: float, clip: float):
+    """Per-input gradient terms: ``grad_out * d t_out / d w_i`` (N, K, J) and ``sum_j grad_out * d t_out / d t_i`` (N, K).
 
     Local derivatives (eqs. 4-5) for the inputs of the causal prefix of each output; zero elsewhere.
     """
-    J, N = k_star.shape
     K = t_s.shape[1]
-    w_s = wT[:, order]
-    causal = (torch.arange(K, device=t_s.device).view(1, 1, K) <= k_star.unsqueeze(-1)) & spikes.unsqueeze(-1)
+    w_s = w[order]
+    causal = (torch.arange(K, device=t_s.device).view(1, K, 1) <= k_star.unsqueeze(1)) & spikes.unsqueeze(1)
     # e^{tau (t_i - ref)} in each output's own frame; non-causal entries are masked (clamp keeps them finite)
-    dt_ref = torch.where(causal, t_s.unsqueeze(0) - ref_k.unsqueeze(-1), 0.0)
+    dt_ref = torch.where(causal, t_s.unsqueeze(-1) - ref_k.unsqueeze(1), 0.0)
     e = torch.exp(tau * torch.clamp(dt_ref, max=_SPAN.get(t_s.dtype, 30.0) / tau))
-    min_w1 = _MIN_ONE_PLUS_W.get(t_s.dtype, 1e-6)
-    denom = torch.where(spikes, a_k * torch.clamp(1.0 + W, min=min_w1), 1.0)
-    diff = torch.where(causal, t_s.unsqueeze(0) - torch.where(spikes, t_out, 0.0).unsqueeze(-1), 0.0)
-    scale = torch.where(causal, e / denom.unsqueeze(-1), 0.0)
+    diff = torch.where(causal, t_s.unsqueeze(-1) - torch.where(spikes, t_out, 0.0).unsqueeze(1), 0.0)
+    scale = torch.where(causal, e * _inverse_denominator(a_k, W, spikes).unsqueeze(1), 0.0)
     d_w = scale * diff
     d_t = w_s * scale * (tau * diff + 1.0)
     if clip > 0:
         d_w = torch.clamp(d_w, -clip, clip)
         d_t = torch.clamp(d_t, -clip, clip)
-    g = torch.where(spikes, grad_out, 0.0).unsqueeze(-1)  # (J, N, 1)
+    g = torch.where(spikes, grad_out, 0.0).unsqueeze(1)  # (N, 1, J)
     big = torch.finfo(t_s.dtype).max
     gw = torch.nan_to_num(d_w * g, nan=0.0, posinf=big, neginf=-big)
-    gt = torch.nan_to_num((d_t * g).sum(dim=0), nan=0.0, posinf=big, neginf=-big)
-    grad_wT = torch.zeros(J, n_in, dtype=wT.dtype, device=wT.device)
-    grad_wT = grad_wT.index_add(1, order.reshape(-1), gw.reshape(J, -1))
-    grad_t = torch.zeros(N, n_in, dtype=t_s.dtype, device=t_s.device).scatter(1, order, gt)
-    return grad_wT, grad_t
+    gt = torch.nan_to_num((d_t * g).sum(dim=-1), nan=0.0, posinf=big, neginf=-big)
+    return gw, gt
 
 
 # The two cores are plain torch code; torch.compile (inductor) fuses their elementwise chains into one
@@ -216,17 +225,23 @@ class _SpikeTimes(torch.autograd.Function):
         ctx.empty = False
         t_s = t_sorted[:, :K].contiguous()
         order = order[:, :K].contiguous()
+        ctx.cscan = t_s.device.type == "cpu" and t_s.dtype in (torch.float32, torch.float64) and _cscan.available()
+        if ctx.cscan:
+            a_k, b_k, ref_k, k_star = _cscan.forward(t_s, order, w, tau, theta, _SPAN[t_s.dtype])
+            spikes = k_star < K
+            t_out, W = _crossing_time(a_k, b_k, ref_k, spikes, tau, theta)
+            ctx.save_for_backward(t_s, order, w, k_star, ref_k, t_out, _inverse_denominator(a_k, W, spikes))
+            return t_out
         span = _SPAN.get(t_s.dtype, 30.0) / tau
         finite = torch.isfinite(t_s)
         bins = torch.floor(torch.where(finite, t_s - t_s[:, :1], 0.0) / span)
         occupied = (0,) if bins.max().item() == 0 else tuple(int(b) for b in torch.unique(bins).tolist())
-        wT = w.t().contiguous()
         # The compiled kernel covers the usual single-bin case; rare multi-bin batches run eagerly so that
         # the kernel is not recompiled for every pattern of occupied bins.
         core = _call_kernel if occupied == (0,) else _eager_call
-        t_out, k_star, spikes, a_k, W, ref_k = core(_forward_core, t_s, order, wT, tau, theta, occupied)
-        ctx.save_for_backward(t_s, order, wT, k_star, spikes, a_k, W, ref_k, t_out)
-        return t_out.t().contiguous()
+        t_out, k_star, spikes, a_k, W, ref_k = core(_forward_core, t_s, order, w, tau, theta, occupied)
+        ctx.save_for_backward(t_s, order, w, k_star, spikes, a_k, W, ref_k, t_out)
+        return t_out
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -235,10 +250,18 @@ class _SpikeTimes(torch.autograd.Function):
             N = grad_out.shape[0]
             return torch.zeros(N, ctx.n_in, dtype=w.dtype, device=w.device), torch.zeros_like(w), None, None, None
         saved = ctx.saved_tensors
-        grad_wT, grad_t = _call_kernel(
-            _backward_core, *saved, grad_out.t().contiguous(), ctx.tau, ctx.clip, ctx.n_in
-        )
-        return grad_t, grad_wT.t(), None, None, None
+        t_s, order, w = saved[0], saved[1], saved[2]
+        if ctx.cscan:
+            k_star, ref_k, t_out, inv_denom = saved[3:]
+            g = torch.where(torch.isfinite(t_out), grad_out, 0.0)
+            grad_w, grad_t = _cscan.backward(t_s, order, w, k_star, ref_k, t_out, inv_denom, g, ctx.tau, ctx.clip, ctx.n_in)
+            return grad_t, grad_w, None, None, None
+        gw, gt = _call_kernel(_backward_core, *saved, grad_out.contiguous(), ctx.tau, ctx.clip)
+        # scatter back to the unsorted inputs outside the compiled kernel: index_add_ over contiguous rows
+        # needs no atomics, unlike the scatter inductor would generate.
+        grad_w = torch.zeros_like(w).index_add_(0, order.reshape(-1), gw.reshape(-1, w.shape[1]))
+        grad_t = torch.zeros(t_s.shape[0], ctx.n_in, dtype=gt.dtype, device=gt.device).scatter_(1, order, gt)
+        return grad_t, grad_w, None, None, None
 
 
 def spike_times(
