@@ -20,13 +20,12 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from spikelib import __version__
 from spikelib.scales import check_scale
+from spikelib._io import atomic_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,19 +93,6 @@ def _check_name(name: str) -> str:
     return name
 
 
-@contextmanager
-def _atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; move it onto ``target`` only if the block succeeds."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_record(
     name: str,
     results: Mapping[str, Any],
@@ -132,7 +118,7 @@ def write_record(
     }
     # Serialise first so an unserialisable value fails before anything touches the disk.
     text = json.dumps(record, indent=2, default=_jsonable, allow_nan=True) + "\n"
-    with _atomic_path(target) as tmp:
+    with atomic_path(target) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -154,6 +140,6 @@ def load_records(directory: str | os.PathLike | None = None) -> dict[str, dict]:
 def save_figure(fig, name: str, directory: str | os.PathLike | None = None, *, dpi: int = 150) -> Path:
     """Save a matplotlib figure as ``<directory>/<name>.png`` atomically, beside the records."""
     target = results_dir(directory) / f"{_check_name(name)}.png"
-    with _atomic_path(target) as tmp:
+    with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     return target

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from spikelib._io import atomic_path
 from spikelib.alpha.losses import classification_loss, predict
 from spikelib.alpha.modules import AlphaNetwork
 
@@ -154,18 +153,6 @@ def evaluate(net: AlphaNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: in
     return {"accuracy": correct / n, "loss": loss / n, "n": len(x)}
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def fit(
     net: AlphaNetwork,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -225,8 +212,9 @@ def fit(
         if on_epoch is not None:
             on_epoch(record)
         if path is not None:
-            _atomic_save({"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                          "history": history, "best": best}, path)
+            with atomic_path(path) as tmp:
+                torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                            "history": history, "best": best}, tmp)
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     return {"history": history, "best": {"epoch": best["epoch"], "accuracy": best["accuracy"]}}
