@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spikelib.alpha.functional as F
+from spikelib.alpha import _cscan
 from spikelib.alpha import lambertw0, membrane_potential, spike_times
 from spikelib.alpha.reference import spike_time_event_driven, spike_times_event_driven
 
@@ -17,12 +18,16 @@ FIG1_A = ([1, 4, 5, 8, 12, 17, 19], [0.5, 0.3, 0.4, -0.2, -0.3, 1.2, 0.9], 19.39
 FIG1_B = ([1, 8, 12, 15, 17, 18], [0.3, -0.4, 0.5, 0.7, 0.5, 0.8], 18.63574)
 
 
-@pytest.fixture(autouse=True)
-def eager():
-    """Unit tests run the kernels eagerly; test_compiled_matches_eager covers the compiled path."""
+@pytest.fixture(autouse=True, params=["cpu-scan-kernel", "torch"])
+def backend(request, monkeypatch):
+    """Every test runs on both CPU implementations: the C scan kernel and the torch path (eager here;
+    test_compiled_matches_eager covers torch.compile)."""
+    monkeypatch.setenv("SPIKELIB_CSCAN", "1" if request.param == "cpu-scan-kernel" else "0")
+    if request.param == "cpu-scan-kernel" and not _cscan.available():
+        pytest.skip("no C compiler here: the scan kernel is unavailable")
     before = F._compile_enabled
     F.set_compile(False)
-    yield
+    yield request.param
     F.set_compile(before)
 
 
@@ -236,7 +241,9 @@ def test_batch_shapes_and_empty_batch():
     assert (silent.grad == 0).all()
 
 
-def test_compiled_matches_eager():
+def test_compiled_matches_eager(backend):
+    if backend != "torch":
+        pytest.skip("torch.compile concerns the torch path only")
     rng = np.random.default_rng(11)
     t, w, tau, theta = _random_case(rng, n_batch=16, n_out=20)
     tt = torch.tensor(t, requires_grad=True)
