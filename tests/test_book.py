@@ -4,9 +4,13 @@ The ``book`` tests execute notebooks; each works in its own tmp copy of book/ wi
 directory, so they can run in parallel under pytest-xdist.
 """
 
+import hashlib
+import inspect
+import io
 import json
 import re
 import shutil
+import tarfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -159,3 +163,135 @@ def test_book_builds_at_smoke_scale(tmp_path):
             assert image.is_file() and image.stat().st_size > 0, f"{page}: missing image {src}"
             n_images += 1
     assert n_images >= len(NOTEBOOKS)  # every notebook page shows at least its figure
+
+    # Offline: MathJax is the local copy (wherever npm or the cache could provide it), and no page loads
+    # anything from the web.
+    if _cached_mathjax().is_file() and manifest["build"]["mathjax"] != "local":
+        pytest.fail("MathJax fell back to the CDN although a verified copy is in the cache")
+    if manifest["build"]["mathjax"] == "local":
+        mathjax = html / "_static" / "mathjax"
+        assert (mathjax / pipeline.MATHJAX_ENTRY).stat().st_size > 100_000
+        assert len(list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))) > 20
+        assert not (mathjax / "latest.js").exists()  # it would ask the CDN for a newer version
+    for page in [*pages, "api", "search", "genindex"]:
+        text = (html / f"{page}.html").read_text(encoding="utf-8")
+        assert not _remote_assets(text), f"{page} loads {_remote_assets(text)}"
+        if 'class="math' in text:  # a page with maths loads the local MathJax
+            local = r'<script[^>]+src="[./]*_static/mathjax/' + re.escape(pipeline.MATHJAX_ENTRY)
+            assert re.search(local, text), f"{page} has maths but does not load the local MathJax"
+    api = (html / "api.html").read_text(encoding="utf-8")
+    for name in ("spike_times", "AlphaNetwork", "MNIST_TABLE1", "latency", "poisson", "load_fsdd", "SCALES",
+                 "write_record"):
+        assert re.search(rf'id="spikelib\.[a-z.]+\.{name}"', api), f"api page: no entry for {name}"
+
+
+# ---------------------------------------------------------------- offline pages: MathJax, API page
+
+
+class _Assets(HTMLParser):
+    """URLs the browser fetches by itself: script/img/iframe/... src, stylesheet/icon/preload href."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in {"script", "img", "iframe", "source", "audio", "video", "embed", "track", "input"}:
+            self.urls.append(a.get("src") or "")
+        elif tag == "link" and (a.get("rel") or "").split()[:1] != ["canonical"]:
+            self.urls.append(a.get("href") or "")
+
+
+def _remote_assets(html_text: str) -> list[str]:
+    parser = _Assets()
+    parser.feed(html_text)
+    remote = [u for u in parser.urls if re.match(r"(https?:)?//", u)]
+    css_urls = re.findall(r"url\(\s*['\"]?((?:https?:)?//[^'\")]+)", html_text)  # inline <style>
+    imports = re.findall(r"@import\s+['\"]((?:https?:)?//[^'\"]+)", html_text)  # @import url(...) is above
+    return remote + css_urls + imports
+
+
+def _cached_mathjax() -> Path:
+    from spikelib.data import data_dir
+
+    name, version = pipeline.MATHJAX_NPM.split("@")
+    return data_dir() / "vendor" / f"{name}-{version}.tgz"
+
+
+def test_remote_asset_detector():
+    page = ('<script src="https://cdn.example/x.js"></script><link rel="stylesheet" href="//fonts.x/css">'
+            '<script src="_static/a.js"></script><a href="https://example.org">a link is fine</a>'
+            '<style>@font-face { src: url("https://fonts.x/f.woff2") }</style>'
+            '<style>@import "https://fonts.x/more.css";</style>')
+    expected = ["https://cdn.example/x.js", "//fonts.x/css", "https://fonts.x/f.woff2", "https://fonts.x/more.css"]
+    assert _remote_assets(page) == expected
+
+
+def test_config_points_mathjax_at_the_local_copy():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())["sphinx"]
+    assert config["config"]["mathjax_path"] == f"mathjax/{pipeline.MATHJAX_ENTRY}"
+    assert {"sphinx.ext.autodoc", "sphinx.ext.napoleon"} <= set(config["extra_extensions"])
+    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    assert "api" in {chapter.get("file") for part in toc["parts"] for chapter in part["chapters"]}
+
+
+def _fake_mathjax(path: Path) -> str:
+    """A small stand-in for the npm tarball; returns its SHA-256."""
+    files = {
+        "package/LICENSE": b"Apache-2.0",
+        f"package/es5/{pipeline.MATHJAX_ENTRY}": b"/* mathjax */",
+        "package/es5/output/chtml/fonts/woff-v2/MathJax_Zero.woff": b"woff",
+        "package/es5/input/tex/extensions/cancel.js": b"/* cancel */",
+        "package/es5/latest.js": b"/* asks the CDN */",
+        "package/es5/tex-svg.js": b"/* not used */",
+        "package/ts/core.ts": b"// sources",
+    }
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue())
+    return hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def test_mathjax_unpacked_from_the_verified_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKELIB_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(pipeline, "MATHJAX_SHA256", _fake_mathjax(_cached_mathjax()))
+    monkeypatch.setattr(pipeline.shutil, "which", lambda _: None)  # the cache alone must do
+    html = tmp_path / "html"
+    assert pipeline.install_mathjax(html) == "local"
+    dest = html / "_static" / "mathjax"
+    got = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert got == [pipeline.MATHJAX_STAMP, "LICENSE", "input/tex/extensions/cancel.js",
+                   "output/chtml/fonts/woff-v2/MathJax_Zero.woff", pipeline.MATHJAX_ENTRY]
+    assert pipeline.install_mathjax(html) == "local"  # already there: kept
+
+
+def test_mathjax_falls_back_to_the_cdn_with_a_warning(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPIKELIB_DATA", str(tmp_path / "cache"))
+    _fake_mathjax(_cached_mathjax())  # a cached tarball with the wrong hash is discarded
+    monkeypatch.setattr(pipeline.shutil, "which", lambda _: None)
+    html = tmp_path / "html"
+    assert pipeline.install_mathjax(html) == "cdn"
+    assert "npm not found" in capsys.readouterr().out
+    assert not _cached_mathjax().exists()
+    loader = (html / "_static" / "mathjax" / pipeline.MATHJAX_ENTRY).read_text()
+    assert pipeline.MATHJAX_CDN in loader and pipeline.MATHJAX_NPM.split("@")[1] in pipeline.MATHJAX_CDN
+
+
+def test_api_page_hand_written_entries_match_the_code():
+    """api.md writes out what autodoc cannot show cleanly; keep it equal to the code."""
+    from spikelib import encoding, scales
+
+    text = (ROOT / "book" / "api.md").read_text(encoding="utf-8")
+    assert f"``{tuple(scales.SCALES)!r}``".replace("'", '"') in text
+    m = re.search(r"py:function:: poisson\((.*)\)", text)
+    if m:  # until poisson's docstring is valid reST and the page uses autofunction again
+        written = [p.split(":")[0].strip() for p in m.group(1).split(",") if p.strip() not in {"*"}]
+        assert written == list(inspect.signature(encoding.poisson).parameters)
