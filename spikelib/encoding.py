@@ -85,7 +85,7 @@ def poisson(
     """Rate-code intensities in [0, 1] as independent Bernoulli spikes per time step.
 
     ``P(spike at step k) = clamp(rate_scale * x, 0, 1)`` for every step, as in Roy et al. (2019, §2.1)
-    and Hübotter et al. (2021, §2.2, scale 0.2). Returns float spikes of shape (n_steps, *x.shape).
+    and Hübotter et al. (2021, §2.2, scale 0.2). Returns float spikes of shape ``(n_steps, *x.shape)``.
     Pass ``generator`` to continue a random stream, or ``seed`` for a fresh repeatable one.
     """
     if n_steps < 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Mapping
 
+#: The scale names, fastest first, the paper's protocol last.
 SCALES: tuple[str, ...] = ("smoke", "quick", "paper")
 DEFAULT_SCALE = "quick"
 

@@ -272,7 +272,8 @@ def spike_times(
     Args:
         t_in: (..., n_in) input spike times; ``inf`` for inputs that never spike.
         w: (n_in, n_out) weights.
-        tau: decay rate (the paper's tau); theta: firing threshold.
+        tau: decay rate (the paper's tau).
+        theta: firing threshold.
         clip_derivative: clip each local derivative to +-c in the backward pass (0: exact, no clipping;
             the layers pass the paper's ``clip_derivative`` here).
 

@@ -79,7 +79,7 @@ class AlphaLayer(nn.Module):
 
 
 class AlphaNetwork(nn.Module):
-    """A feed-forward network of :class:`AlphaLayer` s, e.g. ``sizes=(784, 340, 10)``.
+    """A feed-forward network of :class:`AlphaLayer` modules, e.g. ``sizes=(784, 340, 10)``.
 
     ``n_pulses`` pulses per layer; ``shared_pulses=True`` uses one set of pulse times for every layer
     (each layer still has its own pulse weights), as for the Boolean tasks (§2.6.1).

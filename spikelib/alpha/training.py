@@ -53,10 +53,10 @@ class Hyperparameters:
         return dataclasses.replace(self, **changes)
 
 
-# Table 1, "default value (Boolean tasks)": one pulse shared by all non-input neurons.
+#: Table 1, "default value (Boolean tasks)": the defaults, with one pulse shared by all non-input neurons.
 BOOLEAN_TABLE1 = Hyperparameters(shared_pulses=True)
 
-# Table 1, "chosen value (MNIST)".
+#: Table 1, "chosen value (MNIST)": 784-340-10, 10 pulses per layer, batch size 5.
 MNIST_TABLE1 = Hyperparameters(
     n_hidden=(340,), n_pulses=10, batch_size=5, clip_derivative=539.7, decay_constant=0.181769,
     fire_threshold=1.16732, learning_rate=2.01864e-4, learning_rate_pulses=5.95375e-2,
@@ -64,7 +64,8 @@ MNIST_TABLE1 = Hyperparameters(
     update_all_datapoints=True,
 )
 
-# The authors' repository README (differs from Table 1 in batch size and learning rates).
+#: The settings in the authors' repository README: they differ from Table 1 in the batch size (32) and
+#: the learning rates.
 MNIST_README = Hyperparameters(
     n_hidden=(340,), n_pulses=10, batch_size=32, clip_derivative=539.69973904211679,
     decay_constant=0.18176949150701854, fire_threshold=1.1673205005788956,
