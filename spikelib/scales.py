@@ -34,6 +34,13 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": {"n_points": 1000},
         "paper": {"n_points": 1000},
     },
+    # the first n_test / n_train images of the MNIST test / training sets are classified (the full sets:
+    # 10000 / 60000); n_grid: time samples of the membrane-potential plots
+    "alpha_published_networks": {
+        "smoke": {"n_test": 500, "n_train": 500, "n_grid": 400},
+        "quick": {"n_test": 10000, "n_train": 60000, "n_grid": 2000},
+        "paper": {"n_test": 10000, "n_train": 60000, "n_grid": 2000},
+    },
 }
 
 

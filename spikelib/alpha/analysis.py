@@ -1,0 +1,176 @@
+"""Looking inside alpha-synapse networks: accuracy, per-layer spikes, membrane traces (Comsa et al. 2021).
+
+Helpers for the pages on the authors' published MNIST networks (§3.2, Table 2, Figs. 1b, 2, 6 and 7):
+
+- :func:`published_network_path` -- where the published ``slow_network`` / ``fast_network`` files are.
+- :func:`count_correct` -- correct classifications of a network on a dataset, in batches (Table 2).
+- :func:`paper_count`, :func:`matches_paper` -- the count of correct images a paper percentage implies.
+- :func:`layer_spikes` -- every layer's spike times and the pulses it feeds forward, for one example
+  (Fig. 6).
+- :func:`layer_membrane` -- the membrane potentials of one layer over a time grid, for one example
+  (Figs. 1b and 7).
+- :func:`spiking` -- the indices and times of the neurons that spike (raster plots, Figs. 2 and 6).
+
+The paper's own numbers that the pages compare with are typed once, here: :data:`TABLE2_ACCURACY` and
+:data:`FIG1B`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from spikelib.alpha.functional import membrane_potential
+from spikelib.alpha.losses import predict
+from spikelib.alpha.modules import AlphaNetwork
+from spikelib.encoding import latency
+
+#: Where the paper's numbers below come from.
+PAPER_SOURCE = "Comsa et al. 2021, Table 2"
+
+#: Table 2 of the paper: accuracy (%) of the published networks, keyed by (network, split).
+TABLE2_ACCURACY: Mapping[tuple[str, str], float] = {
+    ("slow", "test"): 97.96,
+    ("fast", "test"): 97.40,
+    ("slow", "train"): 99.9633,
+    ("fast", "train"): 99.885,
+}
+
+#: The example neuron of the paper's Fig. 1b (caption: tau = 1, weights w, input times t, t_out = 18.64).
+#: The caption gives no threshold; the authors' code reproduces 18.64 with theta = 0.5 (with theta = 1 the
+#: neuron stays silent).
+FIG1B: Mapping[str, object] = {
+    "t_in": (1.0, 8.0, 12.0, 15.0, 17.0, 18.0),
+    "w": (0.3, -0.4, 0.5, 0.7, 0.5, 0.8),
+    "tau": 1.0,
+    "theta": 0.5,
+    "t_out_paper": 18.64,
+    "source": "Comsa et al. 2021, Fig. 1b caption",
+}
+
+NETWORK_NAMES = ("slow", "fast")
+_NETWORK_FOLDER = Path("reference") / "comsa2021-mnist-networks"
+
+
+def published_network_path(name: str) -> Path:
+    """The file of the authors' published ``slow`` or ``fast`` MNIST network (§3.2, Table 2).
+
+    Looked up in ``$SPIKELIB_SHARED/reference/comsa2021-mnist-networks/``, else in a
+    ``shared/reference/comsa2021-mnist-networks/`` beside the repository or the working directory (or one of
+    their parents). Raises FileNotFoundError naming the places searched.
+    """
+    if name not in NETWORK_NAMES:
+        raise ValueError(f"unknown published network {name!r}; use one of {', '.join(NETWORK_NAMES)}")
+    env = os.environ.get("SPIKELIB_SHARED")
+    if env:
+        folders = [Path(env).expanduser() / _NETWORK_FOLDER]
+    else:
+        starts = [Path(__file__).resolve().parents[2], Path.cwd().resolve()]
+        folders = [p / "shared" / _NETWORK_FOLDER for s in starts for p in (s, *s.parents)]
+    for folder in dict.fromkeys(folders):
+        if (folder / f"{name}_network").is_file():
+            return folder / f"{name}_network"
+    raise FileNotFoundError(
+        f"{name}_network not found in {', '.join(map(str, dict.fromkeys(folders)))}; set SPIKELIB_SHARED to "
+        "the shared folder, or copy the ihmehimmeli repository's tempcoding/networks/ files there"
+    )
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """``correct`` of ``n`` examples classified correctly."""
+
+    correct: int
+    n: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.correct / self.n if self.n else float("nan")
+
+
+@torch.no_grad()
+def count_correct(net: AlphaNetwork, images: np.ndarray, labels: np.ndarray, *, batch_size: int = 2000,
+                  device: str | torch.device = "cpu") -> Accuracy:
+    """Classify ``images`` (uint8, (N, 28, 28) or (N, 784)) with the authors' protocol and count the hits.
+
+    Pixels are latency-coded (``t = 1 - p / 256``, black pixels silent; §2.3), the class is the earliest
+    output spike, and an example whose outputs all stay silent is wrong (§2.5). Batches of ``batch_size``
+    keep the memory bounded; the count does not depend on it.
+    """
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    correct = 0
+    for i in range(0, len(images), batch_size):
+        t = latency(images[i:i + batch_size], dtype=net.dtype).to(device)
+        y = torch.as_tensor(np.asarray(labels[i:i + batch_size]).astype(np.int64), device=device)
+        correct += int((predict(net(t)) == y).sum())
+    return Accuracy(correct, len(images))
+
+
+def paper_count(percent: float, n: int) -> int:
+    """The number of correct examples out of ``n`` that a paper's (rounded) percentage stands for."""
+    return int(round(percent * n / 100.0))
+
+
+def matches_paper(acc: Accuracy, percent: float) -> bool:
+    """True when ``acc.correct`` equals the count the paper's ``percent`` implies on ``acc.n`` examples.
+
+    Exact only when ``acc.n`` is the set the paper evaluated (the full MNIST test or training set).
+    """
+    return acc.correct == paper_count(percent, acc.n)
+
+
+@dataclass(frozen=True)
+class LayerSpikes:
+    """One layer's spike times for one example and the pulse times it feeds to the next layer."""
+
+    name: str
+    times: torch.Tensor  # (n_neurons,), inf where silent
+    pulses: torch.Tensor  # (n_pulses,) pulse times entering the next layer; empty for the output layer
+
+
+@torch.no_grad()
+def layer_spikes(net: AlphaNetwork, t_in: torch.Tensor) -> list[LayerSpikes]:
+    """Spike times of every layer (input, hidden..., output) for one example ``t_in`` (n_in,) (Fig. 6).
+
+    Entry ``l`` holds layer ``l``'s times and the pulses that, with them, drive layer ``l + 1`` (§2.4: the
+    pulses of a layer are extra inputs of the next one).
+    """
+    if t_in.ndim != 1:
+        raise ValueError(f"t_in must be one example (n_in,), got shape {tuple(t_in.shape)}")
+    t_in = t_in.to(net.dtype)
+    outs = net(t_in.unsqueeze(0), all_layers=True)
+    times = [t_in] + [o[0] for o in outs]
+    n = len(times)
+    names = ["input"] + [f"hidden {l}" if n > 3 else "hidden" for l in range(1, n - 1)] + ["output"]
+    empty = torch.empty(0, dtype=net.dtype)
+    pulses = [layer.pulse_times.detach().to(net.dtype) if layer.n_pulses else empty for layer in net.layers]
+    return [LayerSpikes(names[l], times[l], pulses[l] if l < len(net.layers) else empty) for l in range(n)]
+
+
+@torch.no_grad()
+def layer_membrane(net: AlphaNetwork, t_in: torch.Tensor, t_grid: torch.Tensor, layer: int = -1) -> torch.Tensor:
+    """Membrane potentials (T, n_out) of layer ``layer`` of ``net`` over ``t_grid`` (T,), for one example.
+
+    The layer's inputs are the previous layer's spikes plus its pulses, each through its own weight; the
+    potential is eq. (1) without reset after the output spike, as drawn in the paper's Fig. 7.
+    """
+    spikes = layer_spikes(net, t_in)
+    idx = range(len(net.layers))[layer]
+    lay = net.layers[idx]
+    inputs = torch.cat([spikes[idx].times, spikes[idx].pulses])
+    return membrane_potential(t_grid.to(net.dtype), inputs, lay.weight.detach(), lay.tau)
+
+
+def spiking(times: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, times) of the entries of ``times`` (n,) that are finite, i.e. of the neurons that spike."""
+    t = times.detach().cpu().numpy()
+    idx = np.flatnonzero(np.isfinite(t))
+    return idx, t[idx]
