@@ -134,3 +134,10 @@ def test_published_network_path(shared_dir, monkeypatch, tmp_path):
         analysis.published_network_path("fast")
     monkeypatch.setenv("SPIKELIB_SHARED", str(shared_dir))
     assert analysis.published_network_path("fast").name == "fast_network"
+
+
+def test_earliest_other():
+    inf = float("inf")
+    assert analysis.earliest_other(torch.tensor([0.3, 0.1, 0.2]), 1) == 2
+    assert analysis.earliest_other(torch.tensor([0.3, 0.1, 0.2]), 0) == 1
+    assert analysis.earliest_other(torch.tensor([inf, 0.1, inf]), 1) == -1

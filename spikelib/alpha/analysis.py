@@ -10,6 +10,7 @@ Helpers for the pages on the authors' published MNIST networks (§3.2, Table 2, 
 - :func:`layer_membrane` -- the membrane potentials of one layer over a time grid, for one example
   (Figs. 1b and 7).
 - :func:`spiking` -- the indices and times of the neurons that spike (raster plots, Figs. 2 and 6).
+- :func:`earliest_other` -- the first neuron to spike other than a given one (Fig. 7's non-target neuron).
 
 The paper's own numbers that the pages compare with are typed once, here: :data:`TABLE2_ACCURACY` and
 :data:`FIG1B`.
@@ -174,3 +175,13 @@ def spiking(times: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     t = times.detach().cpu().numpy()
     idx = np.flatnonzero(np.isfinite(t))
     return idx, t[idx]
+
+
+def earliest_other(times: torch.Tensor, exclude: int) -> int:
+    """Index of the earliest spike in ``times`` (n,) other than neuron ``exclude``; -1 if none spikes.
+
+    With ``exclude`` the target class, this is the non-target output neuron closest to winning (Fig. 7).
+    """
+    t = times.detach().clone()
+    t[exclude] = float("inf")
+    return int(torch.argmin(t)) if torch.isfinite(t).any() else -1
