@@ -133,16 +133,25 @@ def _norm(dataset: str) -> str:
     return name
 
 
-def shared_fsdd_dir() -> Path | None:
-    """The FSDD copy in ``$SPIKELIB_SHARED`` or a ``shared/data/fsdd`` beside the repo or cwd."""
+def shared_candidates() -> list[Path]:
+    """Folders that may hold the project's ``shared/`` material, in order: ``$SPIKELIB_SHARED``, else a
+    ``shared/`` folder beside the repository or the working directory (or one of their parents)."""
     env = os.environ.get("SPIKELIB_SHARED")
     if env:
-        base = Path(env).expanduser()
-        cands = [base / "data" / "fsdd", base / "fsdd", base]
-    else:
-        starts = [Path(__file__).resolve().parents[1], Path.cwd().resolve()]
-        cands = [p / "shared" / "data" / "fsdd" for s in starts for p in (s, *s.parents)]
-    return next((c / "recordings" for c in cands if (c / "recordings").is_dir()), None)
+        return [Path(env).expanduser()]
+    starts = [Path(__file__).resolve().parents[1], Path.cwd().resolve()]
+    return list(dict.fromkeys(p / "shared" for s in starts for p in (s, *s.parents)))
+
+
+def find_shared(relative: str) -> Path | None:
+    """``<shared>/<relative>`` in the first of :func:`shared_candidates` where it exists, else None."""
+    return next((c / relative for c in shared_candidates() if (c / relative).exists()), None)
+
+
+def shared_fsdd_dir() -> Path | None:
+    """The FSDD recordings in the shared folder (``data/fsdd/recordings``), if present."""
+    found = find_shared("data/fsdd/recordings")
+    return found if found is not None and found.is_dir() else None
 
 
 # ------------------------------------------------------------------------------------ verify, install

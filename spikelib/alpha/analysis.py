@@ -18,7 +18,6 @@ The paper's own numbers that the pages compare with are typed once, here: :data:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -26,6 +25,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from spikelib import data
 from spikelib.alpha.functional import membrane_potential
 from spikelib.alpha.losses import predict
 from spikelib.alpha.modules import AlphaNetwork
@@ -67,18 +67,13 @@ def published_network_path(name: str) -> Path:
     """
     if name not in NETWORK_NAMES:
         raise ValueError(f"unknown published network {name!r}; use one of {', '.join(NETWORK_NAMES)}")
-    env = os.environ.get("SPIKELIB_SHARED")
-    if env:
-        folders = [Path(env).expanduser() / _NETWORK_FOLDER]
-    else:
-        starts = [Path(__file__).resolve().parents[2], Path.cwd().resolve()]
-        folders = [p / "shared" / _NETWORK_FOLDER for s in starts for p in (s, *s.parents)]
-    for folder in dict.fromkeys(folders):
-        if (folder / f"{name}_network").is_file():
-            return folder / f"{name}_network"
+    found = data.find_shared(f"{_NETWORK_FOLDER}/{name}_network")
+    if found is not None and found.is_file():
+        return found
+    searched = ", ".join(str(c / _NETWORK_FOLDER) for c in data.shared_candidates())
     raise FileNotFoundError(
-        f"{name}_network not found in {', '.join(map(str, dict.fromkeys(folders)))}; set SPIKELIB_SHARED to "
-        "the shared folder, or copy the ihmehimmeli repository's tempcoding/networks/ files there"
+        f"{name}_network not found in {searched}; set SPIKELIB_SHARED to the shared folder, or copy the "
+        "ihmehimmeli repository's tempcoding/networks/ files there"
     )
 
 
