@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
 
+import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 from spikelib import data, encoding
@@ -82,6 +84,7 @@ def main(argv=None) -> int:
         "device": args.device,
         "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "backend": backend(args.device),
         "dtype": args.dtype,
         "batch_size": hp.batch_size,

@@ -8,4 +8,11 @@ Modules
 - :mod:`spikelib.alpha`    -- exact alpha-synapse temporal-coding neurons (Comsa et al. 2021).
 """
 
+import os as _os
+
+# torch's OpenMP workers spin-wait after every parallel op by default; next to the CPU scan kernel's own
+# threads that oversubscribes small machines (2 cores: 1,528 vs 2,114 MNIST training examples/s). It only
+# takes effect if set before torch is first imported; a value the user set wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"

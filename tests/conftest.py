@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+import spikelib  # noqa: F401  (imported first: sets OMP_WAIT_POLICY before any test imports torch)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"  # read-only project material; ../shared in CI too
 
