@@ -1,10 +1,15 @@
 """Fixtures shared by the test modules."""
 
+import os
 from pathlib import Path
 
 import pytest
 
-import spikelib  # noqa: F401  (imported first: sets OMP_WAIT_POLICY before any test imports torch)
+# torch.compile of the spike-time kernels costs ~20 s per process: the suite (and the notebooks it runs)
+# use the kernels eagerly; test_alpha_functional.py::test_compiled_matches_eager turns it on.
+os.environ.setdefault("SPIKELIB_COMPILE", "0")
+
+import spikelib  # noqa: E402,F401  (imported first: sets OMP_WAIT_POLICY before any test imports torch)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"  # read-only project material; ../shared in CI too

@@ -6,18 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import spikelib.alpha.functional as F
 from spikelib.alpha import AlphaNetwork, analysis, load_published_network, predict, spike_times
 from spikelib.encoding import latency
 
-
-@pytest.fixture(autouse=True)
-def eager():
-    """torch.compile off (it takes ~20 s); the C scan kernel does the work on CPU."""
-    before = F._compile_enabled
-    F.set_compile(False)
-    yield
-    F.set_compile(before)
 
 
 def _net(seed=0):

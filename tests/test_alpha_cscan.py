@@ -19,14 +19,6 @@ from spikelib.alpha import _cscan, spike_times
 from spikelib.alpha.reference import spike_times_event_driven
 
 
-@pytest.fixture(autouse=True)
-def eager():
-    """torch.compile off (it takes ~20 s); test_alpha_functional covers the compiled path."""
-    before = F._compile_enabled
-    F.set_compile(False)
-    yield
-    F.set_compile(before)
-
 
 @pytest.fixture
 def kernel():

@@ -6,17 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import spikelib.alpha.functional as F
 from spikelib.alpha import AlphaLayer, AlphaNetwork, initial_pulse_times, spike_times
 
-
-@pytest.fixture(autouse=True)
-def eager():
-    """torch.compile off (it takes ~20 s); test_alpha_functional covers the compiled path."""
-    before = F._compile_enabled
-    F.set_compile(False)
-    yield
-    F.set_compile(before)
 
 
 def test_layer_and_network_shapes():

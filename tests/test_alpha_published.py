@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-import spikelib.alpha.functional as F
 from spikelib import data
 from spikelib.alpha import PUBLISHED_TAU, AlphaNetwork, load_published_network, predict
 from spikelib.encoding import latency
@@ -22,14 +21,6 @@ from spikelib.encoding import latency
 NETWORKS = {"slow": dict(test=9796, train=59978), "fast": dict(test=9740, train=59931)}
 MNIST_DIR = data.data_dir() / "mnist"
 
-
-@pytest.fixture(autouse=True)
-def eager():
-    """torch.compile off (it takes ~20 s); the C scan kernel does the work on CPU."""
-    before = F._compile_enabled
-    F.set_compile(False)
-    yield
-    F.set_compile(before)
 
 
 @pytest.fixture(autouse=True)

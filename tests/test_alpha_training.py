@@ -6,7 +6,6 @@ import math
 import pytest
 import torch
 
-import spikelib.alpha.functional as F
 from spikelib.alpha import (
     BOOLEAN_TABLE1,
     AlphaAdam,
@@ -24,14 +23,6 @@ from spikelib.alpha import (
 
 inf = math.inf
 
-
-@pytest.fixture(autouse=True)
-def eager():
-    """torch.compile off (it takes ~20 s); test_alpha_functional covers the compiled path."""
-    before = F._compile_enabled
-    F.set_compile(False)
-    yield
-    F.set_compile(before)
 
 
 # ------------------------------------------------------------------------------------------ losses
