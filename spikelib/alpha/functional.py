@@ -14,16 +14,24 @@ and the exact derivatives are (eqs. 4-5, written for general tau)
     d t_out / d w_i = e^{tau t_i} (t_i - t_out) / (A (1 + W))
     d t_out / d t_i = w_i e^{tau t_i} (tau (t_i - t_out) + 1) / (A (1 + W)).
 
-Vectorisation. For every example the spiking inputs are sorted once; prefix sums over the sorted inputs
-give A and B for every candidate causal set at once. A cheap test on the potential (no Lambert W) finds,
-for every output neuron, the first prefix whose threshold crossing lies between its last input and the
-next one: exactly the set the authors' event loop stops at. Only then is W0 evaluated, once per output
-neuron. Nothing of size n_in x n_in is built; the largest tensors are (batch, spiking inputs, n_out).
+Algorithm. For every example the spiking inputs are sorted once. A cheap test on the potential (no
+Lambert W) finds, for every output neuron, the first prefix of the sorted inputs whose threshold crossing
+lies between its last input and the next one: exactly the set the authors' event loop stops at. Only then
+is W0 evaluated, once per output neuron. Nothing of size n_in x n_in is built.
+
+Two implementations of that algorithm, tested against each other and against the event-driven reference
+(:mod:`spikelib.alpha.reference`):
+
+- the torch path here (:func:`_forward_core`, :func:`_backward_core`): prefix sums over the sorted inputs
+  give A and B for every prefix at once, as (batch, spiking inputs, n_out) tensors; ``torch.compile``d
+  where a compiler is available. It is the reference and the path used on CUDA;
+- on CPU, a C scan kernel (:mod:`spikelib.alpha._cscan`) that walks the sorted inputs once per example
+  with running sums, several times faster on small machines. ``SPIKELIB_CSCAN=0`` turns it off.
 
 Float32 safety. ``e^{tau t}`` overflows float32 for ``tau t > 88``. All exponentials are taken relative to
 a reference time: the first input of the example, advanced in steps of ``SPAN / tau`` ("time bins") when
-the inputs span more than that. Inputs from earlier bins enter with factors ``<= e^{-SPAN}``, which is
-where their physical contribution has decayed to anyway.
+the inputs span more than that (the C kernel moves its frame the same way, exactly). Inputs from earlier
+bins enter with factors ``<= e^{-SPAN}``, which is where their physical contribution has decayed to anyway.
 """
 
 from __future__ import annotations
