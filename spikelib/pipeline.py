@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from spikelib._io import atomic_path
 from spikelib.scales import check_scale
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -390,9 +391,8 @@ def update_manifest(executed_dir: Path, runs: list[Run], *, scale: str, device: 
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 # ---------------------------------------------------------------- offline MathJax
@@ -447,10 +447,8 @@ def _mathjax_tarball() -> Path:
         actual = digest(tgz)
         if actual != MATHJAX_SHA256:
             raise RuntimeError(f"{tgz.name} from npm has sha256 {actual}, expected {MATHJAX_SHA256}")
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        part = cached.with_name(f".{cached.name}.tmp-{os.getpid()}")
-        shutil.copyfile(tgz, part)
-        os.replace(part, cached)  # atomic: a parallel build sees no copy or the whole verified one
+        with atomic_path(cached) as part:  # a parallel build sees no copy or the whole verified one
+            shutil.copyfile(tgz, part)
     return cached
 
 
