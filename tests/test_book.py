@@ -87,12 +87,18 @@ def _notebook(path, *cells, parameters="scale = 'quick'"):
     nbformat.write(nb, path)
 
 
-@pytest.mark.book
-def test_failures_are_reported_and_the_rest_continue(tmp_path, capsys):
+def _mini_book(tmp_path):
+    """Empty notebooks/ and book/ folders (with a minimal toc) for pipeline tests that build nothing."""
     nbs, book = tmp_path / "notebooks", tmp_path / "book"
     nbs.mkdir()
     book.mkdir()
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    return nbs, book
+
+
+@pytest.mark.book
+def test_failures_are_reported_and_the_rest_continue(tmp_path, capsys):
+    nbs, book = _mini_book(tmp_path)
     # Declares only `scale`: `device` must not be injected.
     _notebook(nbs / "good.ipynb", "assert scale == 'smoke' and 'device' not in globals()")
     _notebook(nbs / "bad.ipynb", "x = 1", "\n# why\nraise ValueError('boom')", "never = True")
@@ -110,10 +116,7 @@ def test_failures_are_reported_and_the_rest_continue(tmp_path, capsys):
 
 @pytest.mark.book
 def test_timeout(tmp_path, capsys):
-    nbs, book = tmp_path / "notebooks", tmp_path / "book"
-    nbs.mkdir()
-    book.mkdir()
-    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    nbs, book = _mini_book(tmp_path)
     _notebook(nbs / "slow.ipynb", "import time; time.sleep(120)")
     rc = pipeline.cli(scale="smoke", timeout=3, build=False, book_dir=book, notebook_dir=nbs)
     assert rc == 1
