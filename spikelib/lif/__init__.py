@@ -1,0 +1,31 @@
+"""Discrete-time leaky integrate-and-fire networks (Roy et al. 2019; Hübotter et al. 2021): functional core,
+layers, losses.
+
+- :func:`simulate`, :func:`lif_step` -- the LIF recurrence (leak, bounds, fire, reset to zero).
+- :func:`roy_neuron`, :func:`huebotter_neuron` -- each paper's neuron as keyword arguments of ``simulate``.
+- :func:`cumulative_potential`, :func:`max_readout` -- Hübotter et al.'s potential read-out.
+- :mod:`spikelib.lif.surrogate` -- spike functions: :func:`~spikelib.lif.surrogate.sigmoid`,
+  :func:`~spikelib.lif.surrogate.fast_sigmoid`, :func:`~spikelib.lif.surrogate.straight_through`.
+- :class:`LIFLayer`, :class:`LIFConv2d`, :class:`LIFConvTranspose2d` -- modules holding the weights.
+- :func:`roy_loss`, :func:`roy_error`, :func:`zscored_mse` -- Roy et al.'s loss and Table 1 metric.
+
+Input spikes come from :func:`spikelib.encoding.poisson`.
+"""
+
+from spikelib.lif import surrogate
+from spikelib.lif.functional import (
+    cumulative_potential,
+    huebotter_neuron,
+    lif_step,
+    max_readout,
+    roy_neuron,
+    simulate,
+)
+from spikelib.lif.losses import roy_error, roy_loss, zscored_mse
+from spikelib.lif.modules import LIFConv2d, LIFConvTranspose2d, LIFLayer, LIFWrapper
+
+__all__ = [
+    "simulate", "lif_step", "roy_neuron", "huebotter_neuron", "cumulative_potential", "max_readout",
+    "surrogate", "LIFLayer", "LIFConv2d", "LIFConvTranspose2d", "LIFWrapper",
+    "roy_loss", "roy_error", "zscored_mse",
+]
