@@ -7,11 +7,16 @@
    executed copy is kept, and the other notebooks carry on.
 2. ``book/executed/_build_info.json`` records scale, device, commit, date, and per notebook its status
    and wall time (for an "About this build" page). Entries of notebooks not run this time are kept.
-3. ``jupyter-book build book`` renders the executed copies; execution is off in ``_config.yml``, so the
+3. Two pages are generated, not executed, into ``book/executed/`` after the notebooks have run and
+   before Sphinx: ``scorecard.md`` (every number of the four papers beside this build's value, from
+   the results records: :mod:`spikelib.scorecard`) and ``about_build.md`` (commit, date, versions,
+   machine, wall time per notebook: :mod:`spikelib.about`). They are written on every run, a
+   ``NOTEBOOKS=`` subset included, so they always reflect all records present.
+4. ``jupyter-book build book`` renders the executed copies; execution is off in ``_config.yml``, so the
    book never re-executes anything. A page in ``_toc.yml`` whose notebook has never been executed is
    built from the stored (output-free) notebook with a banner saying how to run it, so a
    ``NOTEBOOKS=`` subset on a fresh clone still gives a complete site; it is reported loudly.
-4. The pages load no asset from the web. MathJax, which Sphinx would take from a CDN, is a pinned npm
+5. The pages load no asset from the web. MathJax, which Sphinx would take from a CDN, is a pinned npm
    tarball (``npm pack``, SHA-256 checked, cached beside the datasets) unpacked into the build's
    ``_static/mathjax/`` before Sphinx runs; ``mathjax_path`` in ``_config.yml`` points there. Without
    npm or the registry, a small loader there fetches the same version from the CDN, with a warning.
@@ -48,6 +53,8 @@ DEFAULT_TIMEOUT = {"smoke": 300, "quick": 1800, "paper": None}  # seconds per no
 KILL_GRACE_S = 15  # lets papermill record a cell timeout in the notebook before the process is killed
 MANIFEST = "_build_info.json"
 PLACEHOLDER_KEY = "spikelib_placeholder"
+#: Pages the pipeline generates into executed/ (``executed/<name>.md``); they are not notebooks.
+GENERATED_PAGES = ("scorecard", "about_build")
 
 _print_lock = threading.Lock()
 _live: set[subprocess.Popen] = set()  # papermill processes running now, to stop them on Ctrl-C
@@ -307,7 +314,8 @@ def run_notebooks(
 
 
 def toc_notebooks(book_dir: Path) -> list[str]:
-    """Names of the executed notebooks the table of contents refers to (``executed/<name>``)."""
+    """Names of the executed notebooks the table of contents refers to (``executed/<name>``), without
+    the :data:`GENERATED_PAGES`."""
     import yaml
 
     found: list[str] = []
@@ -316,7 +324,9 @@ def toc_notebooks(book_dir: Path) -> list[str]:
         if isinstance(node, dict):
             f = node.get("file") or node.get("root")
             if isinstance(f, str) and f.startswith("executed/"):
-                found.append(Path(f).name.removesuffix(".ipynb"))
+                name = Path(f).name.removesuffix(".ipynb")
+                if name not in GENERATED_PAGES:
+                    found.append(name)
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
@@ -393,6 +403,29 @@ def update_manifest(executed_dir: Path, runs: list[Run], *, scale: str, device: 
 def _write_json(path: Path, data: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def write_generated_pages(book_dir: Path, executed_dir: Path, manifest: dict,
+                          results_dir: Path | None) -> dict[str, int]:
+    """Write ``executed/scorecard.md`` and ``executed/about_build.md`` (see :data:`GENERATED_PAGES`) from
+    the manifest and every record in ``results_dir``; return the scorecard's count per status."""
+    from spikelib import about, scorecard
+    from spikelib.results import load_records
+
+    records = load_records(results_dir)
+    pages = toc_notebooks(book_dir)
+    values = scorecard.load_paper_values()
+    rows = scorecard.scorecard_rows(values, records)
+    texts = {
+        "scorecard": scorecard.page_markdown(rows, values["papers"], pages=pages),
+        "about_build": about.page_markdown(manifest, records, versions=about.library_versions(),
+                                           machine=about.machine(), pages=pages),
+    }
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        with atomic_path(executed_dir / f"{name}.md") as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return scorecard.summary(rows)
 
 
 # ---------------------------------------------------------------- offline MathJax
@@ -584,6 +617,8 @@ def cli(
         say(f"error: {err}")
         return 1
     manifest = update_manifest(executed_dir, runs, scale=scale, device=device, placeholders=placeholders)
+    counts = write_generated_pages(book_dir, executed_dir, manifest, results_dir)
+    say("[book] scorecard: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n))
     failed = [r for r in runs if r.status != "ok"]
     say(f"[book] notebooks: {len(runs) - len(failed)} ok, {len(failed)} failed "
         f"in {time.perf_counter() - t0:.1f} s")

@@ -1,15 +1,20 @@
 """The notebooks and the book pipeline (spikelib.pipeline).
 
 The ``book`` tests execute notebooks; each works in its own tmp copy of book/ with its own results
-directory, so they can run in parallel under pytest-xdist.
+directory, so they can run in parallel under pytest-xdist. The real book is built once per test run at
+smoke scale (the ``smoke_book`` fixture, shared by the xdist workers and by test_book_browser.py).
 """
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import tarfile
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -134,15 +139,58 @@ class _Images(HTMLParser):
             self.src.append(dict(attrs).get("src", ""))
 
 
+@dataclass(frozen=True)
+class SmokeBook:
+    """The real book (a copy of book/, all notebooks) built by the pipeline at smoke scale."""
+
+    book: Path
+    results: Path
+    rc: int
+    output: str  # everything the pipeline printed
+
+    @property
+    def html(self) -> Path:
+        return self.book / "_build" / "html"
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.book / "executed" / pipeline.MANIFEST).read_text())
+
+    def tail(self, n: int = 60) -> str:
+        return "\n".join(self.output.splitlines()[-n:])
+
+
+def _build_smoke_book(root: Path) -> SmokeBook:
+    book, results, outcome = root / "book", root / "results", root / "outcome.json"
+    if not outcome.exists():
+        shutil.rmtree(root, ignore_errors=True)  # an earlier attempt that crashed
+        root.mkdir(parents=True)
+        shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "executed"))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = pipeline.cli(scale="smoke", notebooks=[], jobs=0, timeout=0, build=True, book_dir=book,
+                              results_dir=results)
+        outcome.write_text(json.dumps({"rc": rc, "output": out.getvalue()}))
+    done = json.loads(outcome.read_text())
+    return SmokeBook(book, results, done["rc"], done["output"])
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory) -> SmokeBook:
+    """The book built once per test run: under xdist the first worker to ask builds it in the run's
+    shared temporary directory while the others wait on a lock, then all read the same build."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with open(shared / "smoke-book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_smoke_book(shared / "smoke-book")
+
+
 @pytest.mark.book
-def test_book_builds_at_smoke_scale(tmp_path):
-    book = tmp_path / "book"
-    shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "executed"))
-    results = tmp_path / "results"
-    rc = pipeline.cli(scale="smoke", notebooks=[], jobs=0, timeout=0, build=True, book_dir=book,
-                      results_dir=results)
-    assert rc == 0
-    manifest = json.loads((book / "executed" / "_build_info.json").read_text())
+def test_book_builds_at_smoke_scale(smoke_book):
+    book, results = smoke_book.book, smoke_book.results
+    assert smoke_book.rc == 0, smoke_book.tail()
+    manifest = smoke_book.manifest
     assert {n: e["status"] for n, e in manifest["notebooks"].items()} == {p.stem: "ok" for p in NOTEBOOKS}
     assert manifest["build"]["warnings"] == []
 
@@ -150,7 +198,7 @@ def test_book_builds_at_smoke_scale(tmp_path):
     for p in NOTEBOOKS:
         assert json.loads((results / f"{p.stem}.json").read_text())["scale"] == "smoke"
 
-    html = book / "_build" / "html"
+    html = smoke_book.html
     pages = ["intro"] + [f"executed/{n}" for n in pipeline.toc_notebooks(book)]
     n_images = 0
     for page in pages:
@@ -175,7 +223,7 @@ def test_book_builds_at_smoke_scale(tmp_path):
         assert (mathjax / pipeline.MATHJAX_ENTRY).stat().st_size > 100_000
         assert len(list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))) > 20
         assert not (mathjax / "latest.js").exists()  # it would ask the CDN for a newer version
-    for page in [*pages, "api", "search", "genindex"]:
+    for page in [*pages, "api", "search", "genindex", *(f"executed/{g}" for g in pipeline.GENERATED_PAGES)]:
         text = (html / f"{page}.html").read_text(encoding="utf-8")
         assert not _remote_assets(text), f"{page} loads {_remote_assets(text)}"
         if 'class="math' in text:  # a page with maths loads the local MathJax
@@ -185,6 +233,66 @@ def test_book_builds_at_smoke_scale(tmp_path):
     for name in ("spike_times", "AlphaNetwork", "MNIST_TABLE1", "latency", "poisson", "load_fsdd", "SCALES",
                  "write_record"):
         assert re.search(rf'id="spikelib\.[a-z.]+\.{name}"', api), f"api page: no entry for {name}"
+
+
+@pytest.mark.book
+def test_generated_pages_in_the_smoke_build(smoke_book):
+    """The scorecard and the about page are built from this build's records and manifest."""
+    from spikelib import scorecard
+    from spikelib.results import load_records
+
+    assert smoke_book.rc == 0, smoke_book.tail()
+    for name in pipeline.GENERATED_PAGES:
+        assert (smoke_book.html / "executed" / f"{name}.html").is_file(), name
+    values, records = scorecard.load_paper_values(), load_records(smoke_book.results)
+    # Smoke runs every notebook: each record a paper value names must exist and carry the value.
+    absent = sorted({e["record"] for e in values["values"] if e["record"] and e["record"] not in records})
+    assert not absent, f"paper_values.json names records no notebook wrote: {absent}"
+    rows = scorecard.scorecard_rows(values, records)
+    assert [(r.id, r.detail) for r in rows if r.status == scorecard.MISSING] == []
+    # At smoke only scale-independent claims (exact computations, counts) are compared: all must hold.
+    assert [(r.id, r.build_value) for r in rows if r.status == scorecard.NOT_MET] == []
+    assert any(r.status == scorecard.MET for r in rows)
+    text = (smoke_book.book / "executed" / "scorecard.md").read_text(encoding="utf-8")
+    assert text == scorecard.page_markdown(rows, values["papers"], pages=pipeline.toc_notebooks(smoke_book.book))
+    about = (smoke_book.book / "executed" / "about_build.md").read_text(encoding="utf-8")
+    manifest = smoke_book.manifest
+    if manifest["git_commit"]:
+        assert manifest["git_commit"][:12] in about
+    for p in NOTEBOOKS:
+        assert re.search(rf"\| {{doc}}`{p.stem}` \| ok \| smoke \| cpu \| [0-9.]+ s \|", about), p.stem
+    assert "| `smoke` |" in about and "| torch |" in about
+
+
+def test_toc_notebooks_leaves_out_generated_pages(tmp_path):
+    nbs, book = _mini_book(tmp_path)
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: executed/demo\n"
+                                   + "".join(f"  - file: executed/{g}\n" for g in pipeline.GENERATED_PAGES))
+    assert pipeline.toc_notebooks(book) == ["demo"]
+
+
+def test_generated_pages_written_from_records_and_manifest(tmp_path):
+    nbs, book = _mini_book(tmp_path)
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   "  - file: executed/alpha_published_networks\n")
+    results = tmp_path / "results"
+    results.mkdir()
+    table2 = [{"network": "slow", "split": "test", "accuracy_percent": 97.96},
+              {"network": "fast", "split": "test", "accuracy_percent": 97.41}]  # one image off: not met
+    record = {"name": "alpha_published_networks", "scale": "quick", "results": {"table2": table2},
+              "provenance": {"notebook": "alpha_published_networks", "seed": 0, "git_commit": "abc123",
+                             "versions": {"torch": "2.13.0", "numpy": "2.4.6"}, "device": "cpu"}}
+    (results / "alpha_published_networks.json").write_text(json.dumps(record))
+    manifest = pipeline.update_manifest(book / "executed", [pipeline.Run("alpha_published_networks", "ok", 4.2)],
+                                        scale="quick", device="cpu", placeholders=[])
+    counts = pipeline.write_generated_pages(book, book / "executed", manifest, results)
+    assert counts["met"] == 1 and counts["not met"] == 1
+    assert counts["missing from record"] == 3  # two train rows and Fig. 1b: not in this fake record
+    card = (book / "executed" / "scorecard.md").read_text(encoding="utf-8")
+    assert "{doc}`alpha_published_networks`" in card and "**not met** (± 0.005)" in card
+    about = (book / "executed" / "about_build.md").read_text(encoding="utf-8")
+    assert "| {doc}`alpha_published_networks` | ok | quick | cpu | 4.2 s |" in about
+    assert "`alpha_published_networks` | quick | 0 | cpu |" in about
 
 
 # ---------------------------------------------------------------- offline pages: MathJax, API page

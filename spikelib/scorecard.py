@@ -1,0 +1,379 @@
+"""The reproduction scorecard: every number the four papers report beside this build's value.
+
+The papers' numbers are typed once, in ``spikelib/paper_values.json``; nothing else on the scorecard is
+typed by hand. Each entry of its ``values`` list has:
+
+- ``id``: a unique name; ``paper``: a key of ``papers`` (citation, short name, text file in
+  ``shared/papers/``); ``quantity``: what the number is; ``source``: table, figure or section.
+- ``value``: the paper's number (``null`` where the paper only plots it and nobody has read it off the
+  figure yet); ``printed``: the number exactly as the paper prints it (its last digit sets the
+  ``printed`` tolerance); ``scraped_as``: the text in ``shared/papers/`` where the scrape garbled it;
+  ``sd``: the paper's standard deviation where it reports mean ± SD; ``unit``.
+- ``record`` and ``key``: the results record (:mod:`spikelib.results`) and the path inside its
+  ``results`` that hold this build's value; ``null`` while no notebook computes the quantity.
+  A key is dotted, with ``[i]`` for a list index and ``[field=value,...]`` for the one list item whose
+  fields have those values, compared as text (``str(item[field])``):
+  ``table2[network=slow,split=test].accuracy_percent``, ``grid[eta=0.2,h=32].mse``.
+- ``tolerance``: per scale (``smoke``, ``quick``, ``paper``), either a rule or a string saying why the
+  values are not comparable at that scale (``null``: no rule, so not comparable either). A rule is a
+  dict; the deviation it allows is the largest of its terms: ``abs`` (absolute), ``rel`` (relative to
+  the paper's value), ``sd`` (that many of the paper's SDs) and ``printed: true`` (half a unit of the
+  paper's last printed digit, i.e. the same number after rounding). ``{"abs": 0}`` is exact.
+- ``note``: anything a reader needs to judge the comparison.
+
+A row's status is one of :data:`STATUSES`. Only ``met`` claims agreement, and only where the record's
+scale has a rule and the value is within it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+MET, NOT_MET, NOT_RUN, NOT_COMPARABLE, NO_PAPER_VALUE, MISSING = (
+    "met", "not met", "not run yet", "not comparable", "no paper value", "missing from record")
+#: Every status a row can have, in the order the summary lists them.
+STATUSES: tuple[str, ...] = (MET, NOT_MET, NOT_COMPARABLE, NOT_RUN, NO_PAPER_VALUE, MISSING)
+SCALE_KEYS = ("smoke", "quick", "paper")
+RULE_KEYS = {"abs", "rel", "sd", "printed"}
+#: The file the paper values are read from by default.
+PAPER_VALUES = "paper_values.json"
+
+
+# ---------------------------------------------------------------- paper values
+
+
+def load_paper_values(path: str | Path | None = None) -> dict:
+    """The parsed ``paper_values.json`` (the package's own copy unless ``path`` is given), validated."""
+    if path is None:
+        text = resources.files("spikelib").joinpath(PAPER_VALUES).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    data = json.loads(text)
+    validate(data)
+    return data
+
+
+def validate(data: Mapping) -> None:
+    """Raise ValueError naming the entry and field for anything malformed in a paper-values document."""
+    papers, seen = data.get("papers", {}), set()
+    for i, e in enumerate(data.get("values", [])):
+        where = f"values[{i}] ({e.get('id', '?')})"
+        for field in ("id", "paper", "quantity", "value", "printed", "unit", "source", "record", "key",
+                      "tolerance"):
+            if field not in e:
+                raise ValueError(f"{where}: missing field {field!r}")
+        if e["id"] in seen:
+            raise ValueError(f"{where}: duplicate id")
+        seen.add(e["id"])
+        if e["paper"] not in papers:
+            raise ValueError(f"{where}: unknown paper {e['paper']!r} (known: {', '.join(papers)})")
+        if (e["value"] is None) != (e["printed"] is None):
+            raise ValueError(f"{where}: value and printed must both be set or both be null")
+        if e["value"] is not None and not math.isclose(_parse_printed(e["printed"]), e["value"]):
+            raise ValueError(f"{where}: printed {e['printed']!r} does not read as value {e['value']!r}")
+        if (e["record"] is None) != (e["key"] is None):
+            raise ValueError(f"{where}: record and key must both be set or both be null")
+        if e["key"] is not None:
+            _parse_key(e["key"])  # raises on bad syntax
+        tol = e["tolerance"]
+        if not isinstance(tol, Mapping) or set(tol) - set(SCALE_KEYS):
+            raise ValueError(f"{where}: tolerance must map scales ({', '.join(SCALE_KEYS)}) to rules")
+        for scale, rule in tol.items():
+            if isinstance(rule, Mapping):
+                if not rule or set(rule) - RULE_KEYS:
+                    raise ValueError(f"{where}: tolerance at {scale}: use the keys {sorted(RULE_KEYS)}")
+                if "sd" in rule and e.get("sd") is None:
+                    raise ValueError(f"{where}: tolerance at {scale} uses sd, but the entry has no sd")
+            elif rule is not None and not isinstance(rule, str):
+                raise ValueError(f"{where}: tolerance at {scale} must be a rule, a reason (string) or null")
+
+
+def _parse_printed(printed: str) -> float:
+    return float(printed.replace(",", "").replace("%", "").strip())
+
+
+def printed_decimals(printed: str) -> int:
+    """Digits after the decimal point in a number as printed (``"97.4"`` -> 1, ``"2,586,400"`` -> 0)."""
+    number = printed.replace(",", "").replace("%", "").strip()
+    return len(number.split(".")[1]) if "." in number else 0
+
+
+def allowed_deviation(entry: Mapping, rule: Mapping) -> float:
+    """The largest deviation from the paper's value that ``rule`` accepts for ``entry``."""
+    terms = [0.0]
+    if "abs" in rule:
+        terms.append(float(rule["abs"]))
+    if "rel" in rule:
+        terms.append(float(rule["rel"]) * abs(float(entry["value"])))
+    if "sd" in rule:
+        terms.append(float(rule["sd"]) * float(entry["sd"]))
+    if rule.get("printed"):
+        terms.append(0.5 * 10.0 ** -printed_decimals(entry["printed"]))
+    return max(terms)
+
+
+def describe_rule(entry: Mapping, rule: Mapping) -> str:
+    """The tolerance as a reader sees it: ``exact``, ``± 0.005``, ``± 0.039 (5 %, 2 SD)``..."""
+    allowed = allowed_deviation(entry, rule)
+    if allowed == 0:
+        return "exact"
+    parts = [f"{100 * float(rule['rel']):g} %"] if "rel" in rule else []
+    parts += [f"{float(rule['sd']):g} SD"] if "sd" in rule else []
+    parts += ["as printed"] if rule.get("printed") and parts else []
+    return f"± {_fmt(allowed)}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+# ---------------------------------------------------------------- key paths
+
+_TOKEN = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)|(\.)")
+
+
+def _parse_key(key: str) -> list[tuple[str, Any]]:
+    """``a.b[2][x=1,y=z].c`` -> [("key", "a"), ("key", "b"), ("index", 2), ("select", {...}), ...]."""
+    steps: list[tuple[str, Any]] = []
+    pos, expect_name = 0, True
+    while pos < len(key):
+        m = _TOKEN.match(key, pos)
+        if not m:
+            raise ValueError(f"bad key path {key!r} at {pos}")
+        bracket, name, dot = m.groups()
+        if dot:
+            if expect_name:
+                raise ValueError(f"bad key path {key!r}: empty name at {pos}")
+            expect_name = True
+        elif name is not None:
+            if not expect_name:
+                raise ValueError(f"bad key path {key!r}: missing '.' before {name!r}")
+            steps.append(("key", name))
+            expect_name = False
+        else:
+            if bracket.strip().lstrip("-").isdigit():
+                steps.append(("index", int(bracket)))
+            else:
+                pairs = [p.split("=", 1) for p in bracket.split(",")]
+                if not bracket or any(len(p) != 2 or not p[0].strip() for p in pairs):
+                    raise ValueError(f"bad selector [{bracket}] in key path {key!r}")
+                steps.append(("select", {k.strip(): v.strip() for k, v in pairs}))
+            expect_name = False
+        pos = m.end()
+    if not steps or expect_name and key.endswith("."):
+        raise ValueError(f"bad key path {key!r}")
+    return steps
+
+
+def resolve(results: Any, key: str) -> Any:
+    """The value at ``key`` (see the module docstring) in a record's ``results``; KeyError if absent."""
+    node = results
+    for kind, arg in _parse_key(key):
+        if kind == "key":
+            if not isinstance(node, Mapping) or arg not in node:
+                raise KeyError(f"{key}: no {arg!r}")
+            node = node[arg]
+        elif kind == "index":
+            if not isinstance(node, list) or not -len(node) <= arg < len(node):
+                raise KeyError(f"{key}: no item [{arg}]")
+            node = node[arg]
+        else:
+            if not isinstance(node, list):
+                raise KeyError(f"{key}: [{arg}] needs a list")
+            hits = [item for item in node if isinstance(item, Mapping)
+                    and all(k in item and str(item[k]) == v for k, v in arg.items())]
+            if len(hits) != 1:
+                raise KeyError(f"{key}: {len(hits)} items match {arg}")
+            node = hits[0]
+    return node
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the scorecard."""
+
+    id: str
+    paper: str  # key into the papers table
+    quantity: str
+    source: str
+    unit: str
+    paper_value: float | None
+    printed: str | None
+    paper_sd: float | None
+    build_value: float | None
+    scale: str | None  # the scale of the record the build value comes from
+    tolerance: str  # as a reader sees it, or why there is none
+    status: str  # one of STATUSES
+    record: str | None
+    notebook: str | None  # the notebook that wrote the record
+    note: str = ""
+    detail: str = ""  # why a value is missing, or which scale is not comparable
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def evaluate(entry: Mapping, records: Mapping[str, Mapping]) -> Row:
+    """The scorecard row of one paper value, given all records (name -> record) of the build."""
+    base = dict(id=entry["id"], paper=entry["paper"], quantity=entry["quantity"], source=entry["source"],
+                unit=entry["unit"], paper_value=entry["value"], printed=entry["printed"],
+                paper_sd=entry.get("sd"), record=entry["record"], note=entry.get("note") or "")
+    record = records.get(entry["record"]) if entry["record"] else None
+    if record is None:
+        status = NO_PAPER_VALUE if entry["value"] is None else NOT_RUN
+        detail = "" if entry["record"] is None else f"no record {entry['record']!r} in this build"
+        return Row(**base, build_value=None, scale=None, tolerance="", status=status, notebook=None,
+                   detail=detail)
+    scale = record.get("scale")
+    notebook = record.get("provenance", {}).get("notebook") or entry["record"]
+    base.update(scale=scale, notebook=notebook)
+    try:
+        raw = resolve(record.get("results", {}), entry["key"])
+    except KeyError as err:
+        return Row(**base, build_value=None, tolerance="", status=MISSING, detail=str(err).strip("'\""))
+    value = _number(raw)
+    if value is None or math.isnan(value):
+        return Row(**base, build_value=None, tolerance="", status=MISSING,
+                   detail=f"{entry['key']} is {raw!r}, not a number")
+    base["build_value"] = value
+    if entry["value"] is None:
+        return Row(**base, tolerance="", status=NO_PAPER_VALUE)
+    rule = entry["tolerance"].get(scale)
+    if not isinstance(rule, Mapping):
+        reason = rule if isinstance(rule, str) else f"no tolerance at scale {scale}"
+        return Row(**base, tolerance=reason, status=NOT_COMPARABLE, detail=reason)
+    allowed = allowed_deviation(entry, rule)
+    met = math.isfinite(value) and abs(value - float(entry["value"])) <= allowed * (1 + 1e-9) + 1e-12
+    return Row(**base, tolerance=describe_rule(entry, rule), status=MET if met else NOT_MET)
+
+
+def scorecard_rows(paper_values: Mapping, records: Mapping[str, Mapping]) -> list[Row]:
+    """One row per paper value, in the order of ``paper_values.json``."""
+    return [evaluate(entry, records) for entry in paper_values["values"]]
+
+
+def summary(rows: Iterable[Row]) -> dict[str, int]:
+    """Number of rows per status (every status present, zeros included)."""
+    counts = Counter(r.status for r in rows)
+    return {s: counts.get(s, 0) for s in STATUSES}
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _fmt(x: float | None, decimals: int | None = None) -> str:
+    """``decimals`` fixed digits, else integers with thousands separators and 6 significant digits."""
+    if x is None:
+        return "—"
+    if not math.isfinite(x):
+        return str(x)
+    if decimals is not None:
+        return f"{x:.{decimals}f}"
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:.6g}"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _build_cell(row: Row) -> str:
+    """This build's value, with two digits more than the paper prints (integers as integers)."""
+    if row.build_value is None:
+        return "—"
+    decimals = printed_decimals(row.printed) if row.printed else None
+    if decimals == 0 and row.build_value.is_integer():
+        return _fmt(row.build_value)
+    return _fmt(row.build_value, None if decimals is None else decimals + 2)
+
+
+def _paper_cell(row: Row) -> str:
+    if row.printed is None:
+        return "—"
+    sd = f" ± {row.paper_sd:g}" if row.paper_sd is not None else ""
+    return f"{row.printed.rstrip('%')}{sd}"
+
+
+def _result_cell(row: Row) -> str:
+    if row.status == MET:
+        return f"met ({row.tolerance})"
+    if row.status == NOT_MET:
+        return f"**not met** ({row.tolerance})"
+    if row.status == MISSING:
+        return f"**missing from record**: {row.detail}"
+    return row.status + (f": {row.detail}" if row.detail else "")
+
+
+def render_markdown(rows: list[Row], papers: Mapping[str, Mapping], *, pages: Iterable[str] = (),
+                    heading_level: int = 2) -> str:
+    """The scorecard as MyST markdown: a summary table, then one table per paper with its notes.
+
+    ``pages``: the names of the executed notebooks in the book; a row whose record was written by one of
+    them links to its page (``{doc}`` relative to ``executed/``, where the scorecard page lives).
+    """
+    pages = set(pages)
+    h = "#" * heading_level
+    out = ["| paper | " + " | ".join(STATUSES) + " |", "|---|" + "---:|" * len(STATUSES)]
+    for key, paper in papers.items():
+        counts = summary(r for r in rows if r.paper == key)
+        out.append(f"| {_cell(paper.get('short', key))} | " + " | ".join(str(counts[s]) for s in STATUSES)
+                   + " |")
+    totals = summary(rows)
+    out += ["| **all** | " + " | ".join(f"**{totals[s]}**" for s in STATUSES) + " |", ""]
+    for key, paper in papers.items():
+        mine = [r for r in rows if r.paper == key]
+        if not mine:
+            continue
+        notes = list(dict.fromkeys(r.note for r in mine if r.note))  # numbered once per paper
+        out += [f"{h} {paper.get('short', key)}", "", f"*{_cell(paper.get('citation', key))}*", "",
+                "| quantity | source | paper | this build | scale | result | page |",
+                "|---|---|---:|---:|---|---|---|"]
+        for r in mine:
+            page = f"{{doc}}`{r.notebook}`" if r.notebook in pages else (r.record or "—")
+            quantity = r.quantity + (f" ({r.unit})" if r.unit else "")
+            quantity += f" [{notes.index(r.note) + 1}]" if r.note else ""
+            out.append("| " + " | ".join(_cell(c) for c in (
+                quantity, r.source, _paper_cell(r), _build_cell(r), r.scale or "—", _result_cell(r),
+                page)) + " |")
+        out.append("")
+        if notes:
+            out += ["Notes:", ""] + [f"{i}. {_cell(n)}" for i, n in enumerate(notes, 1)] + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def page_markdown(rows: list[Row], papers: Mapping[str, Mapping], *, pages: Iterable[str] = ()) -> str:
+    """The whole scorecard page (``book/executed/scorecard.md``), with its explanation."""
+    scales = Counter(r.scale for r in rows if r.scale)
+    scale_text = ", ".join(f"{n} at `{s}`" for s, n in sorted(scales.items())) or "none"
+    intro = f"""# Reproduction scorecard
+
+Every number the four papers report, beside the value this build computed. The papers' values and
+their sources are typed once, in `spikelib/paper_values.json`; everything else on this page is generated
+by `python -m spikelib book` (`make book`) from the results records the notebooks wrote
+(`spikelib.scorecard`). Values this build computed: {scale_text}.
+
+How to read a row:
+
+- **scale** is the scale of the run that produced the value. A value is compared with the paper only
+  where a tolerance is set for that scale: exact for counts and for deterministic computations (the
+  authors' published networks, the Fig. 1 examples, parameter counts) at every scale; for trained
+  results only at `paper` scale, because `quick` and `smoke` train on less data for fewer epochs.
+- **result**: *met* means within the tolerance in brackets, *not met* outside it; *not comparable*:
+  the value exists, but no tolerance applies at its scale (the reason follows); *not run yet*: no
+  notebook in this build computes it; *no paper value*: the paper only plots it; *missing from
+  record*: a notebook's record lacks the value it should carry (a bug).
+- Tolerances other than *exact* and the paper's rounding are this book's choice, stated in the row's
+  note (the number in square brackets).
+
+"""
+    return intro + render_markdown(rows, papers, pages=pages)

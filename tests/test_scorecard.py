@@ -1,0 +1,239 @@
+"""The reproduction scorecard (spikelib.scorecard) and the paper values it reads."""
+
+import copy
+import math
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spikelib import scorecard as sc
+from spikelib.scorecard import MET, MISSING, NO_PAPER_VALUE, NOT_COMPARABLE, NOT_MET, NOT_RUN
+
+VALUES = sc.load_paper_values()
+BY_ID = {e["id"]: e for e in VALUES["values"]}
+
+
+def entry(**kw):
+    e = {"id": "x", "paper": "p", "quantity": "q", "value": 97.4, "printed": "97.4", "unit": "%",
+         "source": "Table 2", "record": "rec", "key": "acc", "tolerance": {"quick": {"abs": 0.05}}}
+    e.update(kw)
+    return e
+
+
+def record(results, scale="quick", notebook="rec"):
+    return {"name": "rec", "scale": scale, "results": results, "provenance": {"notebook": notebook}}
+
+
+# ---------------------------------------------------------------- the paper values
+
+
+def test_paper_values_cover_the_four_papers_and_the_issue_list():
+    assert set(VALUES["papers"]) == {"comsa2021-alpha", "comsa2021-autoencoders", "roy2019", "huebotter2021"}
+    counts = {p: sum(e["paper"] == p for e in VALUES["values"]) for p in VALUES["papers"]}
+    assert all(counts.values()), counts
+    by_source = lambda paper, source: [e for e in VALUES["values"] if e["paper"] == paper and e["source"] == source]
+    assert len(by_source("comsa2021-alpha", "Table 2")) == 8  # accuracy and loss, slow and fast, train and test
+    assert len(by_source("roy2019", "Table 1")) == 15
+    assert len(by_source("huebotter2021", "Table 1")) == 14
+    assert len(by_source("huebotter2021", "Table 2")) == 12
+    assert len(by_source("huebotter2021", "Table 8")) == 35
+    assert BY_ID["huebotter.table2.sae.nz100"]["value"] == 2_586_400
+    assert BY_ID["huebotter.table2.ae.nz100"]["value"] == 2_599_300
+    assert BY_ID["huebotter.table2.vae.nz100"]["value"] == 3_879_400
+    booleans = [e for e in VALUES["values"] if e["id"].startswith("alpha.boolean.")]
+    assert len(booleans) == 4 and all(e["value"] == 100 for e in booleans)
+
+
+def test_every_printed_number_is_in_the_paper(shared_dir):
+    """Each value is typed as the paper prints it; the text in shared/papers/ must contain it."""
+    texts = {k: (shared_dir / "papers" / p["text"]).read_text(encoding="utf-8") for k, p in VALUES["papers"].items()}
+    absent = [e["id"] for e in VALUES["values"]
+              if e["printed"] is not None and (e.get("scraped_as") or e["printed"]) not in texts[e["paper"]]]
+    assert absent == []
+
+
+def test_figure_only_values_are_not_invented():
+    """The autoencoder paper gives Figs. 3, 7 and 11 only as plots: no number may stand for them until
+    one is read off the figure (and then the entry says so)."""
+    for fig in ("3", "7", "11"):
+        e = BY_ID[f"ae.fig{fig}"]
+        assert e["value"] is None and e["printed"] is None
+    for e in VALUES["values"]:
+        if e["source"].startswith("Fig.") and e["value"] is not None and "caption" not in e["source"]:
+            assert e["id"].endswith("spike_time") or "read off" in (e.get("note") or ""), e["id"]
+
+
+def test_paper_values_agree_with_the_library_constants():
+    """Table 2 and Fig. 1b are also typed in spikelib.alpha.analysis (the pages' own checks)."""
+    from spikelib.alpha import analysis
+
+    for (net, split), value in analysis.TABLE2_ACCURACY.items():
+        assert BY_ID[f"alpha.table2.published.{net}.{split}_accuracy"]["value"] == value
+    assert BY_ID["alpha.fig1b.spike_time"]["value"] == analysis.FIG1B["t_out_paper"]
+
+
+def test_validation_names_the_entry():
+    good = {"papers": {"p": {}}, "values": [entry()]}
+    sc.validate(good)
+    cases = [
+        ({"paper": "nope"}, "unknown paper"),
+        ({"printed": "97.5"}, "does not read as"),
+        ({"record": None}, "record and key"),
+        ({"key": "a..b"}, "bad key path"),
+        ({"tolerance": {"huge": {"abs": 1}}}, "tolerance must map scales"),
+        ({"tolerance": {"quick": {"absolute": 1}}}, "use the keys"),
+        ({"tolerance": {"quick": {"sd": 2}}}, "no sd"),
+        ({"tolerance": {"quick": 3}}, "must be a rule"),
+    ]
+    for change, message in cases:
+        bad = copy.deepcopy(good)
+        bad["values"][0].update(change)
+        with pytest.raises(ValueError, match=message):
+            sc.validate(bad)
+    dup = {"papers": {"p": {}}, "values": [entry(), entry()]}
+    with pytest.raises(ValueError, match=r"values\[1\] \(x\): duplicate id"):
+        sc.validate(dup)
+    missing = {"papers": {"p": {}}, "values": [{k: v for k, v in entry().items() if k != "source"}]}
+    with pytest.raises(ValueError, match="missing field 'source'"):
+        sc.validate(missing)
+
+
+# ---------------------------------------------------------------- key paths
+
+
+def test_resolve_keys_indices_and_selectors():
+    results = {"table2": [{"network": "slow", "split": "test", "acc": 97.96},
+                          {"network": "fast", "split": "test", "acc": 97.4}],
+               "sweep": [{"eta": 0.2, "h": 8, "mse": 0.1}, {"eta": 0.4, "h": 8, "mse": 0.2}],
+               "fig1b": {"t_out": 18.6357}, "grid": [[1, 2], [3, 4]]}
+    assert sc.resolve(results, "fig1b.t_out") == 18.6357
+    assert sc.resolve(results, "table2[network=fast,split=test].acc") == 97.4
+    assert sc.resolve(results, "table2[ network = slow ].acc") == 97.96
+    assert sc.resolve(results, "sweep[eta=0.4,h=8].mse") == 0.2  # a dot inside a selector is a value
+    assert sc.resolve(results, "grid[1][0]") == 3
+    assert sc.resolve(results, "table2[-1].network") == "fast"
+    for key, why in [("fig1b.nope", "no 'nope'"), ("table2[split=test].acc", "2 items match"),
+                     ("table2[network=none].acc", "0 items match"), ("grid[5]", r"no item \[5\]"),
+                     ("fig1b[0]", "no item"), ("fig1b.t_out.x", "no 'x'"), ("fig1b[a=1]", "needs a list")]:
+        with pytest.raises(KeyError, match=why):
+            sc.resolve(results, key)
+    for bad in ["", ".a", "a.", "a..b", "a[b", "a[=1]", "a[]", "a]b"]:
+        with pytest.raises(ValueError, match="bad"):
+            sc.resolve(results, bad)
+
+
+# ---------------------------------------------------------------- tolerances and statuses
+
+
+def test_allowed_deviation_is_the_largest_term():
+    e = entry(value=0.78, printed="0.78", sd=0.02)
+    assert sc.allowed_deviation(e, {"abs": 0}) == 0
+    assert sc.allowed_deviation(e, {"printed": True}) == pytest.approx(0.005)
+    assert sc.allowed_deviation(e, {"rel": 0.05}) == pytest.approx(0.039)
+    assert sc.allowed_deviation(e, {"sd": 2, "rel": 0.05}) == pytest.approx(0.04)
+    assert sc.allowed_deviation(entry(value=2586400, printed="2,586,400"), {"printed": True}) == 0.5
+    assert sc.printed_decimals("99.9633") == 4 and sc.printed_decimals("100%") == 0
+    assert sc.describe_rule(e, {"abs": 0}) == "exact"
+    assert sc.describe_rule(e, {"printed": True}) == "± 0.005"
+    assert sc.describe_rule(e, {"sd": 2, "rel": 0.05}) == "± 0.04 (5 %, 2 SD)"
+
+
+def test_statuses():
+    e = entry()
+    assert sc.evaluate(e, {"rec": record({"acc": 97.44})}).status == MET
+    assert sc.evaluate(e, {"rec": record({"acc": 97.45})}).status == MET  # the boundary is inside
+    row = sc.evaluate(e, {"rec": record({"acc": 97.46})})
+    assert row.status == NOT_MET and row.tolerance == "± 0.05" and row.scale == "quick"
+    # a scale without a rule: never met, however close
+    row = sc.evaluate(entry(tolerance={"quick": {"abs": 1}, "smoke": "500 images only"}),
+                      {"rec": record({"acc": 97.4}, scale="smoke")})
+    assert row.status == NOT_COMPARABLE and row.detail == "500 images only"
+    row = sc.evaluate(e, {"rec": record({"acc": 97.4}, scale="paper")})
+    assert row.status == NOT_COMPARABLE and row.detail == "no tolerance at scale paper"
+    assert sc.evaluate(e, {}).status == NOT_RUN
+    assert sc.evaluate(entry(record=None, key=None), {"rec": record({"acc": 97.4})}).status == NOT_RUN
+    assert sc.evaluate(entry(value=None, printed=None, record=None, key=None), {}).status == NO_PAPER_VALUE
+    row = sc.evaluate(entry(value=None, printed=None), {"rec": record({"acc": 50.0})})
+    assert row.status == NO_PAPER_VALUE and row.build_value == 50.0
+    for bad in ({"other": 1}, {"acc": None}, {"acc": True}, {"acc": "97.4"}, {"acc": float("nan")}):
+        assert sc.evaluate(e, {"rec": record(bad)}).status == MISSING, bad
+    assert sc.evaluate(e, {"rec": record({"acc": float("inf")})}).status == NOT_MET
+    assert sc.evaluate(entry(tolerance={"quick": {"abs": 0}}), {"rec": record({"acc": 97.4})}).status == MET
+
+
+@given(value=st.floats(-1e6, 1e6), build=st.floats(-1e6, 1e6), tol=st.floats(0, 1e3),
+       scale=st.sampled_from(["smoke", "quick", "paper"]))
+def test_met_only_within_a_tolerance_that_applies(value, build, tol, scale):
+    e = entry(value=value, printed=repr(value), tolerance={"quick": {"abs": tol}, "smoke": "not meaningful"})
+    row = sc.evaluate(e, {"rec": record({"acc": build}, scale=scale)})
+    within = abs(build - value) <= tol * (1 + 1e-9) + 1e-12
+    assert (row.status == MET) == (scale == "quick" and within)
+    if scale != "quick":
+        assert row.status == NOT_COMPARABLE
+
+
+def test_real_values_against_the_real_record_layout():
+    """The published-network rows read the keys alpha_published_networks.ipynb writes."""
+    table2 = [{"network": n, "split": s, "accuracy_percent": a}
+              for (n, s), a in {("slow", "train"): 59978 / 600, ("fast", "train"): 59931 / 600,
+                                ("slow", "test"): 97.96, ("fast", "test"): 97.40}.items()]
+    records = {"alpha_published_networks": record({"table2": table2, "fig1b": {"t_out": 18.635736}},
+                                                    notebook="alpha_published_networks")}
+    rows = {r.id: r for r in sc.scorecard_rows(VALUES, records)}
+    linked = [i for i, e in BY_ID.items() if e["record"] == "alpha_published_networks"]
+    assert len(linked) == 5 and all(rows[i].status == MET for i in linked), {i: rows[i] for i in linked}
+    table2[1]["accuracy_percent"] = 59930 / 600  # one image fewer
+    rows = {r.id: r for r in sc.scorecard_rows(VALUES, records)}
+    assert rows["alpha.table2.published.fast.train_accuracy"].status == NOT_MET
+    smoke = {"alpha_published_networks": {**records["alpha_published_networks"], "scale": "smoke"}}
+    rows = {r.id: r for r in sc.scorecard_rows(VALUES, smoke)}
+    assert rows["alpha.table2.published.slow.test_accuracy"].status == NOT_COMPARABLE
+    assert rows["alpha.fig1b.spike_time"].status == MET  # an exact computation: compared at every scale
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def test_markdown_has_one_row_per_value_and_links_only_known_pages():
+    table2 = [{"network": n, "split": s, "accuracy_percent": 98.0} for n in ("slow", "fast")
+              for s in ("train", "test")]
+    records = {"alpha_published_networks": record({"fig1b": {"t_out": 18.6357}, "table2": table2},
+                                                    scale="smoke", notebook="alpha_published_networks")}
+    rows = sc.scorecard_rows(VALUES, records)
+    text = sc.page_markdown(rows, VALUES["papers"], pages=["alpha_published_networks"])
+    assert text.startswith("# Reproduction scorecard\n")
+    body, in_table = [], False
+    for ln in text.splitlines():
+        in_table = ln.startswith("|") and (in_table or ln.startswith("| quantity |"))
+        if in_table and not ln.startswith(("| quantity |", "|---")):
+            body.append(ln)
+    assert len(body) == len(VALUES["values"]) and all(ln.count(" | ") == 6 for ln in body)
+    assert "| 18.64 | 18.6357 | smoke | met (± 0.005) | {doc}`alpha_published_networks` |" in text
+    assert "not comparable: smoke classifies 500 images" in text
+    for paper in VALUES["papers"].values():
+        assert f"## {paper['short']}" in text
+    assert "{doc}" not in sc.render_markdown(rows, VALUES["papers"], pages=[])  # no page, no link
+    total = re.search(r"\| \*\*all\*\* \| (.*) \|", text).group(1)
+    assert sum(int(n.strip("* ")) for n in total.split("|")) == len(VALUES["values"])
+
+
+def test_markdown_escapes_and_numbers_notes():
+    papers = {"p": {"short": "P", "citation": "C"}}
+    e1 = entry(id="a", quantity="a | b", note="shared note")
+    e2 = entry(id="b", note="shared note")
+    e3 = entry(id="c", note="other")
+    rows = sc.scorecard_rows({"values": [e1, e2, e3]}, {"rec": record({"acc": 97.4})})
+    text = sc.render_markdown(rows, papers)
+    assert "a \\| b (%) [1]" in text and "| q (%) [1] |" in text and "| q (%) [2] |" in text
+    assert "1. shared note\n2. other" in text
+    assert "| 97.4 | 97.400 | quick | met (± 0.05) | rec |" in text
+
+
+def test_summary_counts_every_status():
+    rows = sc.scorecard_rows(VALUES, {})
+    counts = sc.summary(rows)
+    assert list(counts) == list(sc.STATUSES)
+    assert counts[NOT_RUN] + counts[NO_PAPER_VALUE] == len(VALUES["values"])
+    assert counts[MET] == 0 and not math.isnan(sum(counts.values()))
