@@ -1,0 +1,702 @@
+"""Parameter sweeps: a grid of configurations run in parallel worker processes, resumable, one record each.
+
+::
+
+    from spikelib import sweep
+
+    configs = sweep.grid(dataset=["mnist", "fashion"], eta=[0.1, 0.2], hidden=[16, 32])
+    records = sweep.run_sweep(train_one, configs, "results/ae_sweep", workers=2, common={"scale": scale})
+    sweep.summary_markdown("results/ae_sweep", columns=["dataset", "eta", "hidden", "test_mse"])
+
+Each configuration has a key (:func:`config_key`, e.g. ``eta=0.2_hidden=32``) and, once finished, one
+record ``<directory>/<key>.json`` (config, results, seed, wall time, status, provenance), written
+atomically. Running the sweep again skips every finished configuration, so an interrupted sweep is
+resumed by calling :func:`run_sweep` again: a configuration cut off mid-run left no record (at most a
+temporary file, removed on the next run) and simply runs again, resuming from its checkpoint if ``fn``
+keeps one. A failing configuration writes ``<key>.error.json`` (with the traceback) instead, the others
+carry on, and :class:`SweepError` lists the failures at the end. One sweep at a time per directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import json
+import math
+import os
+import pickle
+import re
+import shutil
+import time
+import traceback
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from spikelib._io import atomic_path
+from spikelib.results import _jsonable, provenance
+from spikelib.scales import check_scale
+
+RECORD_SUFFIX = ".json"
+ERROR_SUFFIX = ".error.json"
+CHECKPOINT_SUFFIX = ".ckpt"
+LOCK_NAME = ".sweep.lock"
+MAX_READABLE = 100  # characters of a key before it is cut and hashed: <key>.error.json and temp names fit 255
+
+# A key shows a value literally only if no other value could show the same: names are identifiers,
+# strings start with a letter, carry no "_" (the separator) or "." and are not numbers or keywords.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_PLAIN_STR = re.compile(r"[A-Za-z][A-Za-z0-9+-]*\Z")
+_KEYWORDS = {"true", "false", "none", "null", "nan", "inf", "infinity"}
+
+
+class SweepError(RuntimeError):
+    """Some configurations failed; ``failed`` maps their keys to their ``.error.json`` files, ``records``
+    holds the records of the configurations that did finish (in the order of the configs)."""
+
+    def __init__(self, message: str, failed: dict[str, Path], records: list[dict]):
+        super().__init__(message)
+        self.failed = failed
+        self.records = records
+
+
+# ---------------------------------------------------------------- configurations and keys
+
+
+def grid(**axes: Sequence) -> list[dict]:
+    """The cartesian product of ``axes`` as a list of configs, the last axis varying fastest.
+
+    ``grid(eta=[0.1, 0.2], hidden=[16, 32])`` gives ``[{"eta": 0.1, "hidden": 16}, {"eta": 0.1,
+    "hidden": 32}, ...]``. Every axis is a list, tuple or range (a fixed value is a one-element list);
+    grids can be concatenated for designs that are not a full product.
+    """
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise TypeError(
+                f"grid axis {name!r} must be a list of values, got {values!r}; "
+                f"write {name}=[{values!r}] for a fixed value"
+            )
+    columns = {name: list(values) for name, values in axes.items()}
+    empty = [name for name, values in columns.items() if not values]
+    if empty:
+        raise ValueError(f"grid axis {', '.join(map(repr, empty))} has no values: the grid would be empty")
+    return [dict(zip(columns, combo)) for combo in itertools.product(*columns.values())]
+
+
+def _normalize(config: Mapping) -> dict:
+    """``config`` as plain JSON values (numpy scalars -> numbers, tuples -> lists): what is stored."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"a config must be a mapping of parameter names to values, got {config!r}")
+    try:
+        return json.loads(json.dumps(dict(config), default=_jsonable, allow_nan=True))
+    except TypeError as exc:
+        raise TypeError(f"config {config!r} must hold JSON values (numbers, strings, lists, dicts): {exc}") from None
+
+
+def _canonical(config: Mapping) -> str:
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def _render(value: Any) -> tuple[str, bool]:
+    """(how ``value`` shows in a key, whether it shows literally: no other value shows the same)."""
+    if value is None or isinstance(value, bool):
+        return str(value), True
+    if isinstance(value, int):
+        return str(value), True
+    if isinstance(value, float):
+        return repr(value), True  # 1.0 stays distinct from 1
+    if isinstance(value, str) and _PLAIN_STR.match(value) and value.lower() not in _KEYWORDS:
+        return value, True
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return (re.sub(r"[^A-Za-z0-9_.+-]+", "-", text).strip("-.")[:24] or "x"), False
+
+
+def config_key(config: Mapping) -> str:
+    """A stable, readable, filesystem-safe key for ``config``, independent of the order of its items.
+
+    Items are sorted by name: ``{"latency": 4, "eta": 0.2}`` -> ``eta=0.2_latency=4``. Where a value
+    cannot show literally (strings with ``_`` or ``.``, lists, ...) or the key would exceed
+    :data:`MAX_READABLE` characters, a hash of the whole config is appended (``..._h1a2b3c4d``), so
+    different configs never share a key. Keys name the records: changing this function orphans them.
+    """
+    config = _normalize(config)
+    if not config:
+        return "empty"
+    parts, literal = [], True
+    for name in sorted(config):
+        value, exact = _render(config[name])
+        if not _NAME.match(name):
+            name, exact = re.sub(r"[^A-Za-z0-9_]+", "-", name).strip("-") or "x", False
+        parts.append(f"{name}={value}")
+        literal = literal and exact
+    key = "_".join(parts)
+    if literal and len(key) <= MAX_READABLE:
+        return key
+    digest = hashlib.sha256(_canonical(config).encode()).hexdigest()[:8]
+    return f"{key[:MAX_READABLE].rstrip('_=-')}_h{digest}"
+
+
+def config_seed(config: Mapping) -> int:
+    """``config["seed"]`` if it has one, else a seed in [0, 2**31) derived from the config's content.
+
+    Derived from the canonical JSON of the config rather than from its key, so that the seed (and the
+    results) do not change if the key format ever does.
+    """
+    config = _normalize(config)
+    if "seed" in config:
+        return config["seed"]
+    return int(hashlib.sha256(_canonical(config).encode()).hexdigest()[:8], 16) % 2**31
+
+
+# ---------------------------------------------------------------- running one configuration
+
+
+@dataclass
+class _Task:
+    key: str
+    config: dict
+    seed: int
+    directory: Path
+    sweep: str
+    scale: str | None
+    device: str
+    common_info: dict
+    pass_seed: bool
+    pass_checkpoint: bool
+    keep_checkpoint: bool
+    attempt: int = 1
+
+    def path(self, suffix: str) -> Path:
+        return self.directory / f"{self.key}{suffix}"
+
+
+def _write_json(target: Path, obj: Mapping) -> None:
+    # Serialise first, so a value JSON cannot hold fails before anything touches the disk.
+    text = json.dumps(obj, indent=2, default=_jsonable, allow_nan=True) + "\n"
+    with atomic_path(target) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _execute(task: _Task, fn: Callable, common: Mapping) -> dict:
+    """Run ``fn`` on one config and write its record (or its error record); return the outcome."""
+    import torch
+
+    kwargs = dict(common)
+    if task.pass_seed:
+        kwargs["seed"] = task.seed
+    if task.pass_checkpoint:
+        kwargs["checkpoint"] = task.path(CHECKPOINT_SUFFIX)
+    t0 = time.perf_counter()
+    try:
+        results = fn(dict(task.config), **kwargs)  # a copy: fn may not alter what is recorded
+        if not isinstance(results, Mapping):
+            raise TypeError(f"the sweep function must return a mapping of results, got {type(results).__name__}")
+        record = {
+            "key": task.key,
+            "sweep": task.sweep,
+            "status": "ok",
+            "scale": task.scale,
+            "config": task.config,
+            "results": dict(results),
+            "seed": task.seed,
+            "wall_s": time.perf_counter() - t0,
+            "attempt": task.attempt,
+            "threads": torch.get_num_threads(),
+            "common": task.common_info,
+            "provenance": provenance(task.sweep, params=task.config, scale=task.scale, seed=task.seed,
+                                     device=task.device),
+        }
+        _write_json(task.path(RECORD_SUFFIX), record)
+    except Exception as exc:
+        error = {
+            "key": task.key,
+            "sweep": task.sweep,
+            "status": "failed",
+            "config": task.config,
+            "seed": task.seed,
+            "attempt": task.attempt,
+            "wall_s": time.perf_counter() - t0,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        }
+        _write_json(task.path(ERROR_SUFFIX), error)
+        return {"status": "failed", "error": error["error"], "wall_s": error["wall_s"], "exception": exc}
+    task.path(ERROR_SUFFIX).unlink(missing_ok=True)
+    if not task.keep_checkpoint:
+        _remove(task.path(CHECKPOINT_SUFFIX))  # the record is the result; a finished config never reruns
+    return {"status": "ok", "record": record, "wall_s": record["wall_s"]}
+
+
+# Set once per worker process by _init_worker: the function and common arguments arrive once, not per task.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(threads: int, payload: bytes) -> None:
+    # Before torch or numpy load (fn's module may import them), so their thread pools get the share too.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER["fn"], _WORKER["common"] = pickle.loads(payload)
+
+
+def _worker_execute(task: _Task) -> dict:
+    outcome = _execute(task, _WORKER["fn"], _WORKER["common"])
+    outcome.pop("exception", None)  # an exception object may not survive pickling; the text is kept
+    return outcome
+
+
+def _died(task: _Task, in_flight: list[str]) -> dict:
+    """Outcome (and error record) of a config whose worker pool broke: one of its processes died."""
+    error = {
+        "key": task.key,
+        "sweep": task.sweep,
+        "status": "failed",
+        "config": task.config,
+        "seed": task.seed,
+        "attempt": task.attempt,
+        "error": "a worker process died while it ran (killed, e.g. for memory, crashed in native code, or "
+                 f"could not start: see its output); configs in flight then: {', '.join(in_flight)}",
+        "traceback": "",
+    }
+    _write_json(task.path(ERROR_SUFFIX), error)
+    return {"status": "failed", "error": error["error"], "wall_s": math.nan}
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def _core_budget() -> int:
+    """Cores this process may use: ``$OMP_NUM_THREADS`` (the book pipeline's share) or the CPU affinity."""
+    try:
+        budget = int(os.environ.get("OMP_NUM_THREADS", ""))
+        if budget > 0:
+            return budget
+    except ValueError:
+        pass
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    p = params.get(name)
+    return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
+def _check_spawnable(fn: Callable, common: Mapping) -> bytes:
+    target = getattr(fn, "func", fn)  # functools.partial
+    module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
+    if module == "__main__" or "<" in qualname:
+        raise ValueError(
+            f"workers > 1 run {qualname or fn!r} in fresh processes, which can only import module-level "
+            "functions of a module (not a notebook's or script's __main__, not a lambda or nested function): "
+            "move it into a .py module, or use workers=1"
+        )
+    try:
+        return pickle.dumps((fn, dict(common)))
+    except Exception as exc:
+        raise ValueError(f"workers > 1 need fn and common picklable: {exc}; or use workers=1") from exc
+
+
+@contextmanager
+def _exclusive(directory: Path) -> Iterator[None]:
+    """Hold ``<directory>/.sweep.lock`` (released by the OS if the process dies, so never stale)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): run unlocked
+        yield
+        return
+    with open(directory / LOCK_NAME, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(
+                f"another sweep is running in {directory}: wait for it, or stop it, before starting this one"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _info(value: Any) -> Any:
+    """How a common argument shows in a record: scalars as they are, anything else by its type."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    shape = getattr(value, "shape", None)
+    return f"<{type(value).__name__}{' ' + str(tuple(shape)) if shape is not None else ''}>"
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    seconds = round(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def run_sweep(
+    fn: Callable[..., Mapping],
+    configs: Iterable[Mapping],
+    directory: str | os.PathLike,
+    *,
+    workers: int = 1,
+    threads_per_worker: int | None = None,
+    name: str | None = None,
+    common: Mapping[str, Any] | None = None,
+    on_progress: Callable[[int, int, str, float], None] | None = None,
+    retries: int = 0,
+    keep_checkpoints: bool = False,
+) -> list[dict]:
+    """Run ``fn(config, **common)`` for every config without a record in ``directory``; return all records.
+
+    Args:
+        fn: returns a mapping of JSON-able results for one config (numpy/torch values are converted). If
+            it has a ``seed`` parameter it gets :func:`config_seed` (``config["seed"]``, else derived from
+            the config); if it has a ``checkpoint`` parameter it gets ``<directory>/<key>.ckpt``, a path
+            to save its state to and resume from (``spikelib.alpha.fit(checkpoint=...)`` does both),
+            removed once the record is written unless ``keep_checkpoints``.
+        configs: the configurations (mappings of JSON values), e.g. from :func:`grid`; no duplicates.
+        directory: where the records go, one sweep per directory.
+        workers: 1 runs in this process, in order (easy to debug); more run in that many fresh ('spawn')
+            processes, for which ``fn`` must be a module-level function of an importable module.
+        threads_per_worker: torch threads of each worker; default: the cores (``$OMP_NUM_THREADS`` if
+            set) divided among the workers, at least 1. With ``workers=1`` torch's setting is left alone
+            unless this is given.
+        name: the sweep's name in the records and progress lines; default: the directory's name.
+        common: keyword arguments for every call (sent once to each worker). They are not part of the
+            config's identity: whatever changes the results belongs in the config. Only ``scale`` is
+            checked: a record computed at another scale is an error. ``scale`` and ``device`` (from the
+            config, else from ``common``) go into the provenance.
+        on_progress: called as ``on_progress(done, total, key, elapsed_s)`` after each finished or
+            failed config (``elapsed_s``: since the sweep started); default: print one line with an ETA.
+        retries: extra attempts for a config that raised, within this call.
+        keep_checkpoints: keep ``<key>.ckpt`` after success.
+
+    Returns:
+        The records of all ``configs``, in their order, finished ones read from disk.
+
+    Raises:
+        SweepError: after all configs ran, if any failed; it lists their keys and ``.error.json`` files
+            (tracebacks) and holds the finished records. Failed configs run again on the next call.
+        ValueError: before anything runs, if a record in ``directory`` under a config's key holds another
+            config or scale.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries}")
+    if threads_per_worker is not None and threads_per_worker < 1:
+        raise ValueError(f"threads_per_worker must be >= 1, got {threads_per_worker}")
+    common = dict(common or {})
+    reserved = {"seed", "checkpoint"} & set(common)
+    if reserved:
+        raise ValueError(f"common must not set {', '.join(sorted(reserved))}: the sweep passes it per config")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = name or directory.resolve().name
+    configs = [_normalize(c) for c in configs]
+    keys = [config_key(c) for c in configs]
+    duplicates = sorted(k for k, n in Counter(keys).items() if n > 1)
+    if duplicates:
+        raise ValueError(f"configs repeat: {', '.join(duplicates)}; each config must appear once")
+    pass_seed, pass_checkpoint = _accepts(fn, "seed"), _accepts(fn, "checkpoint")
+    common_info = {k: _info(v) for k, v in common.items()}
+
+    with _exclusive(directory):
+        # Temporary files of writes that were cut off (a killed run); nothing else writes here now.
+        for tmp in directory.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        records: dict[str, dict] = {}
+        todo: list[_Task] = []
+        for key, config in zip(keys, configs):
+            scale = config.get("scale", common.get("scale"))
+            if scale is not None:
+                check_scale(scale)
+            task = _Task(key, config, config_seed(config), directory, name, scale,
+                         str(config.get("device", common.get("device", "cpu"))), common_info,
+                         pass_seed, pass_checkpoint, keep_checkpoints)
+            record = _finished(task)
+            if record is None:
+                todo.append(task)
+            else:
+                records[key] = record
+                task.path(ERROR_SUFFIX).unlink(missing_ok=True)  # stale: the record is newer
+                if not keep_checkpoints:
+                    _remove(task.path(CHECKPOINT_SUFFIX))
+        failed = _run(fn, common, todo, workers, threads_per_worker, name, on_progress, retries,
+                      total=len(configs), done=len(records), records=records)
+
+    ordered = [records[k] for k in keys if k in records]
+    if failed:
+        lines = [f"  {key}: {outcome['error']}" for key, outcome in failed.items()]
+        first = next(iter(failed.values())).get("exception")
+        raise SweepError(
+            f"{len(failed)} of {len(configs)} configs of sweep {name!r} failed (tracebacks in "
+            f"{directory}/<key>{ERROR_SUFFIX}; they run again on the next call):\n" + "\n".join(lines),
+            {key: directory / f"{key}{ERROR_SUFFIX}" for key in failed},
+            ordered,
+        ) from first
+    return ordered
+
+
+def _finished(task: _Task) -> dict | None:
+    """The complete record of ``task``'s config, or None if it has to run; raises if the key is taken."""
+    path = task.path(RECORD_SUFFIX)
+    if not path.exists():
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable sweep record ({exc}): delete it to recompute that config")
+    if record.get("status") != "ok":
+        return None
+    if _canonical(record.get("config")) != _canonical(task.config):
+        raise ValueError(
+            f"{path} holds config {record.get('config')!r}, not {task.config!r} (same key {task.key!r}): "
+            "the directory belongs to another sweep, or the record was edited. Use another directory, or "
+            "delete the record to recompute it."
+        )
+    if record.get("scale") != task.scale:
+        raise ValueError(
+            f"{path} was computed at scale {record.get('scale')!r}, this sweep runs at {task.scale!r}: "
+            "use one directory per scale (e.g. results/<sweep>_<scale>), or delete the old records"
+        )
+    return record
+
+
+def _run(fn, common, todo, workers, threads, name, on_progress, retries, *, total, done, records) -> dict:
+    """Run ``todo``; fill ``records``; return {key: outcome} of the configs that failed every attempt."""
+    start = time.perf_counter()
+    ran = 0
+    failed: dict[str, dict] = {}
+    n_workers = min(workers, len(todo))
+    if workers > 1 and todo:
+        payload = _check_spawnable(fn, common)
+        threads = threads or max(1, _core_budget() // n_workers)
+    if on_progress is None:
+        if not todo:
+            print(f"[{name}] all {total} configs already done", flush=True)
+        else:
+            how = f"{n_workers} worker processes x {threads} torch threads" if workers > 1 else "in this process"
+            print(f"[{name}] {len(todo)} of {total} configs to run ({done} already done), {how}", flush=True)
+
+    def finish(task: _Task, outcome: dict, queue: deque) -> None:
+        nonlocal done, ran
+        if outcome["status"] == "failed" and task.attempt <= retries:
+            if on_progress is None:
+                print(f"[{name}] {task.key}: attempt {task.attempt} failed ({outcome['error']}); retrying",
+                      flush=True)
+            task.attempt += 1
+            queue.append(task)
+            return
+        done += 1
+        ran += 1
+        if outcome["status"] == "ok":
+            records[task.key] = outcome["record"]
+        else:
+            failed[task.key] = outcome
+        elapsed = time.perf_counter() - start
+        if on_progress is not None:
+            on_progress(done, total, task.key, elapsed)
+        else:
+            eta = elapsed / ran * (total - done)
+            status = "ok" if outcome["status"] == "ok" else f"FAILED ({outcome['error']})"
+            print(f"[{name}] {done}/{total} {task.key}: {status} in {_duration(outcome['wall_s'])}; "
+                  f"elapsed {_duration(elapsed)}, ETA {_duration(eta)}", flush=True)
+
+    queue = deque(todo)
+    if workers == 1:
+        saved = None
+        if threads is not None:
+            import torch
+
+            saved = torch.get_num_threads()
+            torch.set_num_threads(threads)
+        try:
+            while queue:
+                task = queue.popleft()
+                finish(task, _execute(task, fn, common), queue)
+        finally:
+            if saved is not None:
+                torch.set_num_threads(saved)
+        return failed
+
+    import multiprocessing
+
+    # 'spawn': forking a process whose torch already started its thread pools can deadlock the child.
+    context = multiprocessing.get_context("spawn")
+    while queue:  # one pool per round: a worker that dies breaks its pool
+        pool = ProcessPoolExecutor(max_workers=min(n_workers, len(queue)), mp_context=context,
+                                   initializer=_init_worker, initargs=(threads, payload))
+        # Start all workers with the first task, not one per submit: Python 3.11's pool watches only the
+        # processes it knew when it last woke up, so a worker spawned on demand could die unnoticed and
+        # the pool would wait for the other configs to end (seen here: 30 s instead of 0.5 s).
+        if hasattr(pool, "_safe_to_dynamically_spawn_children"):
+            pool._safe_to_dynamically_spawn_children = False
+        running: dict = {}
+        try:
+            broken = False
+            while (queue or running) and not broken:
+                # No more in flight than workers, so a broken pool only fails configs that were running.
+                while queue and len(running) < n_workers:
+                    task = queue.popleft()
+                    running[pool.submit(_worker_execute, task)] = task
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                    # A worker died: the pool fails everything in flight; which config killed it is unknown.
+                    wait(running)
+                    broken, finished = True, set(running)
+                    in_flight = [t.key for t in running.values()]
+                for future in finished:
+                    task = running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except BrokenProcessPool:
+                        outcome = _died(task, in_flight)
+                    except Exception as exc:  # e.g. the outcome could not be pickled back
+                        outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "wall_s": math.nan}
+                    finish(task, outcome, queue)
+        except BaseException:
+            # Ctrl-C (a notebook interrupt reaches only this process) or a bug: leave no worker running.
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    return failed
+
+
+# ---------------------------------------------------------------- summary
+
+
+def load_sweep(directory: str | os.PathLike) -> list[dict]:
+    """The finished records in ``directory`` (error records and other files are left out), by key."""
+    out = []
+    for path in sorted(Path(directory).glob(f"[!.]*{RECORD_SUFFIX}")):
+        if path.name.endswith(ERROR_SUFFIX):
+            continue
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        if isinstance(record, dict) and record.get("status") == "ok" and "config" in record:
+            out.append(record)
+    return out
+
+
+def _flatten(results: Mapping, prefix: str = "") -> dict:
+    """Scalar results, nested mappings as dotted names (``test.mse``); lists (curves) are left out."""
+    out = {}
+    for k, v in results.items():
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif v is None or isinstance(v, (str, int, float, bool)):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _order(value: Any) -> tuple:
+    # Sort numbers numerically and put None and other types after them, without comparing across types.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    return (2, json.dumps(value, sort_keys=True))
+
+
+def summary(
+    source: str | os.PathLike | Iterable[Mapping], columns: Sequence[str] | None = None
+) -> list[dict]:
+    """One row per finished config: its config values, its scalar results, ``wall_s``.
+
+    ``source`` is a sweep directory (rows sorted by config values) or records, e.g. from
+    :func:`run_sweep` (their order kept). ``columns`` picks and orders the columns; a name is looked up in
+    the config, then in the results (nested ones as ``test.mse``), then in the record (``key``, ``seed``,
+    ``wall_s``). Default: all config columns, all scalar results, ``wall_s``. A row lacking a column
+    has None there.
+    """
+    from_directory = isinstance(source, (str, os.PathLike))
+    records = load_sweep(source) if from_directory else list(source)
+    flat = [(r["config"], _flatten(r.get("results", {})), r) for r in records]
+    config_columns = list(dict.fromkeys(k for config, _, _ in flat for k in config))
+    if columns is None:
+        result_columns = [k for k in dict.fromkeys(k for _, res, _ in flat for k in res) if k not in config_columns]
+        columns = [*config_columns, *result_columns, "wall_s"]
+    else:
+        columns = list(columns)
+        known = set(config_columns) | {k for _, res, r in flat for k in (*res, *r)}
+        unknown = [c for c in columns if c not in known]
+        if unknown and records:
+            raise KeyError(
+                f"no column {', '.join(map(repr, unknown))} in the records; available: "
+                f"{', '.join(sorted(known))}"
+            )
+
+    def cell(config: Mapping, res: Mapping, record: Mapping, column: str) -> Any:
+        for source_ in (config, res, record):
+            if column in source_:
+                return source_[column]
+        return None
+
+    rows = [{c: cell(config, res, r, c) for c in columns} for config, res, r in flat]
+    if from_directory:
+        rows = [row for _, row in sorted(
+            zip(flat, rows), key=lambda pair: tuple(_order(pair[0][0].get(c)) for c in config_columns))]
+    return rows
+
+
+def summary_markdown(
+    source: str | os.PathLike | Iterable[Mapping], columns: Sequence[str] | None = None, *, digits: int = 4
+) -> str:
+    """:func:`summary` as a Markdown table (floats to ``digits`` significant digits, numbers right-aligned).
+
+    In a notebook: ``IPython.display.Markdown(summary_markdown(directory, columns))``.
+    """
+    rows = summary(source, columns)
+    if columns is None:
+        columns = list(rows[0]) if rows else []
+    columns = list(columns)
+
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:.{digits}g}"
+        return str(value).replace("|", "\\|")
+
+    numeric = {
+        c for c in columns
+        if any(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows)
+        and all(r[c] is None or (isinstance(r[c], (int, float)) and not isinstance(r[c], bool)) for r in rows)
+    }
+    lines = [
+        "| " + " | ".join(c.replace("|", "\\|") for c in columns) + " |",
+        "|" + "|".join("---:" if c in numeric else "---" for c in columns) + "|",
+        *("| " + " | ".join(text(row[c]) for c in columns) + " |" for row in rows),
+    ]
+    return "\n".join(lines) + "\n"
