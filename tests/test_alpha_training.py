@@ -419,3 +419,33 @@ def test_fit_learns_noisy_xor():
             assert net.pulse_parameters()[0].item() >= 0
             return
     pytest.fail(f"no seed reached 90 % training accuracy on XOR: (seed, start, best epoch, train, test) {tried}")
+
+
+def _plain_epoch(net, opt, x, y, hp, order):
+    """The batch-by-batch loop that train_epoch's look-ahead must reproduce exactly."""
+    total = {"loss": 0.0, "correct": 0, "contributing": 0}
+    for i in range(0, len(x), hp.batch_size):
+        s = train_step(net, opt, x[order[i:i + hp.batch_size]], y[order[i:i + hp.batch_size]], hp)
+        for k in total:
+            total[k] += s[k]
+    return total
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_train_epoch_lookahead_equals_plain_loop(batch_size):
+    from spikelib.alpha import train_epoch
+    from spikelib.tasks import boolean_task
+
+    x, y = boolean_task("xor", 301, seed=3, dtype=torch.float64)  # 301: a short last batch for batch 3
+    hp = XOR_FAST.replace(batch_size=batch_size)
+    nets = [hp.network(2, 2, seed=1, dtype=torch.float64) for _ in range(2)]
+    opts = [make_optimizer(n, hp) for n in nets]
+    for epoch in range(4):  # accuracy rises over the epochs, so both look-ahead regimes are exercised
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+        fast = train_epoch(nets[0], opts[0], x, y, hp, order)
+        plain = _plain_epoch(nets[1], opts[1], x, y, hp, order)
+        assert fast["correct"] == plain["correct"] and fast["contributing"] == plain["contributing"]
+        assert fast["loss"] == pytest.approx(plain["loss"], rel=1e-12)
+        for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()):
+            assert torch.equal(a, b)
+    assert 0 < plain["contributing"] < len(x)  # the comparison covered skipped and updating batches

@@ -23,6 +23,7 @@ from spikelib.alpha.training import (
     evaluate,
     fit,
     make_optimizer,
+    train_epoch,
     train_step,
 )
 
@@ -31,6 +32,6 @@ __all__ = [
     "AlphaLayer", "AlphaNetwork", "initial_pulse_times",
     "classification_loss", "autoencoder_loss", "predict", "spike_probabilities",
     "Hyperparameters", "BOOLEAN_TABLE1", "MNIST_TABLE1", "MNIST_README", "AlphaAdam", "make_optimizer",
-    "train_step", "evaluate", "fit",
+    "train_step", "train_epoch", "evaluate", "fit",
     "load_published_network", "PUBLISHED_TAU",
 ]
