@@ -11,6 +11,7 @@ Helpers for the pages on the authors' published MNIST networks (§3.2, Table 2, 
   (Figs. 1b and 7).
 - :func:`spiking` -- the indices and times of the neurons that spike (raster plots, Figs. 2 and 6).
 - :func:`earliest_other` -- the first neuron to spike other than a given one (Fig. 7's non-target neuron).
+- :func:`deep_dream` -- an input that makes the network produce a chosen class (§2.7, Fig. 8).
 
 The paper's own numbers that the pages compare with are typed once, here: :data:`TABLE2_ACCURACY` and
 :data:`FIG1B`.
@@ -27,7 +28,7 @@ import torch
 
 from spikelib import data
 from spikelib.alpha.functional import membrane_potential
-from spikelib.alpha.losses import predict
+from spikelib.alpha.losses import classification_loss, predict
 from spikelib.alpha.modules import AlphaNetwork
 from spikelib.encoding import latency
 
@@ -180,3 +181,59 @@ def earliest_other(times: torch.Tensor, exclude: int) -> int:
     t = times.detach().clone()
     t[exclude] = float("inf")
     return int(torch.argmin(t)) if torch.isfinite(t).any() else -1
+
+
+@dataclass
+class Dream:
+    """The result of :func:`deep_dream`: the input times and how they were reached."""
+
+    target: int
+    times: torch.Tensor  # (n_in,) the adjusted input spike times
+    epochs: int  # updates made
+    converged: bool  # the target class was produced ``patience`` epochs in a row
+    loss: list[float]  # the classification loss before each update
+    predicted: list[int]  # the predicted class before each update
+
+
+def deep_dream(net: AlphaNetwork, target: int, *, lr: float = 0.1, patience: int = 10, max_epochs: int = 2000,
+               start: float = 0.0, optimizer: str = "sgd") -> Dream:
+    """Feature visualisation (§2.7, Fig. 8): adjust the input spike times until ``net`` outputs ``target``.
+
+    Starts from an image whose every pixel spikes at ``start`` (the paper: t = 0), then once per epoch takes
+    a gradient step on the classification loss of the one-hot ``target`` (the gradient reaches the inputs
+    through eq. 5) and clamps the times at 0: ``optimizer="sgd"`` is the paper's plain gradient descent
+    ``t <- max(0, t - lr * dL/dt)``; ``"adam"`` uses Adam's normalised steps instead (not the paper's).
+    Stops when the target class has been produced ``patience`` epochs in a row, or after ``max_epochs``.
+    The network is not changed.
+    """
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' (the paper) or 'adam', got {optimizer!r}")
+    n_out = net.sizes[-1]
+    if not 0 <= target < n_out:
+        raise ValueError(f"target must be a class in 0..{n_out - 1}, got {target}")
+    t = torch.full((1, net.sizes[0]), float(start), dtype=net.dtype, requires_grad=True)
+    label = torch.tensor([target])
+    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)([t], lr=lr)
+    losses, preds, streak, epoch = [], [], 0, 0
+    for p in net.parameters():  # gradients are needed for the input only
+        p.requires_grad_(False)
+    try:
+        while epoch < max_epochs:
+            out = net(t)
+            pred = int(predict(out.detach())[0])
+            loss = classification_loss(out, label).sum()
+            losses.append(float(loss.detach()))
+            preds.append(pred)
+            streak = streak + 1 if pred == target else 0
+            if streak >= patience:
+                break
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                t.clamp_(min=0.0)
+            epoch += 1
+    finally:
+        for p in net.parameters():
+            p.requires_grad_(True)
+    return Dream(target, t.detach()[0], epoch, streak >= patience, losses, preds)
