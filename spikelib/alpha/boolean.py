@@ -43,7 +43,8 @@ class TaskResult:
     def summary(self) -> dict:
         """A JSON-able summary for the results record."""
         return {"task": self.task, "seed": self.seed, "train_accuracy": self.train_accuracy,
-                "test_accuracy": self.test_accuracy, "n_seeds_tried": len(self.seeds_tried),
+                "test_accuracy": self.test_accuracy, "test_accuracy_percent": 100 * self.test_accuracy,
+                "n_seeds_tried": len(self.seeds_tried),
                 "seeds_tried": self.seeds_tried, "paper_test_accuracy": PAPER_TEST_ACCURACY}
 
 
