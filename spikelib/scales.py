@@ -37,10 +37,10 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # Boolean tasks (§3.1): n_train / n_test examples, at most `epochs` epochs per network, networks for
     # the seeds 0, 1, ... until one is perfect on the training set (at most `max_seeds`); n_grid: the
     # class-map resolution of Fig. 3. Cost on 2 CPU cores: about 0.3 s per epoch while most examples are
-    # wrong (each one is an update), a few ms once training is perfect.
+    # wrong (each one is an update), a few ms once training is perfect; quick: 1-3 min per task.
     "alpha_boolean": {
         "smoke": {"n_train": 100, "n_test": 50, "epochs": 2, "max_seeds": 1, "n_grid": 40},
-        "quick": {"n_train": 1000, "n_test": 150, "epochs": 30, "max_seeds": 2, "n_grid": 200},
+        "quick": {"n_train": 1000, "n_test": 150, "epochs": 30, "max_seeds": 1, "n_grid": 200},
         "paper": {"n_train": 1000, "n_test": 150, "epochs": 100, "max_seeds": 10, "n_grid": 300},
     },
     # the first n_test / n_train images of the MNIST test / training sets are classified (the full sets:
