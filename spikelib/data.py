@@ -537,6 +537,22 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     return _load_idx("fashion_mnist", split)
 
 
+def train_val_split(images: np.ndarray, labels: np.ndarray, *, n_val: int = 6000, seed: int = 0):
+    """Shuffle the training set with ``seed`` and split it: ``((x_train, y_train), (x_val, y_val))``.
+
+    The Comsa et al. protocol (both papers): the 60,000 MNIST training images become 54,000 for training and
+    6,000 for model selection. The same seed gives the same split on every machine (numpy's PCG64).
+    """
+    n = len(images)
+    if len(labels) != n:
+        raise ValueError(f"images and labels differ in length: {n} vs {len(labels)}")
+    if not 0 < n_val < n:
+        raise ValueError(f"n_val must be between 1 and {n - 1} (the set has {n} examples), got {n_val}")
+    order = np.random.default_rng(seed).permutation(n)
+    train, val = order[: n - n_val], order[n - n_val:]
+    return (images[train], labels[train]), (images[val], labels[val])
+
+
 @dataclass(frozen=True)
 class FSDD:
     """Free Spoken Digit Dataset recordings (mono, 8 kHz, float32 in [-1, 1))."""

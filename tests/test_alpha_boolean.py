@@ -74,3 +74,16 @@ def test_deep_dream_reports_no_convergence_and_bad_targets():
         analysis.deep_dream(net, 3)
     with pytest.raises(ValueError, match="optimizer"):
         analysis.deep_dream(net, 0, optimizer="lbfgs")
+
+
+def test_spike_timing_by_hand():
+    net = _small_net()
+    x = torch.rand(7, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    hidden, out = net(x, all_layers=True)
+    st = analysis.spike_timing(net, x, batch_size=3)  # batches must not change the result
+    fin = torch.isfinite(hidden)
+    assert st["mean_spike_time"][0] == pytest.approx(float(hidden[fin].mean()))
+    assert st["spiking_fraction"][0] == pytest.approx(float(fin.double().mean()))
+    first = out.min(dim=1).values
+    assert st["first_output_spike"] == pytest.approx(float(first[torch.isfinite(first)].mean()))
+    assert st["fast_regime"] == (st["first_output_spike"] < st["mean_spike_time"][0])

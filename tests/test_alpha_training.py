@@ -449,3 +449,19 @@ def test_train_epoch_lookahead_equals_plain_loop(batch_size):
         for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()):
             assert torch.equal(a, b)
     assert 0 < plain["contributing"] < len(x)  # the comparison covered skipped and updating batches
+
+
+def test_fit_epoch_metrics_enter_the_history():
+    from spikelib.tasks import boolean_task
+
+    x, y = boolean_task("or", 50, seed=0, dtype=torch.float64)
+    net = XOR_FAST.network(2, 2, seed=0, dtype=torch.float64)
+    seen = []
+
+    def metrics(n):
+        seen.append(n)
+        return {"pulse": float(n.pulse_parameters()[0][0])}
+
+    r = fit(net, (x, y), XOR_FAST, epochs=2, seed=0, epoch_metrics=metrics)
+    assert seen == [net, net]
+    assert [h["pulse"] for h in r["history"]] == [h["pulse_times"][0][0] for h in r["history"]]

@@ -430,3 +430,20 @@ def test_real_cache(dataset, loader, monkeypatch):
         assert images.shape == (n, 28, 28) and images.dtype == np.uint8
         assert labels.shape == (n,) and labels.dtype == np.int64
         assert sorted(np.unique(labels).tolist()) == list(range(10))
+
+
+def test_train_val_split_is_a_seeded_partition():
+    images = np.arange(100 * 4).reshape(100, 2, 2)
+    labels = np.arange(100)
+    (xt, yt), (xv, yv) = data.train_val_split(images, labels, n_val=10, seed=3)
+    assert len(yt) == 90 and len(yv) == 10
+    assert sorted(np.concatenate([yt, yv]).tolist()) == list(range(100))  # a partition
+    assert (xt[:, 0, 0] == 4 * yt).all() and (xv[:, 0, 0] == 4 * yv).all()  # images stay with their labels
+    assert not (yt == np.sort(yt)).all()  # shuffled
+    (_, yt2), _ = data.train_val_split(images, labels, n_val=10, seed=3)
+    (_, yt3), _ = data.train_val_split(images, labels, n_val=10, seed=4)
+    assert (yt == yt2).all() and not (yt == yt3).all()
+    with pytest.raises(ValueError, match="n_val"):
+        data.train_val_split(images, labels, n_val=100)
+    with pytest.raises(ValueError, match="length"):
+        data.train_val_split(images, labels[:5])

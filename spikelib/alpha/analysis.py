@@ -11,6 +11,7 @@ Helpers for the pages on the authors' published MNIST networks (§3.2, Table 2, 
   (Figs. 1b and 7).
 - :func:`spiking` -- the indices and times of the neurons that spike (raster plots, Figs. 2 and 6).
 - :func:`earliest_other` -- the first neuron to spike other than a given one (Fig. 7's non-target neuron).
+- :func:`spike_timing` -- mean spike time per layer and the slow/fast regime test (§3.2, Fig. 5).
 - :func:`deep_dream` -- an input that makes the network produce a chosen class (§2.7, Fig. 8).
 
 The paper's own numbers that the pages compare with are typed once, here: :data:`TABLE2_ACCURACY` and
@@ -181,6 +182,38 @@ def earliest_other(times: torch.Tensor, exclude: int) -> int:
     t = times.detach().clone()
     t[exclude] = float("inf")
     return int(torch.argmin(t)) if torch.isfinite(t).any() else -1
+
+
+@torch.no_grad()
+def spike_timing(net: AlphaNetwork, t_in: torch.Tensor, batch_size: int = 1000) -> dict:
+    """Spike timing over the examples ``t_in`` (N, n_in) (§3.2, Fig. 5).
+
+    Returns the mean spike time of each non-input layer over the neurons that spike (``mean_spike_time``,
+    a list from the first hidden layer to the output), the mean time of the first output spike
+    (``first_output_spike``: the decision time), the fraction of neurons that spike per layer
+    (``spiking_fraction``), and ``fast_regime``: whether the first output spike comes before the mean
+    hidden spike, the paper's description of the fast regime (first hidden layer; examples whose output
+    stays silent are left out).
+    """
+    n_layers = len(net.layers)
+    sums = torch.zeros(n_layers, dtype=torch.float64)
+    counts = torch.zeros(n_layers, dtype=torch.float64)
+    first_sum, first_n, neurons = 0.0, 0, torch.zeros(n_layers, dtype=torch.float64)
+    for i in range(0, len(t_in), batch_size):
+        outs = net(t_in[i:i + batch_size].to(net.dtype), all_layers=True)
+        for l, t in enumerate(outs):
+            fin = torch.isfinite(t)
+            sums[l] += float(torch.where(fin, t, 0.0).sum())
+            counts[l] += float(fin.sum())
+            neurons[l] += t.numel()
+        first = outs[-1].min(dim=1).values
+        first_sum += float(first[torch.isfinite(first)].sum())
+        first_n += int(torch.isfinite(first).sum())
+    mean = [float(s / c) if c else float("inf") for s, c in zip(sums, counts)]
+    first_mean = first_sum / first_n if first_n else float("inf")
+    return {"mean_spike_time": mean, "first_output_spike": first_mean,
+            "spiking_fraction": [float(c / n) for c, n in zip(counts, neurons)],
+            "fast_regime": bool(n_layers > 1 and first_mean < mean[0])}
 
 
 @dataclass

@@ -218,10 +218,13 @@ def fit(
     checkpoint: str | Path | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     eval_batch_size: int = 1000,
+    epoch_metrics: Callable[[AlphaNetwork], dict] | None = None,
 ) -> dict:
     """Train for ``epochs`` epochs; keep the weights of the best validation epoch (§2.6.2).
 
-    With ``checkpoint``, the state is saved atomically after every epoch and a later call with the same
+    ``epoch_metrics(net)`` is called after every epoch and its entries are added to that epoch's history
+    record (for instance :func:`spikelib.alpha.analysis.spike_timing`). With ``checkpoint``, the state is
+    saved atomically after every epoch and a later call with the same
     path resumes from it (finished epochs are not recomputed). Returns ``{"history": [...], "best": {...}}``
     and leaves ``net`` holding the selected (best-validation, or last) weights.
     """
@@ -248,6 +251,8 @@ def fit(
             "seconds": time.perf_counter() - t0,
             "pulse_times": [p.detach().tolist() for p in net.pulse_parameters()],
         }
+        if epoch_metrics is not None:  # e.g. spike timing per layer (Fig. 5); stored and checkpointed
+            record.update(epoch_metrics(net))
         if val is not None:
             v = evaluate(net, *val, batch_size=eval_batch_size)
             record.update(val_accuracy=v["accuracy"], val_loss=v["loss"])
