@@ -46,17 +46,9 @@ CHROMIUM_FLAGS = (
 )
 #: Errors of the toolchain, not of the book, that every page shows. Each is matched exactly and
 #: tolerated only with its reason; remove an entry when its cause is fixed.
-KNOWN_ERRORS = {
-    # Sphinx 7.4.7 adds inline scripts registered after the builder starts (sphinx-thebe registers its
-    # config at env-before-read-docs) twice: once as _JavaScript(None) and again, from the registry, as
-    # _JavaScript(''), which do not compare equal. The second `const THEBE_JS_URL` is a SyntaxError;
-    # the first copy has already defined the same values, so nothing breaks.
-    r"SyntaxError: Identifier 'THEBE_JS_URL' has already been declared":
-        "duplicate sphinx-thebe config script (Sphinx 7.4.7)",
-    # pydata-sphinx-theme: with no saved mode and an empty default_mode the theme logs this on a
-    # reader's first page, then saves "auto".
-    r"Got invalid theme mode: \. Resetting to auto\.":
-        "pydata-sphinx-theme: empty default_mode on a first visit",
+KNOWN_ERRORS: dict[str, str] = {
+    # (none: the duplicate sphinx-thebe config script is removed by book/_ext/dedupe_scripts.py, and
+    # book/_config.yml sets the theme's default_mode, whose absence logged "invalid theme mode")
 }
 SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static"}
 
