@@ -53,7 +53,7 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
                   "epochs_table1": 1, "mlp_epochs": 1, "mlp_runs": 1, "mlp_batch_sizes": [32],
                   "n_timing": 100, "dream_max_epochs": 5, "mlp_n_train": 300},
         "quick": {"n_train": 10800, "n_val": 6000, "n_test": 10000, "epochs_readme": 5, "n_train_table1": 5400,
-                  "epochs_table1": 2, "mlp_epochs": 3, "mlp_runs": 1, "mlp_batch_sizes": [5, 32, 128],
+                  "epochs_table1": 2, "mlp_epochs": 2, "mlp_runs": 1, "mlp_batch_sizes": [5, 32, 128],
                   "n_timing": 1000, "dream_max_epochs": 300, "mlp_n_train": 54000},
         "paper": {"n_train": 54000, "n_val": 6000, "n_test": 10000, "epochs_readme": 1000, "n_train_table1": 54000,
                   "epochs_table1": 1000, "mlp_epochs": 100, "mlp_runs": 3, "mlp_batch_sizes": [5, 32, 128],
