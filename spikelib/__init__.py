@@ -6,6 +6,10 @@ Modules
 - :mod:`spikelib.data`     -- MNIST, Fashion-MNIST and FSDD with checksums and offline fallbacks.
 - :mod:`spikelib.encoding` -- latency (temporal) coding, the autoencoder noise model, Poisson rate coding.
 - :mod:`spikelib.alpha`    -- exact alpha-synapse temporal-coding neurons (Comsa et al. 2021).
+- :mod:`spikelib.lif`      -- discrete-time LIF neurons (Roy et al. 2019, Hübotter et al. 2021).
+- :mod:`spikelib.ann`      -- the conventional-network baselines.
+- :mod:`spikelib.sweep`    -- resumable parallel parameter sweeps.
+- :mod:`spikelib.results`, :mod:`spikelib.scorecard` -- results records and the reproduction scorecard.
 """
 
 import os as _os
