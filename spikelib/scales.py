@@ -66,6 +66,78 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": {"n_test": 10000, "n_train": 60000, "n_grid": 2000},
         "paper": {"n_test": 10000, "n_train": 60000, "n_grid": 2000},
     },
+    # Spiking autoencoders (Comsa et al. 2021b): one spikelib.sweep run of
+    # spikelib.alpha.autoencoder.train_autoencoder_config per entry of snn_grids + ann_grids (sweep.grid
+    # axes, concatenated). n_train / n_val: the first images of the authors' 54,000 / 6,000 split (same
+    # images and noise, data_seed, for every config); n_test: the first test images; `epochs` for SNNs and
+    # ANNs alike; SVMs (Fig. 7) train on the first n_svm_train embeddings; n_examples test reconstructions
+    # are saved per config (Fig. 4); n_tsne test embeddings go into t-SNE (Fig. 5).
+    # quick: MNIST at l = 1 for every eta x h (Figs. 3-5, 7), l = 16 at h = 32, eta = 0 (Figs. 8-10), FMNIST
+    # at h = 32, l = 1 for every eta (Fig. 3); ANNs for the same; inverted images (Fig. 11): all 25
+    # activation pairs at eta = 0, ReLU-sigmoid and Gaussian-Gaussian at every eta. 10,000 images x 4
+    # epochs; l = 16 gets 16 epochs (its set's learning rate is 1e-4: the outputs reach the target latency
+    # only after ~5 epochs of 10,000, then sit near the mean image, MSE 0.067, at 16). Measured per
+    # 12,000-image SNN epoch, 1 thread, on the 2-core machine while other jobs ran (load ~6): 4-113 s,
+    # 520 s for the 21 configs (the authors' batch sizes, 1-107, set the cost: batch 1 takes 113 s, batch
+    # 107 4-8 s); with the machine to itself 1.3-3x less (300-5,500 images/s). So the SNN sweep takes
+    # ~1,900 worker-s loaded, ~850 alone; the 53 ANN configs ~4 s each: 9-18 minutes with 2 workers on 2
+    # cores (start the costly configs first: spikelib.alpha.autoencoder.by_expected_cost).
+    "spiking_autoencoders": {
+        "smoke": {
+            "data_seed": 0, "n_train": 64, "n_val": 32, "n_test": 32, "epochs": 1, "n_svm_train": 64,
+            "n_examples": 4, "n_tsne": 32,
+            "snn_grids": [
+                {"model": ["snn"], "dataset": ["mnist"], "eta": [0.0], "latency": [1, 16], "hidden": [32]},
+                {"model": ["snn"], "dataset": ["fmnist"], "eta": [0.0], "latency": [1], "hidden": [32]},
+            ],
+            "ann_grids": [
+                {"model": ["ann"], "dataset": ["mnist", "fmnist"], "eta": [0.0], "hidden": [32],
+                 "activation": ["relu-sigmoid"], "inverted": [False]},
+                {"model": ["ann"], "dataset": ["mnist"], "eta": [0.0], "hidden": [32],
+                 "activation": ["relu-sigmoid", "gaussian-gaussian"], "inverted": [True]},
+            ],
+        },
+        "quick": {
+            "data_seed": 0, "n_train": 10000, "n_val": 1000, "n_test": 2000, "epochs": 4, "n_svm_train": 2000,
+            "n_examples": 16, "n_tsne": 1000,
+            "snn_grids": [
+                {"model": ["snn"], "dataset": ["mnist"], "eta": [0.0, 0.2, 0.4, 0.6, 0.8], "latency": [1],
+                 "hidden": [8, 16, 32]},
+                {"model": ["snn"], "dataset": ["mnist"], "eta": [0.0], "latency": [16], "hidden": [32],
+                 "epochs": [16]},
+                {"model": ["snn"], "dataset": ["fmnist"], "eta": [0.0, 0.2, 0.4, 0.6, 0.8], "latency": [1],
+                 "hidden": [32]},
+            ],
+            "ann_grids": [
+                {"model": ["ann"], "dataset": ["mnist"], "eta": [0.0, 0.2, 0.4, 0.6, 0.8], "hidden": [8, 16, 32],
+                 "activation": ["relu-sigmoid"], "inverted": [False]},
+                {"model": ["ann"], "dataset": ["fmnist"], "eta": [0.0, 0.2, 0.4, 0.6, 0.8], "hidden": [32],
+                 "activation": ["relu-sigmoid"], "inverted": [False]},
+                {"model": ["ann"], "dataset": ["mnist"], "eta": [0.0], "hidden": [32],
+                 "activation": [f"{e}-{d}" for e in ("relu", "sigmoid", "elu", "tanh", "gaussian")
+                                for d in ("relu", "sigmoid", "elu", "tanh", "gaussian")], "inverted": [True]},
+                {"model": ["ann"], "dataset": ["mnist"], "eta": [0.2, 0.4, 0.6, 0.8], "hidden": [32],
+                 "activation": ["relu-sigmoid", "gaussian-gaussian"], "inverted": [True]},
+            ],
+        },
+        "paper": {
+            "data_seed": 0, "n_train": 54000, "n_val": 6000, "n_test": 10000, "epochs": 100, "n_svm_train": 10000,
+            "n_examples": 16, "n_tsne": 2000,
+            "snn_grids": [
+                {"model": ["snn"], "dataset": ["mnist", "fmnist"], "eta": [0.0, 0.2, 0.4, 0.6, 0.8],
+                 "latency": [1, 2, 4, 8, 16], "hidden": [8, 16, 32]},
+            ],
+            "ann_grids": [
+                {"model": ["ann"], "dataset": ["mnist", "fmnist"], "eta": [0.0, 0.2, 0.4, 0.6, 0.8],
+                 "hidden": [8, 16, 32], "activation": ["relu-sigmoid"], "inverted": [False]},
+                {"model": ["ann"], "dataset": ["mnist"], "eta": [0.0], "hidden": [32],
+                 "activation": [f"{e}-{d}" for e in ("relu", "sigmoid", "elu", "tanh", "gaussian")
+                                for d in ("relu", "sigmoid", "elu", "tanh", "gaussian")], "inverted": [True]},
+                {"model": ["ann"], "dataset": ["mnist"], "eta": [0.2, 0.4, 0.6, 0.8], "hidden": [32],
+                 "activation": ["relu-sigmoid", "gaussian-gaussian"], "inverted": [True]},
+            ],
+        },
+    },
 }
 
 

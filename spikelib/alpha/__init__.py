@@ -6,6 +6,8 @@
 - :func:`classification_loss`, :func:`autoencoder_loss`, :func:`predict` -- losses with the authors' gradients.
 - :class:`Hyperparameters`, :func:`fit`, :func:`train_step`, :func:`evaluate` -- training as in the paper.
 - :func:`load_published_network` -- the authors' published MNIST networks.
+- :class:`AutoencoderHyperparameters`, :func:`fit_autoencoder`, ... -- the spiking autoencoders (Comsa et al.
+  2021b), in :mod:`spikelib.alpha.autoencoder`.
 """
 
 from spikelib.alpha.functional import membrane_potential, set_compile, spike_times
@@ -14,6 +16,15 @@ from spikelib.alpha.lambertw import lambertw0
 from spikelib.alpha.losses import autoencoder_loss, classification_loss, predict, spike_probabilities
 from spikelib.alpha.modules import AlphaLayer, AlphaNetwork, initial_pulse_times
 from spikelib.alpha.published import PUBLISHED_TAU, load_published_network
+from spikelib.alpha.autoencoder import (
+    AutoencoderHyperparameters,
+    autoencoder_hyperparameters,
+    autoencoder_train_step,
+    evaluate_autoencoder,
+    fit_autoencoder,
+    load_autoencoder_hyperparameters,
+    train_autoencoder_config,
+)
 from spikelib.alpha.training import (
     BOOLEAN_TABLE1,
     MNIST_README,
@@ -34,4 +45,6 @@ __all__ = [
     "Hyperparameters", "BOOLEAN_TABLE1", "MNIST_TABLE1", "MNIST_README", "AlphaAdam", "make_optimizer",
     "train_step", "train_epoch", "evaluate", "fit",
     "load_published_network", "PUBLISHED_TAU",
+    "AutoencoderHyperparameters", "load_autoencoder_hyperparameters", "autoencoder_hyperparameters",
+    "autoencoder_train_step", "fit_autoencoder", "evaluate_autoencoder", "train_autoencoder_config",
 ]

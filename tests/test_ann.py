@@ -1,0 +1,120 @@
+"""spikelib.ann: the conventional baselines (dense autoencoders, the 784-340-10 MLP classifier)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from spikelib import ann, data
+from spikelib.alpha.autoencoder import ann_parameter_count
+
+MNIST_DIR = data.data_dir() / "mnist"
+
+
+def _mnist(split):
+    if not all((MNIST_DIR / n).is_file() for n in data.SHA256["mnist"]):
+        pytest.skip(f"MNIST not cached in {MNIST_DIR}; run `python -m spikelib data`")
+    return data.load_mnist(split)
+
+
+def test_activations_by_name():
+    x = torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0], dtype=torch.float64)
+    torch.testing.assert_close(ann.activation("gaussian")(x), torch.exp(-x**2))  # zero-centred, peak 1 at 0
+    assert ann.activation("gaussian")(x)[2] == 1.0
+    torch.testing.assert_close(ann.activation("relu")(x), x.clamp(min=0))
+    torch.testing.assert_close(ann.activation("sigmoid")(x), 1 / (1 + torch.exp(-x)))
+    torch.testing.assert_close(ann.activation("tanh")(x), torch.tanh(x))
+    torch.testing.assert_close(ann.activation("elu")(x), torch.where(x > 0, x, torch.exp(x) - 1))
+    with pytest.raises(ValueError, match="unknown activation 'swish'; known: relu, sigmoid"):
+        ann.activation("swish")
+    with pytest.raises(ValueError, match="unknown activation"):
+        ann.DenseAutoencoder(10, 3, "relu", "softmax")
+
+
+@pytest.mark.parametrize("hidden", [8, 16, 32])
+def test_dense_autoencoder_shapes_and_parameter_count(hidden):
+    model = ann.DenseAutoencoder(784, hidden)
+    x = torch.rand(5, 784)
+    assert model.encode(x).shape == (5, hidden) and model(x).shape == (5, 784)
+    assert model.n_parameters() == ann_parameter_count(784, hidden, 784) == 784 * hidden + hidden + hidden * 784 + 784
+    assert ann.DenseAutoencoder(784, hidden, bias=False).n_parameters() == 2 * 784 * hidden
+    out = model(x)
+    assert ((out > 0) & (out < 1)).all()  # sigmoid decoder
+    assert (model.encode(x) >= 0).all()  # relu encoder
+
+
+def test_dense_autoencoder_glorot_init_is_seeded():
+    a, b, c = (ann.DenseAutoencoder(784, 32, seed=s) for s in (1, 1, 2))
+    assert torch.equal(a.encoder.weight, b.encoder.weight) and not torch.equal(a.encoder.weight, c.encoder.weight)
+    assert (a.encoder.bias == 0).all() and (a.decoder.bias == 0).all()
+    limit = math.sqrt(6 / (784 + 32))  # Keras' glorot_uniform
+    w = a.encoder.weight
+    assert w.abs().max() <= limit and w.abs().max() > 0.95 * limit
+    assert abs(w.std().item() - limit / math.sqrt(3)) < 0.02 * limit
+
+
+def _blobs(n, seed):
+    """Images that live on a 3-dimensional manifold: an autoencoder with h = 4 can learn them."""
+    g = torch.Generator().manual_seed(seed)
+    basis = torch.rand(3, 64, generator=torch.Generator().manual_seed(0))
+    z = torch.rand(n, 3, generator=g)
+    return (z @ basis / 3).clamp(0, 1)
+
+
+@pytest.mark.parametrize("acts", ["relu-sigmoid", "gaussian-gaussian", "elu-tanh", "sigmoid-sigmoid"])
+def test_fit_dense_autoencoder_reduces_mse_and_keeps_best_epoch(acts):
+    x, xv = _blobs(400, 1), _blobs(200, 2)
+    model = ann.DenseAutoencoder(64, 4, *acts.split("-"), seed=0)
+    before = ann.reconstruction_mse(model, xv, xv)
+    records = []
+    r = ann.fit_dense_autoencoder(model, (x, x), (xv, xv), epochs=12, batch_size=16, learning_rate=3e-3, seed=0,
+                                  on_epoch=records.append)
+    vals = [rec["val_mse"] for rec in records]
+    assert r["best"] == {"epoch": int(np.argmin(vals)), "mse": min(vals)}
+    after = ann.reconstruction_mse(model, xv, xv)
+    assert after == pytest.approx(min(vals), rel=1e-6)  # the best epoch's weights are the ones kept
+    assert after < 0.5 * before, (acts, before, vals)
+
+
+def test_fit_dense_autoencoder_is_repeatable():
+    x = _blobs(100, 3)
+    runs = []
+    for _ in range(2):
+        model = ann.DenseAutoencoder(64, 4, seed=5)
+        ann.fit_dense_autoencoder(model, (x, x), epochs=2, batch_size=10, seed=7)
+        runs.append(model.decoder.weight.detach().clone())
+    assert torch.equal(*runs)
+
+
+def test_as_inputs():
+    img = np.array([[[0, 128], [255, 64]]], dtype=np.uint8)
+    torch.testing.assert_close(ann.as_inputs(img), torch.tensor([[0.0, 0.5, 255 / 256, 0.25]]))
+    torch.testing.assert_close(ann.as_inputs(img, invert=True), 1 - torch.tensor([[0.0, 0.5, 255 / 256, 0.25]]))
+    assert ann.as_inputs(torch.rand(3, 2, 2, dtype=torch.float64)).shape == (3, 4)
+    with pytest.raises(ValueError, match="batch dimension"):
+        ann.as_inputs(np.zeros(4, dtype=np.uint8))
+    with pytest.raises(TypeError, match="uint8 pixels or floats"):
+        ann.as_inputs(torch.zeros(2, 3, dtype=torch.int32))
+
+
+def test_mlp_classifier_shape_and_init():
+    m = ann.MLPClassifier(seed=0)
+    assert m.sizes == (784, 340, 10)
+    assert m(torch.rand(3, 784)).shape == (3, 10)
+    assert sum(p.numel() for p in m.parameters()) == 784 * 340 + 340 + 340 * 10 + 10
+
+
+def test_train_mlp_classifier_learns_mnist_subset():
+    images, labels = _mnist("train")
+    test_images, test_labels = _mnist("test")
+    train = (images[:2000], labels[:2000])
+    val = (images[2000:2500], labels[2000:2500])
+    test = (test_images[:1000], test_labels[:1000])
+    r = ann.train_mlp_classifier(train, val, test, batch_size=32, epochs=3, seed=0)
+    assert r["test_accuracy"] > 0.85, r  # chance is 0.1; 97.9 % needs the full set and more epochs
+    assert r["max_test_accuracy"] >= r["test_accuracy"]
+    assert len(r["history"]) == 3 and r["n_train"] == 2000
+    assert r["val_accuracy"] == max(h["val_accuracy"] for h in r["history"])
+    again = ann.train_mlp_classifier(train, val, test, batch_size=32, epochs=3, seed=0)
+    assert [h["test_accuracy"] for h in again["history"]] == [h["test_accuracy"] for h in r["history"]]
