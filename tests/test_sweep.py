@@ -33,10 +33,10 @@ def toy(config, *, marks, seed, scale=None):
     nap = Path(marks, f"nap-{key}")
     if nap.exists():
         nap.unlink()
-        time.sleep(30)
+        time.sleep(90)  # far longer than the tests' limits below, which allow for slow worker start-up
     kill = Path(marks, f"kill-once-{key}")
     if kill.exists():
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while calls(marks, kill.read_text()) == 0 and time.monotonic() < deadline:
             time.sleep(0.01)  # until the config named in the file runs in the other worker
         kill.unlink()
@@ -297,7 +297,7 @@ def test_a_killed_worker_fails_its_configs_and_the_rest_carry_on(tmp_path, marks
     t0 = time.monotonic()
     with pytest.raises(sweep.SweepError) as info:
         sweep.run_sweep(toy, configs, tmp_path, workers=2, common=common, on_progress=quiet)
-    assert time.monotonic() - t0 < 25  # x=2's worker was stopped, not waited for
+    assert time.monotonic() - t0 < 60  # x=2's worker was stopped, not waited for
     assert set(info.value.failed) == {"x=1", "x=2"}
     assert [r["key"] for r in info.value.records] == ["x=3", "x=4"]  # run by a fresh pool
     for key in ("x=1", "x=2"):
@@ -320,7 +320,7 @@ def test_an_interrupt_stops_the_workers(tmp_path, marks):
     with pytest.raises(KeyboardInterrupt):
         sweep.run_sweep(toy, sweep.grid(x=[1, 2]), tmp_path, workers=2, common={"marks": str(marks)},
                         on_progress=interrupt)
-    assert time.monotonic() - t0 < 25
+    assert time.monotonic() - t0 < 60
     (napper,) = [int(p.name.split("-")[2]) for p in marks.glob("call-x=2-*")]
     deadline = time.monotonic() + 10
     while Path(f"/proc/{napper}").exists() and Path(f"/proc/{napper}/stat").read_text().split()[2] not in "ZX":
