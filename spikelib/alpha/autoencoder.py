@@ -42,7 +42,8 @@ from spikelib import data as _data
 from spikelib._io import atomic_path
 from spikelib.alpha.losses import autoencoder_loss
 from spikelib.alpha.modules import AlphaNetwork
-from spikelib.alpha.training import AlphaAdam, Hyperparameters, make_optimizer
+from spikelib.alpha.training import (AlphaAdam, Hyperparameters, make_optimizer, restore_training_state,
+                                     save_training_state)
 from spikelib.encoding import add_time_noise, latency as latency_code
 
 #: Where the authors' 75 hyperparameter sets live, relative to the shared folder.
@@ -377,12 +378,7 @@ def fit_autoencoder(
     history: list[dict] = []
     best = {"epoch": -1, "mse": math.inf, "state": None}
     path = Path(checkpoint) if checkpoint else None
-    if path is not None and path.exists():
-        state = torch.load(path, weights_only=True)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        history, best = state["history"], state["best"]
+    history, best = restore_training_state(path, net, opt, gen, history, best)
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x), generator=gen).to(x.device)
@@ -405,10 +401,7 @@ def fit_autoencoder(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if path is not None:
-            with atomic_path(path) as tmp:
-                torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                            "history": history, "best": best}, tmp)
+        save_training_state(path, net, opt, gen, history, best)
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     return {"history": history, "best": {"epoch": best["epoch"], "mse": best["mse"]}}

@@ -207,6 +207,29 @@ def evaluate(net: AlphaNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: in
     return {"accuracy": correct / n, "loss": loss / n, "n": len(x)}
 
 
+def save_training_state(path: Path | None, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                        gen: torch.Generator, history: list, best: dict) -> None:
+    """Checkpoint a training run atomically (weights, optimiser, shuffling generator, history, best epoch)."""
+    if path is None:
+        return
+    with atomic_path(path) as tmp:
+        torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                    "history": history, "best": best}, tmp)
+
+
+def restore_training_state(path: Path | None, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                           gen: torch.Generator, history: list, best: dict) -> tuple[list, dict]:
+    """Resume from :func:`save_training_state`'s file if it exists: loads the weights, optimiser and
+    generator in place and returns its (history, best); otherwise returns the given ones unchanged."""
+    if path is None or not path.exists():
+        return history, best
+    state = torch.load(path, weights_only=True)
+    net.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    gen.set_state(state["generator"])
+    return state["history"], state["best"]
+
+
 def fit(
     net: AlphaNetwork,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -234,12 +257,7 @@ def fit(
     history: list[dict] = []
     best = {"epoch": -1, "accuracy": -math.inf, "state": None}
     path = Path(checkpoint) if checkpoint else None
-    if path is not None and path.exists():
-        state = torch.load(path, weights_only=True)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        history, best = state["history"], state["best"]
+    history, best = restore_training_state(path, net, opt, gen, history, best)
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x), generator=gen)
@@ -265,10 +283,7 @@ def fit(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if path is not None:
-            with atomic_path(path) as tmp:
-                torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                            "history": history, "best": best}, tmp)
+        save_training_state(path, net, opt, gen, history, best)
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     return {"history": history, "best": {"epoch": best["epoch"], "accuracy": best["accuracy"]}}
