@@ -66,6 +66,31 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": {"n_test": 10000, "n_train": 60000, "n_grid": 2000},
         "paper": {"n_test": 10000, "n_train": 60000, "n_grid": 2000},
     },
+    # Regularised convolutional SAE (Hübotter et al. 2021): one spikelib.lif.conv_sae.train_sae_config run per
+    # config ("model": a Table-1 name, plus the setting varied) and seed (`seeds` of them): `epochs` epochs on
+    # the first n_train MNIST training images in batches of batch_size, T time steps, validation on the first
+    # n_val test images; the parameter searches of Table 6 train search_epochs epochs. Axes: models (Tables 1,
+    # 8; Figs. 2, 5, 6), latent_sizes (Table 2, Fig. 3A), time_steps (Fig. 3B, D), noise_levels (Fig. 3C),
+    # decays (Fig. 4); the text gives T = 10, 100 and tau = 0.9, 0.99 only, the other values are assumed.
+    # Each axis includes the default (the Table-1 run: reuse it). Cost on 2 CPU cores (benchmarks/conv_sae.py
+    # and a 1-epoch run; 0.4-0.8 CPU-s per step measured at T = 25): an SAE step (batch 64) takes 0.2-0.4 s at
+    # T = 25 and 1.2-1.8 s at T = 100 (the authors' code: 5.5-7.8 s and 26-39 s), an AE/VAE step 0.15-0.35 s,
+    # validating 1,000 images 2-4 s per epoch. quick: 150 steps per run, ~45 s per SAE run and ~25 s per
+    # AE/VAE run: the 7 Table-1 models plus the axes' other values for SAE-dense and one baseline (about 12
+    # runs) fit 15 minutes. paper: ~4 h per SAE run on 2 cores (a GPU is expected; the torch path runs there).
+    "regularised_sae": {
+        "smoke": {"epochs": 1, "search_epochs": 1, "seeds": 1, "T": 8, "batch_size": 32, "n_train": 128,
+                  "n_val": 100, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
+                  "latent_sizes": [10], "time_steps": [8], "noise_levels": [0.0, 0.3], "decays": [0.99]},
+        "quick": {"epochs": 2, "search_epochs": 1, "seeds": 1, "T": 25, "batch_size": 64, "n_train": 4800,
+                  "n_val": 1000, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
+                  "latent_sizes": [10, 100], "time_steps": [10, 25], "noise_levels": [0.0, 0.6],
+                  "decays": [0.9, 0.99]},
+        "paper": {"epochs": 10, "search_epochs": 1, "seeds": 5, "T": 100, "batch_size": 64, "n_train": 60000,
+                  "n_val": 10000, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
+                  "latent_sizes": [10, 20, 50, 100], "time_steps": [10, 25, 50, 100],
+                  "noise_levels": [0.0, 0.3, 0.6, 0.9], "decays": [0.9, 0.95, 0.99]},
+    },
     # Spiking autoencoders (Comsa et al. 2021b): one spikelib.sweep run of
     # spikelib.alpha.autoencoder.train_autoencoder_config per entry of snn_grids + ann_grids (sweep.grid
     # axes, concatenated). n_train / n_val: the first images of the authors' 54,000 / 6,000 split (same

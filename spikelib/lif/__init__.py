@@ -10,6 +10,9 @@ layers, losses.
 - :func:`roy_loss`, :func:`roy_error`, :func:`zscored_mse` -- Roy et al.'s loss and Table 1 metric.
 
 Input spikes come from :func:`spikelib.encoding.poisson`.
+
+- :mod:`spikelib.lif.conv_sae` -- Hübotter et al.'s regularised convolutional SAE, its AE/VAE baselines,
+  losses, latent metrics and training (a CPU kernel makes the SAE fast: :mod:`spikelib.lif._sae_kernel`).
 """
 
 from spikelib.lif import surrogate
@@ -23,9 +26,11 @@ from spikelib.lif.functional import (
 )
 from spikelib.lif.losses import roy_error, roy_loss, zscored_mse
 from spikelib.lif.modules import LIFConv2d, LIFConvTranspose2d, LIFLayer, LIFWrapper
+from spikelib.lif import conv_sae  # noqa: E402  (after the modules it builds on)
 
 __all__ = [
     "simulate", "lif_step", "roy_neuron", "huebotter_neuron", "cumulative_potential", "max_readout",
     "surrogate", "LIFLayer", "LIFConv2d", "LIFConvTranspose2d", "LIFWrapper",
     "roy_loss", "roy_error", "zscored_mse",
+    "conv_sae",
 ]

@@ -1,0 +1,96 @@
+"""Seconds per training step of the regularised convolutional SAE (Hübotter et al. 2021); one JSON line.
+
+The authors' code needs 26-39 s per step (batch 64, T = 100) and 5.5-7.8 s at T = 25 on the 2-core machines
+CI uses (shared/reference/lif-reference-implementations.md); the issue's target is at least 3x faster.
+A step is: Poisson encoding, forward, SAE-dense loss (Lrec + P2 + A1 of the latent layer), backward,
+gradient clipping, Adam, on the first 64 MNIST training images. The median of ``--repeats`` steps after
+one warm-up step is reported, with the CPU time per step (robust when other jobs share the cores), the
+load average before and after, and the peak resident memory of the process.
+
+    python benchmarks/conv_sae.py                      # T = 100 and T = 25, CPU kernel
+    python benchmarks/conv_sae.py --backend torch      # the dense torch reference path (slow on a CPU)
+    python benchmarks/conv_sae.py --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+
+import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
+import torch
+
+from spikelib import data
+from spikelib.lif import conv_sae as cs
+
+AUTHORS_S_PER_STEP = {100: (26.0, 39.0), 25: (5.5, 7.8)}  # 2 CPU cores, batch 64
+
+
+def time_steps(T: int, args, x: torch.Tensor) -> dict:
+    cfg = cs.resolve_config({"model": args.model, "T": T, "batch_size": args.batch_size})
+    model = cs.make_model(cfg, seed=0, device=args.device)
+    opt = cs.make_optimizer(model, cfg)
+    gen = torch.Generator(device=args.device).manual_seed(0)
+    forward = model.forward
+    model.forward = lambda s, **kw: forward(s, backend=args.backend, **kw)  # type: ignore[method-assign]
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+    wall, cpu = [], []
+    for i in range(args.repeats + 1):
+        sync()
+        t0, c0 = time.perf_counter(), time.process_time()
+        cs.train_step(model, opt, x, cfg, gen)
+        sync()
+        if i:  # the first step builds/loads the kernel and warms the allocator
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    s = statistics.median(wall)
+    row = {"s_per_step": round(s, 4), "cpu_s_per_step": round(statistics.median(cpu), 4),
+           "all_s": [round(w, 3) for w in wall]}
+    if T in AUTHORS_S_PER_STEP and args.device == "cpu":
+        lo, hi = AUTHORS_S_PER_STEP[T]
+        row["speedup_vs_authors"] = [round(lo / s, 1), round(hi / s, 1)]
+    return row
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--T", type=int, nargs="+", default=[100, 25])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--model", default="SAE-dense", help="a Table-1 name (spikelib.lif.conv_sae.MODELS)")
+    p.add_argument("--backend", default="auto", choices=["auto", "kernel", "torch"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda but torch sees no CUDA device")
+    xs, _ = data.load_mnist("train")
+    x = cs.as_images(xs[: args.batch_size]).to(args.device)
+    load_before = os.getloadavg()[0]
+    rows = {f"T{T}": time_steps(T, args, x) for T in args.T}
+    probe = cs.ConvSAE(10, seed=None).to(args.device)
+    out = {
+        "benchmark": "conv_sae_train_step",
+        "model": args.model,
+        "batch_size": args.batch_size,
+        "backend": probe.backend(args.backend) if args.model.lower().startswith("sae") else "torch",
+        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        **rows,
+        "authors_s_per_step": {f"T{k}": list(v) for k, v in AUTHORS_S_PER_STEP.items()},
+        "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if args.device == "cuda":
+        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

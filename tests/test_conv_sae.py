@@ -1,0 +1,385 @@
+"""Regularised convolutional SAE (Hübotter et al. 2021): architecture, kernel vs torch reference, losses,
+metrics, training and resume (spikelib.lif.conv_sae)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from spikelib.lif import _sae_kernel, conv_sae as cs
+
+needs_kernel = pytest.mark.skipif(not _sae_kernel.available(), reason="no C compiler for the SAE kernel")
+
+
+# ---------------------------------------------------------------- architecture
+
+
+TABLE2 = {  # latent size: (SAE, AE, VAE)
+    10: (282_400, 295_210, 423_220),
+    20: (538_400, 551_220, 807_240),
+    50: (1_306_400, 1_319_250, 1_959_300),
+    100: (2_586_400, 2_599_300, 3_879_400),
+}
+
+
+@pytest.mark.parametrize("nz", sorted(TABLE2))
+def test_parameter_counts_match_table2(nz):
+    sae, ae, vae = TABLE2[nz]
+    assert cs.n_parameters(cs.ConvSAE(nz, seed=None)) == sae
+    assert cs.n_parameters(cs.ConvAE(nz, seed=None)) == ae
+    assert cs.n_parameters(cs.ConvVAE(nz, seed=None)) == vae
+
+
+def test_sae_has_no_bias_and_baselines_bias_only_fully_connected():
+    assert all("bias" not in name for name, _ in cs.ConvSAE(10, seed=None).named_parameters())
+    biased = {name.split(".")[0] for name, _ in cs.ConvAE(10, seed=None).named_parameters() if "bias" in name}
+    assert biased == {"fc1", "fc2"}
+
+
+def test_layer_shapes_and_output_shapes():
+    assert cs.layer_shapes(7) == [(16, 24, 24), (32, 20, 20), (7,), (12800,), (16, 24, 24), (1, 28, 28)]
+    m = cs.ConvSAE(7, seed=0)
+    x = torch.rand(3, 1, 28, 28)
+    for backend in ("torch", "kernel") if _sae_kernel.available() else ("torch",):
+        out = m(cs.encode(x, 4, generator=torch.Generator().manual_seed(0)), backend=backend, record_latent=True)
+        assert out.xhat.shape == (3, 1, 28, 28)
+        assert [tuple(c.shape[1:]) for c in out.counts] == cs.layer_shapes(7)
+        assert [tuple(u.shape[1:]) for u in out.u_final] == cs.layer_shapes(7)
+        assert out.latent_spikes.shape == (4, 3, 7)
+        assert torch.equal(out.latent_spikes.sum(0), out.counts[cs.LATENT])
+    ae, vae = cs.ConvAE(7), cs.ConvVAE(7)
+    assert ae(x).xhat.shape == (3, 1, 28, 28) and ae(x).z.shape == (3, 7)
+    v = vae(x, generator=torch.Generator().manual_seed(0))
+    assert v.mu.shape == v.logvar.shape == v.z.shape == (3, 7) and v.xhat.shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match="spikes must be"):
+        m(torch.zeros(4, 3, 28, 28))
+
+
+def test_init_follows_the_authors_scales():
+    m = cs.ConvSAE(100, seed=3)
+    assert m.conv2.weight.std().item() == pytest.approx(math.sqrt(2 / (25 * 16)), rel=0.02)
+    assert m.fc1.weight.std().item() == pytest.approx(2 * math.sqrt(2 / 12800), rel=0.02)  # the code's 2x
+    assert m.deconv1.weight.std().item() == pytest.approx(math.sqrt(2 / (25 * 32)), rel=0.02)
+    assert torch.equal(cs.ConvSAE(100, seed=3).fc2.weight, m.fc2.weight)
+
+
+# ---------------------------------------------------------------- kernel == torch reference
+
+
+def _run(model, spikes, x, backend):
+    model.zero_grad()
+    out = model(spikes, backend=backend, record_latent=True)
+    loss = (cs.reconstruction_loss(out.xhat, x) + 0.3 * cs.potential_l2(out.u_final, out.T)
+            + 0.2 * cs.potential_l1(out.u_final, out.T) + 0.5 * cs.activity_l1(out.counts, out.T)
+            + 0.7 * cs.activity_l1([out.counts[cs.LATENT]], out.T))
+    loss.backward()
+    return out, [p.grad.clone() for p in model.parameters()]
+
+
+@needs_kernel
+@pytest.mark.parametrize("bounded,fire_on,cumulative", [(True, "gt", "current"), (False, "ge", "current"),
+                                                        (True, "gt", "potential")])
+def test_kernel_matches_torch_reference(bounded, fire_on, cumulative):
+    torch.manual_seed(0)
+    m = cs.ConvSAE(12, bounded=bounded, fire_on=fire_on, cumulative=cumulative, seed=1).double()
+    x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
+    spikes = cs.encode(x, 10, generator=torch.Generator().manual_seed(2))
+    a, ga = _run(m, spikes, x, "kernel")
+    b, gb = _run(m, spikes, x, "torch")
+    assert torch.equal(a.latent_spikes, b.latent_spikes)
+    for ca, cb in zip(a.counts, b.counts):
+        assert torch.equal(ca, cb)
+    assert all(c.sum() > 0 for c in a.counts)  # every layer fires: the comparison means something
+    torch.testing.assert_close(a.xhat, b.xhat, rtol=1e-12, atol=1e-12)
+    for ua, ub in zip(a.u_final, b.u_final):
+        torch.testing.assert_close(ua, ub, rtol=1e-12, atol=1e-10)
+    for x_, y_ in zip(ga, gb):
+        assert y_.abs().max() > 0
+        torch.testing.assert_close(x_, y_, rtol=1e-9, atol=1e-9)
+
+
+@needs_kernel
+def test_kernel_float32_close_to_reference():
+    m = cs.ConvSAE(10, seed=4)
+    x = torch.rand(2, 1, 28, 28)
+    spikes = cs.encode(x, 6, generator=torch.Generator().manual_seed(0))
+    a, ga = _run(m, spikes, x, "kernel")
+    b, gb = _run(m, spikes, x, "torch")
+    torch.testing.assert_close(a.xhat, b.xhat, rtol=1e-5, atol=1e-5)
+    for x_, y_ in zip(ga, gb):
+        torch.testing.assert_close(x_, y_, rtol=1e-4, atol=1e-3 * float(y_.abs().max()))
+
+
+# ---------------------------------------------------------------- neuron, bound and read-out by hand
+
+
+def _one_layer(weights, input_spikes, *, lower=-1.0, decay=0.99, scale=1.0):
+    """A single fully connected LIF layer through the kernel: weights (n_in,), input spikes (T, n_in)."""
+    k = torch.tensor(weights, dtype=torch.float64).view(-1, 1)
+    x = torch.tensor(input_spikes, dtype=torch.uint8).unsqueeze(0)  # (B=1, T, n_in)
+    geom = [(k.shape[0], 1, 1, 1, 1, 1, 1, 0)]
+    out = _sae_kernel.forward(x, [k], geom, alpha=decay, theta=1.0, fire_gt=True, lower=lower, decay=decay,
+                              scale=scale)
+    return x, k, geom, out
+
+
+@needs_kernel
+def test_lower_bound_clamps_at_minus_theta():
+    # t0: I = -5 -> clamped at -1 (flag 2); then +0.6 per step: -0.39, 0.2139, 0.8118, 1.4037 > 1: spike at t4
+    spikes = [[1, 0]] + [[0, 1]] * 5
+    _, _, _, (xhat, argmax, counts, ufinal, flags, _) = _one_layer([-5.0, 0.6], spikes)
+    assert flags[0, :, 0].tolist() == [2, 0, 0, 0, 1, 0]
+    assert counts.item() == 1
+    # without the bound the potential stays far below: no spike in 6 steps
+    _, _, _, (_, _, counts_free, _, flags_free, _) = _one_layer([-5.0, 0.6], spikes, lower=None)
+    assert counts_free.item() == 0 and flags_free.max().item() == 0
+    # the paper's bound, not the code's "+theta" replacement: the same clamp in the torch reference
+    from spikelib.lif import huebotter_neuron, simulate
+
+    current = torch.tensor([-5.0, 0.6, 0.6, 0.6, 0.6, 0.6], dtype=torch.float64).view(6, 1)
+    s, v = simulate(current, **huebotter_neuron())
+    assert v[0].item() == -1.0 and s[:, 0].tolist() == [0, 0, 0, 0, 1, 0]
+
+
+@needs_kernel
+def test_readout_is_max_cumulative_current_over_scale_and_its_gradient():
+    w, d, s = [0.5, -0.3], 0.9, 2.0
+    spikes = [[1, 0], [1, 0], [0, 1], [0, 1], [0, 0]]
+    x, k, geom, (xhat, argmax, _, ufinal, flags, _) = _one_layer(w, spikes, decay=d, scale=s)
+    u, us = 0.0, []
+    for a, b in spikes:
+        u = d * (u + w[0] * a + w[1] * b)
+        us.append(u)
+    t_star = int(np.argmax(us))
+    assert argmax.item() == t_star == 1
+    assert xhat.item() == pytest.approx(max(us) / s, rel=1e-12)
+    assert ufinal.item() == pytest.approx(us[-1], rel=1e-12)
+    # straight-through decay: d xhat / d I_t = 1/s for t <= t*, so d xhat / d w_i = (spikes of i up to t*) / s
+    (gk,) = _sae_kernel.backward(x, [k], geom, flags, argmax, theta=1.0, scale=s, g_xhat=torch.ones(1, 1))
+    expected = torch.tensor(spikes[: t_star + 1], dtype=torch.float64).sum(0) / s
+    torch.testing.assert_close(gk.view(-1), expected)
+
+
+# ---------------------------------------------------------------- losses on hand-made tensors
+
+
+def test_regularisers_and_losses_by_hand():
+    T = 4
+    counts = [torch.tensor([[2.0, 0.0], [4.0, 1.0]]), torch.tensor([[3.0], [1.0]])]
+    u = [torch.tensor([[4.0, -8.0], [0.0, 2.0]]), torch.tensor([[-4.0], [4.0]])]
+    B = 2
+    assert cs.activity_l1(counts, T).item() == pytest.approx((7 / 4 + 4 / 4) / B)
+    assert cs.activity_l1([counts[1]], T).item() == pytest.approx(1.0 / B)
+    assert cs.potential_l1(u, T).item() == pytest.approx((1 + 2 + 0 + 0.5 + 1 + 1) / B)
+    assert cs.potential_l2(u, T).item() == pytest.approx((1 + 4 + 0 + 0.25 + 1 + 1) / B)
+    xhat, x = torch.tensor([[1.0, 2.0], [0.0, 0.0]]), torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    assert cs.reconstruction_loss(xhat, x).item() == pytest.approx((1 + 4 + 1 + 1) / 2)
+    lin = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, -2.0]]))
+        lin.bias.fill_(3.0)
+    assert cs.weight_l2(lin).item() == pytest.approx(1 + 4 + 9)
+    mu, logvar = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(4.0)]])
+    assert cs.kl_divergence(mu, logvar).item() == pytest.approx(0.5 * 1 + 0.5 * (4 - 1 - math.log(4)))
+
+
+def test_loss_terms_weights_the_terms():
+    m = cs.ConvSAE(5, seed=0)
+    x = torch.rand(2, 1, 28, 28)
+    out = m(cs.encode(x, 5, generator=torch.Generator().manual_seed(1)))
+    w = {"l2": 0.1, "p1": 0.2, "p2": 0.3, "a1": 0.4, "a1_latent": 0.5}
+    terms = cs.loss_terms(m, out, x, w)
+    assert terms["p2"].item() == pytest.approx(cs.potential_l2(out.u_final, 5).item(), rel=1e-5)
+    assert terms["a1"].item() == pytest.approx(cs.activity_l1(out.counts, 5).item(), rel=1e-5)
+    expected = terms["lrec"] + sum(w[k] * terms[k] for k in w)
+    assert terms["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_noise_and_poisson_encoding():
+    x = torch.full((2, 1, 28, 28), 0.5)
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    xi = torch.rand(x.shape, generator=g2)
+    torch.testing.assert_close(cs.add_noise(x, 0.3, generator=g1), 0.7 * x + 0.3 * xi)
+    s = cs.encode(torch.ones(1, 1, 28, 28), 400, generator=torch.Generator().manual_seed(0))
+    assert s.shape == (400, 1, 1, 28, 28)
+    assert s.mean().item() == pytest.approx(0.2, abs=0.01)  # rate 0.2 x
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        cs.encode(torch.full((1, 1, 28, 28), 2.0), 3)
+
+
+# ---------------------------------------------------------------- metrics on hand-made spike counts
+
+
+def test_latent_metrics_by_hand():
+    # 3 examples x 4 neurons; neuron 3 never fires; T = 10
+    c = torch.tensor([[2.0, 0.0, 1.0, 0.0], [0.0, 0.0, 3.0, 0.0], [4.0, 5.0, 0.0, 0.0]])
+    assert cs.inactive_neuron_proportion(c) == 0.25
+    assert cs.active_neuron_ratio(c) == 0.75
+    assert cs.active_firing_rate(c, 10) == pytest.approx(15 / (3 * 10 * 3))
+    assert cs.active_per_example_ratio(c) == pytest.approx(((2 + 1 + 2) / 3) / 3)
+    vae = torch.tensor([[-1.0, 0.0], [2.0, 0.0], [0.5, 0.0]])  # VAE samples: active means non-zero
+    assert cs.inactive_neuron_proportion(vae) == 0.5 and cs.active_per_example_ratio(vae) == 1.0
+    dead = torch.zeros(2, 3)
+    assert cs.inactive_neuron_proportion(dead) == 1.0
+    assert cs.active_firing_rate(dead, 5) == 0.0 and cs.active_per_example_ratio(dead) == 0.0
+
+
+def test_class_distance_ratio_by_hand():
+    rep = np.array([[0.0, 0.0], [0.0, 1.0], [3.0, 0.0], [3.0, 2.0]])
+    y = np.array([0, 0, 1, 1])
+    intra = (1 + 2) / 2
+    inter = (3 + math.hypot(3, 2) + math.hypot(3, 1) + math.hypot(3, 1)) / 4
+    assert cs.class_distance_ratio(rep, y) == pytest.approx(intra / inter)
+    assert cs.class_distance_ratio(rep, y, "cityblock") == pytest.approx(((1 + 2) / 2) / ((3 + 5 + 4 + 4) / 4))
+    assert cs.class_distance_ratio(rep, y, "sqeuclidean") == pytest.approx(((1 + 4) / 2) / ((9 + 13 + 10 + 10) / 4))
+    # standardised: each feature divided by its sample variance (4/3... computed here), constant ones dropped
+    rep_c = np.hstack([rep, np.ones((4, 1))])
+    v = rep.var(axis=0, ddof=1)
+
+    def sd(a, b):
+        return math.sqrt((((a - b) ** 2) / v).sum())
+
+    expected = ((sd(rep[0], rep[1]) + sd(rep[2], rep[3])) / 2) / (
+        (sd(rep[0], rep[2]) + sd(rep[0], rep[3]) + sd(rep[1], rep[2]) + sd(rep[1], rep[3])) / 4)
+    assert cs.class_distance_ratio(rep_c, y, "seuclidean") == pytest.approx(expected)
+    ratios = cs.class_distance_ratios(rep + 1.0, y)
+    assert set(ratios) == set(cs.DISTANCES) and all(np.isfinite(list(ratios.values())))
+    # correlation distance 1 - r: intra (0 + 2) / 2, inter (2 + 0 + 2 + 0) / 4
+    rows = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 2.0, 1.0], [0.0, 1.0, 2.0]])
+    assert cs.class_distance_ratio(rows, y, "correlation") == pytest.approx(1.0)
+    assert math.isnan(cs.class_distance_ratio(np.zeros((4, 3)), y))  # all silent: no structure
+
+
+def test_balanced_indices_and_cluster_order():
+    y = np.array([1, 0, 1, 0, 2, 2, 1])
+    assert cs.balanced_indices(y, 2).tolist() == [1, 3, 0, 2, 4, 5]
+    with pytest.raises(ValueError, match="only 1"):
+        cs.balanced_indices(np.array([0, 0, 1]), 2)
+    order = cs.cluster_order(np.array([[0.0], [10.0], [0.1], [10.2]]))
+    assert sorted(order.tolist()) == [0, 1, 2, 3]
+    assert abs(order.tolist().index(0) - order.tolist().index(2)) == 1
+    np.testing.assert_allclose(cs.normalised_activity(np.array([[0.0, -2.0], [1.0, 4.0]])), [[0, -0.5], [0.25, 1]])
+
+
+# ---------------------------------------------------------------- configs and training
+
+
+def test_resolve_config_table1_names_and_errors():
+    c = cs.resolve_config({"model": "SAE-dense", "T": 7}, T=25, epochs=3, seeds=5)
+    assert (c["model"], c["p2"], c["a1_latent"], c["T"], c["epochs"], c["name"]) == ("sae", 0.01, 0.1, 7, 3, "SAE-dense")
+    assert cs.resolve_config({"model": "sae", "regulariser": "SAE-sparse"})["p1"] == 0.005
+    assert cs.resolve_config({"model": "betaVAE"})["beta"] == 0.1
+    with pytest.raises(ValueError, match="unknown config keys"):
+        cs.resolve_config({"tau": 0.9})
+    with pytest.raises(ValueError, match="SAE only"):
+        cs.resolve_config({"model": "ae", "p2": 0.1})
+
+
+TINY = {"T": 4, "batch_size": 16, "epochs": 2, "p2": 0.01, "a1_latent": 0.1, "nz": 8}
+
+
+def _tiny_data(n=32):
+    g = torch.Generator().manual_seed(5)
+    return (torch.rand(n, 1, 28, 28, generator=g) < 0.2).float() * torch.rand(n, 1, 28, 28, generator=g)
+
+
+@pytest.mark.parametrize("kind", ["sae", "ae", "vae"])
+def test_training_steps_reduce_loss_without_nan(kind):
+    cfg = cs.resolve_config({**TINY, "model": kind, "T": 6, "l2": 1e-5,
+                             **({} if kind == "sae" else {"p2": 0.0, "a1_latent": 0.0})})
+    model = cs.make_model(cfg, seed=0)
+    opt = cs.make_optimizer(model, cfg)
+    x = _tiny_data(16)
+
+    def loss_on_fixed_input():
+        with torch.no_grad():
+            out = cs.run_model(model, x, cfg, torch.Generator().manual_seed(9))
+            return float(cs.loss_terms(model, out, x, cfg)["loss"])
+
+    before = loss_on_fixed_input()
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(8):
+        terms = cs.train_step(model, opt, x, cfg, gen)
+        assert all(math.isfinite(v) for v in terms.values())
+    after = loss_on_fixed_input()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert after < before
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _strip(history):
+    return [{k: v for k, v in h.items() if "seconds" not in k} for h in history]
+
+
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    cfg = cs.resolve_config(TINY)
+    x = _tiny_data(48)
+    full_model = cs.make_model(cfg, seed=0)
+    full = cs.fit(full_model, x, cfg, seed=3)
+
+    # first run: one epoch, then a crash in the middle of the second (after a mid-epoch checkpoint)
+    ckpt = tmp_path / "run.ckpt"
+    m1 = cs.make_model(cfg, seed=0)
+    cs.fit(m1, x, {**cfg, "epochs": 1}, seed=3, checkpoint=ckpt)
+    real_step, calls = cs.train_step, []
+
+    def crashing_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(cs, "train_step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        cs.fit(cs.make_model(cfg, seed=0), x, cfg, seed=3, checkpoint=ckpt, checkpoint_every=1)
+    monkeypatch.setattr(cs, "train_step", real_step)
+    resumed_model = cs.make_model(cfg, seed=11)  # other weights: all state must come from the checkpoint
+    resumed = cs.fit(resumed_model, x, cfg, seed=3, checkpoint=ckpt, checkpoint_every=1)
+    assert _strip(resumed["history"]) == _strip(full["history"])
+    for (k, a), b in zip(_state(full_model).items(), _state(resumed_model).values()):
+        assert torch.equal(a, b), k
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_validation_metrics_and_json_results():
+    cfg = cs.resolve_config({**TINY, "epochs": 1})
+    x = _tiny_data(40)
+    y = torch.arange(40) % 4
+    model = cs.make_model(cfg, seed=0)
+    hist = cs.fit(model, x[:32], cfg, seed=0, val=(x, y))["history"]
+    h = hist[0]
+    for key in ("val_lrec", "val_inp", "val_anr", "val_afr", "val_rae", "val_spikes_per_example"):
+        assert math.isfinite(h[key]), key
+    assert h["val_inp"] + h["val_anr"] == pytest.approx(1.0)
+    assert set(h["val_distance_ratio"]) == set(cs.DISTANCES)
+    json.dumps(hist)
+
+
+def test_train_sae_config_smoke_scale(tmp_path):
+    try:
+        from spikelib import data
+
+        data.load_mnist("test")
+    except Exception as exc:  # noqa: BLE001 - no dataset here
+        pytest.skip(f"MNIST unavailable: {exc}")
+    r = cs.train_sae_config({"model": "SAE-dense", "n_train": 64, "n_val": 100}, scale="smoke", seed=0,
+                            checkpoint=tmp_path / "c.ckpt")
+    json.dumps(r)
+    assert r["n_parameters"] == 2_586_400 and r["config"]["T"] == 8
+    assert math.isfinite(r["final"]["lrec"]) and len(r["history"]) == 1
+    model = cs.load_model(tmp_path / "c.ckpt", {"model": "SAE-dense", "seed": 0}, scale="smoke")
+    assert isinstance(model, cs.ConvSAE)
+    rep = cs.represent(model, torch.rand(5, 1, 28, 28), r["config"])
+    assert rep.shape == (5, 100) and (rep >= 0).all() and (rep <= 1).all()
+    r_ae = cs.train_sae_config({"model": "AEl2", "n_train": 64, "n_val": 100}, scale="smoke", seed=0)
+    assert r_ae["n_parameters"] == 2_599_300 and math.isfinite(r_ae["final"]["lrec"])
+
+
+def test_time_train_step_reports_seconds():
+    r = cs.time_train_step({"T": 3, "batch_size": 4, "nz": 5}, repeats=1)
+    assert r["seconds_per_step"] > 0 and r["T"] == 3
