@@ -163,6 +163,86 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
             ],
         },
     },
+    # Spike-based backpropagation (Roy et al. 2019; spikelib.lif.roy, spikelib.lif.audiocoder, spikelib.audio).
+    # mnist: AE-SNN runs (Figs. 3, 4, Table 1) on the first n_train training images; Table 1 on the first
+    # n_test test images, the curves every eval_every batches on the first n_eval. The reference run (leak
+    # 0.1, mask, T = n_steps) serves Figs. 3a-c and 4 and is the frozen AE of the audio part; `leaks` (3a),
+    # mask off (3b) and `durations` (3c) change one setting each. trace: "reset" = the paper's dV/dW reset
+    # on a spike (O(T) work per step), "input" = the authors' code's never-reset input trace (O(1)).
+    # fmnist: Fig. 5 / Table 1, one AE-SNN per hidden size; T = 60 is the paper's, the rate the authors'
+    # code's (500 Hz; the code's own runs use T = 100 and 1024 hidden units). ann: AE-ANNs with SGD and
+    # with Adam on the first n_train_mnist / n_train_fmnist images, lr[dataset][optimizer]: the paper's,
+    # except Adam on MNIST (the paper: 0.1 for both; Adam at 0.1 saturates the sigmoid units, test MSE
+    # 1.44 after the epoch, and its hidden states are then useless to the AC-ANN; 5e-3, FMNIST's, gives 0.08).
+    # audio: FSDD (for TI-46) cochleagrams, n_channels x n_frames frames of `decimation` samples at 8 kHz;
+    # n_train / n_test recordings (None: all 2,700 / 300; else evenly spaced); the AC-SNN; Th in th_values
+    # on dataset A (Figs. 7a, 7c), th_a / th_b for Table 1 and Fig. 8a; ae_steps: T of the stored maps.
+    # ac_ann: AC-ANNs, bits = hidden state quantised to 2^bits levels (None: full precision). n_show:
+    # reconstructions shown per figure.
+    # quick, reduced: 10,000 MNIST / 2,000 FMNIST training images for the SNNs, the code's input trace,
+    # Fig. 3c up to T = 20; audio 39 x 50 frames of 20 ms (1,950 inputs instead of 58,500) with the rate
+    # raised to keep the paper's total input rate (0.02 x 58,500 / 1,950 = 0.6), 256 hidden units, T = 30
+    # (the authors' code; T = 20 did not learn in 3 epochs), 3 epochs at lr 5e-4 (test MSE on dataset A
+    # 0.52 after 3 epochs; 0.59 at 2e-4). Cost, 1 thread on the 2-core machine while other jobs ran (load
+    # 5-9): 27-66 s per 100-batch MNIST run at T = 15 (8, 16, 33 s at T = 5, 10, 20), 45 and 75 s for
+    # the FMNIST runs, 25-59 s per audiocoder run, 12-14 s per MNIST AE-ANN (60,000 images), the other
+    # ANNs 1-6 s, Table 1's evaluation 13 s, the cochleagrams 20 s once (then cached): 712 s in all
+    # (11.9 minutes); with the machine to itself about half.
+    "spike_backprop": {
+        "smoke": {
+            "mnist": {"n_train": 400, "n_test": 200, "n_hidden": 196, "n_steps": 5, "rate_scale": 0.3, "lr": 5e-4,
+                      "batch_size": 100, "epochs": 1, "weight_decay": 1e-4, "trace": "input"},
+            "leaks": [0.0, 0.001, 0.01, 0.1], "durations": [3, 5], "eval_every": 2, "n_eval": 100,
+            "fmnist": {"n_train": 200, "n_test": 100, "hidden_sizes": [32, 64], "n_steps": 6, "rate_scale": 0.5,
+                       "lr": 5e-4, "batch_size": 100, "epochs": 1, "weight_decay": 1e-4, "trace": "input"},
+            "ann": {"n_train_mnist": 400, "n_train_fmnist": 200, "batch_size": 100, "epochs": 1,
+                    "weight_decay": 1e-4,
+                    "lr": {"mnist": {"sgd": 0.1, "adam": 5e-3}, "fmnist": {"sgd": 5e-3, "adam": 5e-3}}},
+            "audio": {"backend": "auto", "n_channels": 39, "n_frames": 10, "decimation": 800, "n_train": 100,
+                      "n_test": 50, "n_hidden": 32, "n_steps": 6, "rate_scale": 0.5, "lr": 5e-4, "batch_size": 50,
+                      "epochs": 1, "weight_decay": 1e-4, "trace": "input", "th_values": [15, 10, 5, 2, 1],
+                      "th_a": 15, "th_b": 10, "ae_steps": 15},
+            "ac_ann": {"n_hidden": 32, "lr": 1e-4, "weight_decay": 1e-4, "batch_size": 100, "epochs": 1,
+                       "bits": [1, 2, 5, 10, 15, None]},
+            "n_show": 10,
+        },
+        "quick": {
+            "mnist": {"n_train": 10000, "n_test": 10000, "n_hidden": 196, "n_steps": 15, "rate_scale": 0.3,
+                      "lr": 5e-4, "batch_size": 100, "epochs": 1, "weight_decay": 1e-4, "trace": "input"},
+            "leaks": [0.0, 0.001, 0.01, 0.1], "durations": [5, 10, 15, 20], "eval_every": 20, "n_eval": 1000,
+            "fmnist": {"n_train": 2000, "n_test": 2000, "hidden_sizes": [512, 1024], "n_steps": 60,
+                       "rate_scale": 0.5, "lr": 5e-4, "batch_size": 100, "epochs": 1, "weight_decay": 1e-4,
+                       "trace": "input"},
+            "ann": {"n_train_mnist": 60000, "n_train_fmnist": 10000, "batch_size": 100, "epochs": 1,
+                    "weight_decay": 1e-4,
+                    "lr": {"mnist": {"sgd": 0.1, "adam": 5e-3}, "fmnist": {"sgd": 5e-3, "adam": 5e-3}}},
+            "audio": {"backend": "auto", "n_channels": 39, "n_frames": 50, "decimation": 160, "n_train": None,
+                      "n_test": None, "n_hidden": 256, "n_steps": 30, "rate_scale": 0.6, "lr": 5e-4,
+                      "batch_size": 50, "epochs": 3, "weight_decay": 1e-4, "trace": "input",
+                      "th_values": [15, 10, 5, 2, 1], "th_a": 15, "th_b": 10, "ae_steps": 15},
+            "ac_ann": {"n_hidden": 512, "lr": 1e-4, "weight_decay": 1e-4, "batch_size": 100, "epochs": 3,
+                       "bits": [1, 2, 5, 10, 15, None]},
+            "n_show": 10,
+        },
+        "paper": {
+            "mnist": {"n_train": 60000, "n_test": 10000, "n_hidden": 196, "n_steps": 15, "rate_scale": 0.3,
+                      "lr": 5e-4, "batch_size": 100, "epochs": 1, "weight_decay": 1e-4, "trace": "reset"},
+            "leaks": [0.0, 0.001, 0.01, 0.1], "durations": [5, 10, 15, 20, 30], "eval_every": 50, "n_eval": 1000,
+            "fmnist": {"n_train": 60000, "n_test": 10000, "hidden_sizes": [512, 1024], "n_steps": 60,
+                       "rate_scale": 0.5, "lr": 5e-4, "batch_size": 100, "epochs": 1, "weight_decay": 1e-4,
+                       "trace": "reset"},
+            "ann": {"n_train_mnist": 60000, "n_train_fmnist": 60000, "batch_size": 100, "epochs": 1,
+                    "weight_decay": 1e-4,
+                    "lr": {"mnist": {"sgd": 0.1, "adam": 5e-3}, "fmnist": {"sgd": 5e-3, "adam": 5e-3}}},
+            "audio": {"backend": "auto", "n_channels": 39, "n_frames": 1500, "decimation": 8, "n_train": None,
+                      "n_test": None, "n_hidden": 2048, "n_steps": 60, "rate_scale": 0.02, "lr": 5e-5,
+                      "batch_size": 50, "epochs": 20, "weight_decay": 1e-4, "trace": "input",
+                      "th_values": [15, 10, 5, 2, 1], "th_a": 15, "th_b": 10, "ae_steps": 15},
+            "ac_ann": {"n_hidden": 2048, "lr": 1e-4, "weight_decay": 1e-4, "batch_size": 100, "epochs": 20,
+                       "bits": [1, 2, 5, 10, 15, None]},
+            "n_show": 10,
+        },
+    },
 }
 
 

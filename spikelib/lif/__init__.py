@@ -8,6 +8,8 @@ layers, losses.
   :func:`~spikelib.lif.surrogate.fast_sigmoid`, :func:`~spikelib.lif.surrogate.straight_through`.
 - :class:`LIFLayer`, :class:`LIFConv2d`, :class:`LIFConvTranspose2d` -- modules holding the weights.
 - :func:`roy_loss`, :func:`roy_error`, :func:`zscored_mse` -- Roy et al.'s loss and Table 1 metric.
+- :mod:`spikelib.lif.roy` -- Roy et al.'s AE-SNN and its training (online rule, BPTT), AE-ANN baselines.
+- :mod:`spikelib.lif.audiocoder` -- Roy et al.'s audio to image synthesis (datasets A/B, AC-SNN, AC-ANN).
 
 Input spikes come from :func:`spikelib.encoding.poisson`.
 
@@ -26,11 +28,13 @@ from spikelib.lif.functional import (
 )
 from spikelib.lif.losses import roy_error, roy_loss, zscored_mse
 from spikelib.lif.modules import LIFConv2d, LIFConvTranspose2d, LIFLayer, LIFWrapper
+from spikelib.lif import audiocoder, roy  # noqa: E402  (after the modules they build on)
 from spikelib.lif import conv_sae  # noqa: E402  (after the modules it builds on)
 
 __all__ = [
     "simulate", "lif_step", "roy_neuron", "huebotter_neuron", "cumulative_potential", "max_readout",
     "surrogate", "LIFLayer", "LIFConv2d", "LIFConvTranspose2d", "LIFWrapper",
     "roy_loss", "roy_error", "zscored_mse",
+    "roy", "audiocoder",
     "conv_sae",
 ]

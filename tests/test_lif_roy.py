@@ -1,0 +1,239 @@
+"""Roy et al.'s AE-SNN training (spikelib.lif.roy): the online rule by hand, its equivalence with BPTT
+where they must agree, Adam restarted per batch, the mask, finite differences, training, checkpoints."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from spikelib.lif import roy
+from spikelib.lif.losses import zscored_mse
+
+SIG_PRIME_0 = 0.25  # sigma'(0)
+
+
+def _net(n_in, n_hidden, n_out, w1, w2, **kw):
+    net = roy.TwoLayerLIF(n_in, n_hidden, n_out, dtype=torch.float64, **kw)
+    with torch.no_grad():
+        net.encoder.weight.copy_(torch.tensor(w1, dtype=torch.float64))
+        net.decoder.weight.copy_(torch.tensor(w2, dtype=torch.float64))
+    return net
+
+
+def _collect(net, x, target, **kw):
+    grads = []
+    run = roy.roy_online(net, x, target, step=lambda t, g1, g2: grads.append((g1.clone(), g2.clone())), **kw)
+    return run, grads
+
+
+def test_one_online_step_by_hand():
+    # x = [1, 1]; V1 = 0.7 + 0.6 = 1.3, capped at 1: the hidden neuron fires. V2 = [0.5, 1.2 -> 1]:
+    # output 1 fires (correct: x = 1, masked out), output 0 does not (wrong): e = [1 - 0.5, 0].
+    net = _net(2, 1, 2, [[0.7, 0.6]], [[0.5], [1.2]])
+    x = torch.tensor([[[1.0, 1.0]]], dtype=torch.float64)
+    run, grads = _collect(net, x, x)
+    assert run.s1.tolist() == [[[1.0]]] and run.s2.tolist() == [[[0.0, 1.0]]]
+    torch.testing.assert_close(run.v2, torch.tensor([[[0.5, 1.0]]], dtype=torch.float64))
+    g1, g2 = grads[0]
+    torch.testing.assert_close(g2, torch.tensor([[-0.5], [0.0]], dtype=torch.float64))  # -e (x) s1
+    d1 = -0.5 * 0.5 * SIG_PRIME_0  # (delta2 W2) sigma'(V1 - theta) at the capped V1 = theta
+    torch.testing.assert_close(g1, torch.tensor([[d1, d1]], dtype=torch.float64))
+    assert run.loss.item() == pytest.approx(0.5 * 0.25)
+
+    # the first Adam step moves every weight with a gradient by lr g / (|g| + eps), i.e. about lr
+    lr = 0.01
+    roy.online_batch(net, x, x, lr=lr)
+    w1 = 0.7 + lr * 0.0625 / (0.0625 + 1e-7), 0.6 + lr * 0.0625 / (0.0625 + 1e-7)
+    torch.testing.assert_close(net.encoder.weight, torch.tensor([w1], dtype=torch.float64))
+    torch.testing.assert_close(net.decoder.weight, torch.tensor([[0.5 + lr * 0.5 / (0.5 + 1e-7)], [1.2]],
+                                                                dtype=torch.float64))
+
+
+def test_two_steps_by_hand_with_and_without_trace_reset():
+    # 1-1-1, leak 0.1, x = 1 at both steps. W1 = 1: the hidden neuron fires at t = 0 and t = 1 (V1 = 1 each
+    # time, reset between). W2 = 0.3: V2 = 0.3, then 0.9 * 0.3 + 0.3 = 0.57; no output spike, e = 0.7, 0.43.
+    x = torch.ones(2, 1, 1, dtype=torch.float64)
+    for trace, tr1 in (("reset", 1.0), ("input", 1.9)):
+        run, grads = _collect(_net(1, 1, 1, [[1.0]], [[0.3]]), x, x, trace=trace)
+        assert run.s1.flatten().tolist() == [1.0, 1.0] and run.s2.flatten().tolist() == [0.0, 0.0]
+        torch.testing.assert_close(run.v2.flatten(), torch.tensor([0.3, 0.57], dtype=torch.float64))
+        (g1a, g2a), (g1b, g2b) = grads
+        assert g2a.item() == pytest.approx(-0.7)
+        assert g2b.item() == pytest.approx(-0.43 * 1.9)  # the output never fired: trace 0.9 * 1 + 1
+        assert g1a.item() == pytest.approx(-0.7 * 0.3 * SIG_PRIME_0)
+        # the hidden neuron fired at t = 0: the paper resets its trace (x_1 = 1), the code's trace decays (1.9)
+        assert g1b.item() == pytest.approx(-0.43 * 0.3 * SIG_PRIME_0 * tr1)
+
+
+def _random_case(seed, T, cap=True, n=(9, 6, 9), batch=4):
+    torch.manual_seed(seed)
+    net = roy.TwoLayerLIF(*n, init=1.0, seed=seed, dtype=torch.float64, cap=cap)
+    with torch.no_grad():  # a net whose layers both fire often
+        net.encoder.weight.add_(0.3)
+        net.decoder.weight.add_(0.2)
+    x = (torch.rand(T, batch, n[0], dtype=torch.float64) < 0.5).double()
+    return net, x
+
+
+@pytest.mark.parametrize("cap", [True, False])
+def test_online_output_gradient_with_trace_reset_equals_bptt(cap):
+    """Summed over the steps (weights fixed), the paper's reset trace is exactly BPTT's dV2/dW2."""
+    net, x = _random_case(1, T=7, cap=cap)
+    run, grads = _collect(net, x, x, trace="reset")
+    assert 0.1 < run.s2.mean() < 0.9 and 0.1 < run.s1.mean() < 0.9
+    loss, (_, _, s2, _) = roy.bptt_loss(net, x, x)
+    loss.backward()
+    assert torch.equal(s2, run.s2)
+    torch.testing.assert_close(sum(g[1] for g in grads), net.decoder.weight.grad)
+    torch.testing.assert_close(run.loss.sum() / x.shape[1], loss.detach())
+    # the code's never-reset input trace is a different gradient
+    _, grads_in = _collect(net, x, x, trace="input")
+    assert not torch.allclose(sum(g[1] for g in grads_in), net.decoder.weight.grad)
+
+
+def test_online_hidden_gradient_equals_bptt_for_one_step():
+    """With one step there is no later output potential to credit: both rules give the same dL/dW1."""
+    net, x = _random_case(2, T=1, batch=16)
+    _, grads = _collect(net, x, x)
+    loss, _ = roy.bptt_loss(net, x, x)
+    loss.backward()
+    torch.testing.assert_close(grads[0][0], net.encoder.weight.grad)
+    torch.testing.assert_close(grads[0][1], net.decoder.weight.grad)
+
+
+def test_bptt_output_gradient_matches_finite_differences():
+    """Uncapped, away from thresholds, the loss is smooth in W2: autograd equals central differences."""
+    net, x = _random_case(3, T=5, cap=False)
+    loss, (_, _, s2, _) = roy.bptt_loss(net, x, x)
+    loss.backward()
+    grad = net.decoder.weight.grad.clone()
+    h = 1e-6
+    w = net.decoder.weight
+    checked = 0
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            vals = []
+            for sign in (1, -1):
+                with torch.no_grad():
+                    w[i, j] += sign * h
+                    loss_h, (_, _, s2_h, _) = roy.bptt_loss(net, x, x)
+                    w[i, j] -= sign * h
+                vals.append((loss_h.item(), torch.equal(s2_h, s2)))
+            if vals[0][1] and vals[1][1]:  # no spike (and so no mask) changed
+                assert (vals[0][0] - vals[1][0]) / (2 * h) == pytest.approx(grad[i, j].item(), abs=1e-6)
+                checked += 1
+    assert checked > 0.9 * w.numel()
+
+
+def test_mask_changes_the_error():
+    # output 0 silent and correct (x = 0) at V = 0.3: masked, no error; unmasked, pulled to 0
+    net = _net(2, 1, 2, [[1.0, 0.0]], [[0.3], [0.4]])
+    x = torch.tensor([[[1.0, 0.0]]], dtype=torch.float64)
+    target = torch.tensor([[[0.0, 1.0]]], dtype=torch.float64)
+    _, (g_mask,) = _collect(net, x, target, mask=True)
+    _, (g_none,) = _collect(net, x, target, mask=False)
+    torch.testing.assert_close(g_mask[1], torch.tensor([[0.0], [-0.6]], dtype=torch.float64))
+    torch.testing.assert_close(g_none[1], torch.tensor([[0.3], [-0.6]], dtype=torch.float64))
+
+
+def test_adam_moments_restart_with_every_batch():
+    # by hand: step 1 moves by lr g / (|g| + eps); step 2 with the bias correction of step index 2
+    w = torch.nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
+    adam = roy.RoyAdam([w], lr=0.1)
+    adam(0, torch.tensor([2.0], dtype=torch.float64))
+    assert w.item() == pytest.approx(1.0 - 0.1 * 2.0 / (2.0 + 1e-7))
+    adam(1, torch.tensor([-1.0], dtype=torch.float64))
+    m = (0.9 * 0.1 * 2.0 + 0.1 * -1.0) / (1 - 0.9 ** 2)
+    v = (0.999 * 0.001 * 4.0 + 0.001 * 1.0) / (1 - 0.999 ** 2)
+    assert w.item() == pytest.approx(1.0 - 0.1 * 2.0 / (2.0 + 1e-7) - 0.1 * m / (math.sqrt(v) + 1e-7))
+
+    # a batch trained after another gives the same weights as the same batch on a copy: no moments carried
+    net, x = _random_case(4, T=6)
+    _, x2 = _random_case(5, T=6)
+    roy.online_batch(net, x, x, lr=1e-3)
+    twin = copy.deepcopy(net)
+    roy.online_batch(net, x2, x2, lr=1e-3)
+    roy.online_batch(twin, x2, x2, lr=1e-3)
+    assert torch.equal(net.encoder.weight, twin.encoder.weight)
+
+
+def test_weight_decay_is_decoupled_from_adam():
+    w = torch.nn.Parameter(torch.tensor([2.0, 0.5], dtype=torch.float64))
+    roy.RoyAdam([w], lr=0.1, weight_decay=0.5)(0, torch.tensor([-1.0, 0.0], dtype=torch.float64))
+    # W (1 - lr lambda), then the Adam step: about +lr where g = -1, nothing where g = 0
+    torch.testing.assert_close(w.detach(), torch.tensor([2.0 * 0.95 + 0.1 / (1 + 1e-7), 0.5 * 0.95],
+                                                        dtype=torch.float64))
+
+
+def test_repeat_targets_shows_frame_t_mod_th():
+    maps = torch.arange(2 * 3 * 1).reshape(2, 3, 1)  # (B, Th, n)
+    out = roy.repeat_targets(maps, 7)
+    assert out.shape == (7, 2, 1)
+    assert out[:, 0, 0].tolist() == [0, 1, 2, 0, 1, 2, 0]
+
+
+def _bars(n, seed=0):
+    """8x8 images of one horizontal and one vertical bar: a tiny dataset an autoencoder can learn."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((n, 8, 8), np.uint8)
+    rows, cols = rng.integers(0, 8, n), rng.integers(0, 8, n)
+    img[np.arange(n), rows, :] = 255
+    img[np.arange(n), :, cols] = 255
+    return img
+
+
+@pytest.mark.parametrize("rule", ["online", "bptt"])
+def test_training_reduces_the_zscored_mse(rule):
+    train, test = _bars(600, 0), _bars(200, 1)
+    net = roy.ae_snn(24, n_in=64, seed=0)
+    before = roy.evaluate_autoencoder(net, test, n_steps=15)["mean_mse"]
+    lr = 5e-3 if rule == "online" else 2e-2
+    net, hist = roy.train_ae_snn(train, n_hidden=24, n_steps=15, lr=lr, batch_size=20, epochs=2, rule=rule, net=net)
+    after = roy.evaluate_autoencoder(net, test, n_steps=15)
+    assert len(hist["mse"]) == 60 and np.all(np.isfinite(hist["loss"]))
+    assert after["mean_mse"] < 0.75 * before
+    assert after["counts"].shape == (200, 64)
+    torch.testing.assert_close(after["mse"], zscored_mse(after["counts"], roy.as_rates(test)))
+
+
+@pytest.mark.parametrize("rule", ["online", "bptt"])
+def test_checkpoint_resume_gives_the_uninterrupted_run(tmp_path, rule):
+    data = _bars(100, 2)
+    kw = dict(n_hidden=12, n_steps=5, lr=1e-2, batch_size=20, epochs=2, rule=rule,
+              evaluate=lambda n: {"w": float(n.decoder.weight.detach().sum())}, eval_every=3)
+    full, h_full = roy.train_ae_snn(data, **kw)
+    ckpt = tmp_path / "run.pt"
+    roy.train_ae_snn(data, checkpoint=ckpt, checkpoint_every=2, max_batches=7, **kw)
+    assert ckpt.exists() and not list(tmp_path.glob(".*tmp"))
+    assert torch.load(ckpt, weights_only=True)["position"] == 7
+    resumed, h_res = roy.train_ae_snn(data, checkpoint=ckpt, checkpoint_every=2, **kw)
+    assert torch.equal(resumed.encoder.weight, full.encoder.weight)
+    assert torch.equal(resumed.decoder.weight, full.decoder.weight)
+    assert h_res["mse"] == h_full["mse"] and h_res["batch"] == list(range(10))
+    # an evaluation at the interruption point (batch 7) is extra; the scheduled ones agree
+    assert [e for e in h_res["eval"] if e["batch"] % 3 == 0] == [e for e in h_full["eval"] if e["batch"] % 3 == 0]
+    with pytest.raises(ValueError, match="another configuration"):
+        roy.train_ae_snn(data, checkpoint=ckpt, **{**kw, "lr": 0.5})
+
+
+def test_clear_errors():
+    net = roy.ae_snn(4, n_in=64)
+    with pytest.raises(ValueError, match="rule"):
+        roy.train_snn(net, _bars(4), n_steps=3, rate_scale=0.3, lr=1e-3, batch_size=2, rule="rtrl")
+    with pytest.raises(ValueError, match="features"):
+        roy.train_snn(net, np.zeros((4, 10), np.uint8), n_steps=3, rate_scale=0.3, lr=1e-3, batch_size=2)
+    with pytest.raises(ValueError, match="trace"):
+        roy.roy_online(net, torch.zeros(2, 1, 64), torch.zeros(2, 1, 64), trace="full")
+    with pytest.raises(ValueError, match="target"):
+        roy.roy_online(net, torch.zeros(2, 1, 64), torch.zeros(2, 1, 63))
+
+
+def test_ann_baselines_learn():
+    pytest.importorskip("spikelib.ann")
+    train, test = _bars(400, 3), _bars(100, 4)
+    for optimizer, lr in (("sgd", 0.5), ("adam", 1e-2)):
+        model, hist = roy.train_ae_ann(train, n_hidden=16, optimizer=optimizer, lr=lr, batch_size=20, epochs=3)
+        assert len(hist["mse"]) == 60
+        assert roy.evaluate_ae_ann(model, test)["mean_mse"] < 0.8 * hist["mse"][0]
