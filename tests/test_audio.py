@@ -218,7 +218,12 @@ def test_tiny_audiocoder_runs_end_to_end():
     assert [e["batch"] for e in hist["eval"]] == [4, 8]  # once per epoch
     out = ac.synthesise(net, ae, audio_in, n_steps=10, rate_scale=0.5)
     assert out["images"].shape == (20, 16) and out["spikes"].shape == (20, 10, 8)
-    # the ANN side
+
+
+def test_tiny_ann_audiocoder_runs_end_to_end():
+    pytest.importorskip("spikelib.ann")
+    images, _ = _images(n_per_class=2)
+    audio_in = np.random.default_rng(1).random((20, 30)).astype(np.float32)
     ann = roy.ae_ann(8, n_in=16)
     hid = ac.ann_hidden(ann, images, bits=2)
     assert hid.shape == (20, 8) and len(hid.unique()) <= 4
