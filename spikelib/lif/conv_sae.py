@@ -107,7 +107,7 @@ def n_parameters(model: nn.Module) -> int:
 class SAEOutput:
     """What one pass of :class:`ConvSAE` gives, per example (B examples, T steps).
 
-    ``xhat`` (B, 1, 28, 28) the read-out; ``counts[l]`` and ``u_final[l]`` (B, *layer_shapes()[l]) the
+    ``xhat`` (B, 1, 28, 28) the read-out; ``counts[l]`` and ``u_final[l]`` ``(B, *layer_shapes()[l])`` the
     spike counts and final cumulative potentials ``U_T`` of layer ``LAYERS[l]`` (both differentiable);
     ``latent_spikes`` (T, B, nz) 0/1 if requested. ``all_counts`` and ``all_u_final`` (B, all neurons)
     hold the same numbers in one tensor each, in no particular neuron order: the regularisers sum over all
