@@ -153,6 +153,24 @@ def config_seed(config: Mapping) -> int:
     return int(hashlib.sha256(_canonical(config).encode()).hexdigest()[:8], 16) % 2**31
 
 
+def sweep_directory(experiment: str, scale: str, *, ignore: Sequence[str] = (),
+                    root: str | os.PathLike | None = None) -> Path:
+    """``<results>/<experiment>_<scale>_<fingerprint>``: where a notebook's sweep keeps its records.
+
+    The fingerprint hashes the experiment's settings at ``scale`` (:func:`spikelib.scales.settings`)
+    except the keys in ``ignore`` (e.g. the grids themselves: adding a configuration to a grid must not
+    invalidate the finished ones). Settings that every configuration shares (image counts, epochs) are
+    not part of a config's key, so without this a record computed before someone edited the scale's
+    settings would be reused as if it were current. ``root`` defaults to :func:`spikelib.results.results_dir`.
+    """
+    from spikelib.results import results_dir
+    from spikelib.scales import settings
+
+    shared = {k: v for k, v in settings(experiment, scale).items() if k not in set(ignore)}
+    digest = hashlib.sha256(json.dumps(shared, sort_keys=True, default=_jsonable).encode()).hexdigest()[:8]
+    return results_dir(root) / f"{experiment}_{scale}_{digest}"
+
+
 # ---------------------------------------------------------------- running one configuration
 
 

@@ -139,6 +139,19 @@ def test_seed_from_config_or_derived():
 # ------------------------------------------------------------------------ running, resuming
 
 
+def test_sweep_directory_changes_with_the_shared_settings_only(tmp_path, monkeypatch):
+    from spikelib import scales
+
+    exp = {"quick": {"n_train": 100, "grids": [{"a": [1]}]}}
+    monkeypatch.setitem(scales.EXPERIMENTS, "toy_experiment", exp)
+    first = sweep.sweep_directory("toy_experiment", "quick", ignore=["grids"], root=tmp_path)
+    assert first.parent == tmp_path and first.name.startswith("toy_experiment_quick_")
+    exp["quick"]["grids"] = [{"a": [1, 2]}]  # a bigger grid keeps the finished records
+    assert sweep.sweep_directory("toy_experiment", "quick", ignore=["grids"], root=tmp_path) == first
+    exp["quick"]["n_train"] = 200  # other data: a fresh directory, nothing stale is reused
+    assert sweep.sweep_directory("toy_experiment", "quick", ignore=["grids"], root=tmp_path) != first
+
+
 def test_records_and_no_recomputation(tmp_path, marks, capsys):
     directory = tmp_path / "sweep"
     configs = sweep.grid(x=[1, 2, 3])
