@@ -1,4 +1,5 @@
-"""Command line: ``python -m spikelib data [--check]`` and ``python -m spikelib book ...``.
+"""Command line: ``python -m spikelib data [--check]``, ``python -m spikelib book ...`` and
+``python -m spikelib keep-paper-run results/<name>.json``.
 
 The heavy modules are imported lazily so that ``--help`` is instant.
 """
@@ -27,7 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     p_book.add_argument("--timeout", type=int, default=0, help="per-notebook timeout in s (0: by scale)")
     p_book.add_argument("--no-build", action="store_true", help="execute notebooks only; skip jupyter-book")
 
+    p_keep = sub.add_parser("keep-paper-run", help="copy a paper-scale record into book/paper_runs/ to commit it")
+    p_keep.add_argument("records", nargs="+", help="results/<name>.json files written at SCALE=paper")
+
     args = parser.parse_args(argv)
+    if args.command == "keep-paper-run":
+        from spikelib import results
+
+        try:
+            for path in args.records:
+                print(f"kept {results.keep_paper_run(path)}: commit it with git")
+        except (OSError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "data":
         from spikelib import data
 

@@ -201,6 +201,42 @@ def describe_failure(executed: Path) -> tuple[str, str] | None:
     return None
 
 
+RERUN_TAG = "spikelib-rerun"
+
+
+def rerun_markdown(name: str, *, scale: str, device: str, parameters: set[str]) -> str:
+    """The "rerun this page" box the pipeline adds below the parameters of every executed page."""
+    others = sorted(parameters - {"scale", "device"})
+    example = f" -p {others[0]} ..." if others else ""
+    names = ", ".join(f"`{p}`" for p in sorted(parameters)) or "none"
+    return (
+        ":::{admonition} Rerun this page\n:class: tip\n"
+        f"This page ran at scale **{scale}** on **{device}**. Its parameters ({names}) are in the cell "
+        "above; the scales are defined in `spikelib/scales.py`. From a checkout (README: two commands on a "
+        "fresh machine):\n\n"
+        f"- the whole page at another scale: `make book NOTEBOOKS={name} SCALE=paper DEVICE=cuda` "
+        "(`SCALE=smoke|quick|paper`, `DEVICE=cpu|cuda`);\n"
+        f"- with other parameters: `.venv/bin/papermill notebooks/{name}.ipynb out.ipynb -p scale {scale}"
+        f"{example}` (any name of the parameters cell, each with `-p NAME VALUE`).\n\n"
+        "Its numbers go to `results/" + name + ".json` with their provenance.\n:::"
+    )
+
+
+def add_rerun_note(executed: Path, name: str, *, scale: str, device: str, parameters: set[str]) -> None:
+    """Insert :func:`rerun_markdown` after the (injected) parameters cell of an executed notebook."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    nb.cells = [c for c in nb.cells if RERUN_TAG not in c.get("metadata", {}).get("tags", [])]
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
+    where = max((i for i, t in enumerate(tags) if "injected-parameters" in t or "parameters" in t), default=-1)
+    cell = nbformat.v4.new_markdown_cell(rerun_markdown(name, scale=scale, device=device, parameters=parameters))
+    cell.metadata["tags"] = [RERUN_TAG]
+    nb.cells.insert(where + 1, cell)
+    with atomic_path(executed) as tmp:
+        nbformat.write(nb, str(tmp))
+
+
 def _kill(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -246,6 +282,7 @@ def execute_notebook(
         _live.discard(proc)
     wall = time.perf_counter() - start
     if proc.returncode == 0 and not killed:
+        add_rerun_note(target, name, scale=scale, device=device, parameters=declared)
         return Run(name, "ok", wall)
     failure = describe_failure(target) if target.exists() else None
     where = failure[0] if failure else "a cell"
@@ -410,14 +447,15 @@ def write_generated_pages(book_dir: Path, executed_dir: Path, manifest: dict,
     """Write ``executed/scorecard.md`` and ``executed/about_build.md`` (see :data:`GENERATED_PAGES`) from
     the manifest and every record in ``results_dir``; return the scorecard's count per status."""
     from spikelib import about, scorecard
-    from spikelib.results import load_records
+    from spikelib.results import load_paper_runs, load_records
 
-    records = load_records(results_dir)
+    records, kept_records = load_records(results_dir), load_paper_runs()
     pages = toc_notebooks(book_dir)
     values = scorecard.load_paper_values()
     rows = scorecard.scorecard_rows(values, records)
     texts = {
-        "scorecard": scorecard.page_markdown(rows, values["papers"], pages=pages),
+        "scorecard": scorecard.page_markdown(rows, values["papers"], pages=pages, kept_records=kept_records,
+                                             kept=scorecard.scorecard_rows(values, kept_records)),
         "about_build": about.page_markdown(manifest, records, versions=about.library_versions(),
                                            machine=about.machine(), pages=pages),
     }

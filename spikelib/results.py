@@ -137,6 +137,47 @@ def load_records(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     return {p.stem: read_record(p) for p in sorted(results_dir(directory).glob("[!.]*.json"))}
 
 
+#: Records of paper-scale runs kept in the repository (small JSON, produced where a GPU was available):
+#: the book shows them beside the current build; nothing ever recomputes them.
+PAPER_RUNS_DIR = REPO_ROOT / "book" / "paper_runs"
+
+
+def load_paper_runs(directory: str | os.PathLike | None = None) -> dict[str, dict]:
+    """The kept paper-scale records in ``directory`` (default :data:`PAPER_RUNS_DIR`), keyed by name.
+
+    A record there that is not at scale ``paper`` is an error naming the file, never silently shown.
+    """
+    path = Path(directory) if directory is not None else PAPER_RUNS_DIR
+    runs = {p.stem: read_record(p) for p in sorted(path.glob("[!.]*.json"))} if path.is_dir() else {}
+    for name, record in runs.items():
+        if record.get("scale") != "paper":
+            raise ValueError(f"{path / (name + '.json')} is at scale {record.get('scale')!r}; only paper-scale "
+                             "records belong there (remove it, or rerun its notebook with SCALE=paper)")
+    return runs
+
+
+def keep_paper_run(record_path: str | os.PathLike, directory: str | os.PathLike | None = None) -> Path:
+    """Copy a paper-scale record into ``directory`` (default :data:`PAPER_RUNS_DIR`) to commit it.
+
+    Refuses records of other scales and records written from uncommitted code (their provenance could
+    not be reproduced); the copy is atomic.
+    """
+    record = read_record(record_path)
+    if record.get("scale") != "paper":
+        raise ValueError(f"{record_path} is at scale {record.get('scale')!r}, not 'paper': run the notebook with "
+                         f"`make book SCALE=paper NOTEBOOKS=...` first")
+    prov = record.get("provenance", {})
+    if prov.get("git_dirty") or not prov.get("git_commit"):
+        raise ValueError(f"{record_path} was written from uncommitted code (git_dirty={prov.get('git_dirty')}, "
+                         f"commit={prov.get('git_commit')}); commit, rerun, then keep it")
+    target = Path(directory) if directory is not None else PAPER_RUNS_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    dest = target / f"{_check_name(record['name'])}.json"
+    with atomic_path(dest) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return dest
+
+
 def save_figure(fig, name: str, directory: str | os.PathLike | None = None, *, dpi: int = 150) -> Path:
     """Save a matplotlib figure as ``<directory>/<name>.png`` atomically, beside the records."""
     target = results_dir(directory) / f"{_check_name(name)}.png"

@@ -314,14 +314,25 @@ def _result_cell(row: Row) -> str:
     return row.status + (f": {row.detail}" if row.detail else "")
 
 
+def _kept_cell(row: Row | None) -> str:
+    """A kept paper-scale run's value and verdict, or a dash."""
+    if row is None or row.build_value is None:
+        return "—"
+    verdict = {MET: "met", NOT_MET: "**not met**"}.get(row.status, row.status)
+    return f"{_build_cell(row)} ({verdict})"
+
+
 def render_markdown(rows: list[Row], papers: Mapping[str, Mapping], *, pages: Iterable[str] = (),
-                    heading_level: int = 2) -> str:
+                    heading_level: int = 2, kept: list[Row] | None = None) -> str:
     """The scorecard as MyST markdown: a summary table, then one table per paper with its notes.
 
     ``pages``: the names of the executed notebooks in the book; a row whose record was written by one of
     them links to its page (``{doc}`` relative to ``executed/``, where the scorecard page lives).
+    ``kept``: the rows evaluated on the paper-scale records kept in the repository
+    (:func:`spikelib.results.load_paper_runs`), shown in a column of their own where any has a value.
     """
     pages = set(pages)
+    kept_by_id = {r.id: r for r in kept or [] if r.build_value is not None}
     h = "#" * heading_level
     out = ["| paper | " + " | ".join(STATUSES) + " |", "|---|" + "---:|" * len(STATUSES)]
     for key, paper in papers.items():
@@ -335,24 +346,44 @@ def render_markdown(rows: list[Row], papers: Mapping[str, Mapping], *, pages: It
         if not mine:
             continue
         notes = list(dict.fromkeys(r.note for r in mine if r.note))  # numbered once per paper
+        show_kept = any(r.id in kept_by_id for r in mine)
         out += [f"{h} {paper.get('short', key)}", "", f"*{_cell(paper.get('citation', key))}*", "",
-                "| quantity | source | paper | this build | scale | result | page |",
-                "|---|---|---:|---:|---|---|---|"]
+                "| quantity | source | paper | this build | scale | result |"
+                + (" kept paper-scale run |" if show_kept else "") + " page |",
+                "|---|---|---:|---:|---|---|" + ("---:|" if show_kept else "") + "---|"]
         for r in mine:
             page = f"{{doc}}`{r.notebook}`" if r.notebook in pages else (r.record or "—")
             quantity = r.quantity + (f" ({r.unit})" if r.unit else "")
             quantity += f" [{notes.index(r.note) + 1}]" if r.note else ""
-            out.append("| " + " | ".join(_cell(c) for c in (
-                quantity, r.source, _paper_cell(r), _build_cell(r), r.scale or "—", _result_cell(r),
-                page)) + " |")
+            cells = [quantity, r.source, _paper_cell(r), _build_cell(r), r.scale or "—", _result_cell(r)]
+            cells += [_kept_cell(kept_by_id.get(r.id))] if show_kept else []
+            out.append("| " + " | ".join(_cell(c) for c in cells + [page]) + " |")
         out.append("")
         if notes:
             out += ["Notes:", ""] + [f"{i}. {_cell(n)}" for i, n in enumerate(notes, 1)] + [""]
     return "\n".join(out).rstrip() + "\n"
 
 
-def page_markdown(rows: list[Row], papers: Mapping[str, Mapping], *, pages: Iterable[str] = ()) -> str:
-    """The whole scorecard page (``book/executed/scorecard.md``), with its explanation."""
+def kept_runs_markdown(kept_records: Mapping[str, Mapping]) -> str:
+    """A list of the kept paper-scale records with their provenance (commit, date, device)."""
+    if not kept_records:
+        return ("No paper-scale runs are kept in the repository yet (`book/paper_runs/`; see the README "
+                "for how to add one), so no column shows them.\n")
+    lines = ["Paper-scale runs kept in the repository (`book/paper_runs/`), shown in the column *kept "
+             "paper-scale run*; they were computed once, never by this build:", ""]
+    for name, rec in sorted(kept_records.items()):
+        prov = rec.get("provenance", {})
+        commit = (prov.get("git_commit") or "unknown commit")[:10]
+        lines.append(f"- `{name}`: notebook `{prov.get('notebook', name)}`, commit `{commit}`, "
+                     f"{prov.get('date', 'no date')}, device `{prov.get('device', '?')}`, seed {prov.get('seed')}")
+    return "\n".join(lines) + "\n"
+
+
+def page_markdown(rows: list[Row], papers: Mapping[str, Mapping], *, pages: Iterable[str] = (),
+                  kept_records: Mapping[str, Mapping] | None = None, kept: list[Row] | None = None) -> str:
+    """The whole scorecard page (``book/executed/scorecard.md``), with its explanation. ``kept_records``:
+    the paper-scale records kept in the repository (:func:`spikelib.results.load_paper_runs`); ``kept``:
+    :func:`scorecard_rows` evaluated on them."""
     scales = Counter(r.scale for r in rows if r.scale)
     scale_text = ", ".join(f"{n} at `{s}`" for s, n in sorted(scales.items())) or "none"
     intro = f"""# Reproduction scorecard
@@ -376,4 +407,5 @@ How to read a row:
   note (the number in square brackets).
 
 """
-    return intro + render_markdown(rows, papers, pages=pages)
+    return (intro + kept_runs_markdown(kept_records or {}) + "\n"
+            + render_markdown(rows, papers, pages=pages, kept=kept))

@@ -239,7 +239,7 @@ def test_book_builds_at_smoke_scale(smoke_book):
 def test_generated_pages_in_the_smoke_build(smoke_book):
     """The scorecard and the about page are built from this build's records and manifest."""
     from spikelib import scorecard
-    from spikelib.results import load_records
+    from spikelib.results import load_paper_runs, load_records
 
     assert smoke_book.rc == 0, smoke_book.tail()
     for name in pipeline.GENERATED_PAGES:
@@ -254,7 +254,9 @@ def test_generated_pages_in_the_smoke_build(smoke_book):
     assert [(r.id, r.build_value) for r in rows if r.status == scorecard.NOT_MET] == []
     assert any(r.status == scorecard.MET for r in rows)
     text = (smoke_book.book / "executed" / "scorecard.md").read_text(encoding="utf-8")
-    assert text == scorecard.page_markdown(rows, values["papers"], pages=pipeline.toc_notebooks(smoke_book.book))
+    kept_records = load_paper_runs()
+    assert text == scorecard.page_markdown(rows, values["papers"], pages=pipeline.toc_notebooks(smoke_book.book),
+                                           kept_records=kept_records, kept=scorecard.scorecard_rows(values, kept_records))
     about = (smoke_book.book / "executed" / "about_build.md").read_text(encoding="utf-8")
     manifest = smoke_book.manifest
     if manifest["git_commit"]:
@@ -401,3 +403,19 @@ def test_api_page_is_generated_from_the_code():
     assert not re.search(r"\.\. py:(function|data|class)::", text), "write docstrings, not api.md entries"
     for name in ("spike_times", "MNIST_TABLE1", "poisson", "SCALES", "load_fsdd"):
         assert re.search(rf"\.\. auto(function|data|class):: [\w.]*\b{name}\b", text), name
+
+def test_rerun_note_follows_the_parameters_once(tmp_path):
+    cells = [nbformat.v4.new_markdown_cell("# Title"), nbformat.v4.new_code_cell("scale = 'quick'\nseed = 0"),
+             nbformat.v4.new_code_cell("scale = 'smoke'"), nbformat.v4.new_code_cell("print(1)")]
+    cells[1].metadata["tags"] = ["parameters"]
+    cells[2].metadata["tags"] = ["injected-parameters"]
+    path = tmp_path / "demo.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    for _ in range(2):  # a second run replaces the note rather than adding one
+        pipeline.add_rerun_note(path, "demo", scale="smoke", device="cpu", parameters={"scale", "seed"})
+    nb = nbformat.read(path, as_version=4)
+    assert [c.metadata.get("tags", []) for c in nb.cells][3] == [pipeline.RERUN_TAG]
+    assert len(nb.cells) == 5
+    note = nb.cells[3].source
+    assert "make book NOTEBOOKS=demo" in note and "papermill notebooks/demo.ipynb out.ipynb -p scale smoke -p seed" in note
+    assert "scale **smoke** on **cpu**" in note

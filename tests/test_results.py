@@ -80,3 +80,23 @@ def test_save_figure(tmp_path):
     assert path == tmp_path / "fig.png"
     assert path.read_bytes().startswith(b"\x89PNG")
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
+
+
+def test_paper_runs_are_paper_scale_and_committed(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "git_state", lambda cwd=None: ("abc123", False))
+    src = tmp_path / "src"
+    quick = results.write_record("demo", {"x": 1}, params={}, scale="quick", directory=src)
+    with pytest.raises(ValueError, match="not 'paper'"):
+        results.keep_paper_run(quick, tmp_path / "kept")
+    paper = results.write_record("demo", {"x": 2}, params={}, scale="paper", directory=src)
+    dest = results.keep_paper_run(paper, tmp_path / "kept")
+    assert results.load_paper_runs(tmp_path / "kept")["demo"]["results"] == {"x": 2}
+    assert dest.name == "demo.json" and not list((tmp_path / "kept").glob(".*"))
+    assert results.load_paper_runs(tmp_path / "nothing") == {}
+    monkeypatch.setattr(results, "git_state", lambda cwd=None: ("abc123", True))
+    dirty = results.write_record("dirty", {"x": 3}, params={}, scale="paper", directory=src)
+    with pytest.raises(ValueError, match="uncommitted"):
+        results.keep_paper_run(dirty, tmp_path / "kept")
+    (tmp_path / "kept" / "wrong.json").write_text(json.dumps({"name": "wrong", "scale": "quick"}))  # by hand
+    with pytest.raises(ValueError, match="wrong.json is at scale 'quick'"):
+        results.load_paper_runs(tmp_path / "kept")

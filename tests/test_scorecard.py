@@ -237,3 +237,23 @@ def test_summary_counts_every_status():
     assert list(counts) == list(sc.STATUSES)
     assert counts[NOT_RUN] + counts[NO_PAPER_VALUE] == len(VALUES["values"])
     assert counts[MET] == 0 and not math.isnan(sum(counts.values()))
+
+
+def test_kept_paper_runs_get_a_column_with_their_provenance():
+    table2 = [{"network": n, "split": s, "accuracy_percent": 97.96 if n == "slow" else 90.0}
+              for n in ("slow", "fast") for s in ("train", "test")]
+    kept_records = {"alpha_published_networks": {
+        "name": "alpha_published_networks", "scale": "paper", "results": {"table2": table2},
+        "provenance": {"notebook": "alpha_published_networks", "git_commit": "0123456789abcdef",
+                       "date": "2026-11-23", "device": "cuda", "seed": 0}}}
+    rows = sc.scorecard_rows(VALUES, {})
+    kept = sc.scorecard_rows(VALUES, kept_records)
+    text = sc.page_markdown(rows, VALUES["papers"], kept_records=kept_records, kept=kept)
+    assert "commit `0123456789`, 2026-11-23, device `cuda`" in text
+    no_build = "not run yet: no record 'alpha_published_networks' in this build"
+    assert f"| 97.96 | — | — | {no_build} | 97.9600 (met) |" in text  # the kept run met, this build has none
+    assert f"| 97.4 | — | — | {no_build} | 90.000 (**not met**) |" in text
+    # only the paper with kept values gets the extra column
+    assert text.count(" kept paper-scale run |") == 1
+    plain = sc.page_markdown(rows, VALUES["papers"])
+    assert "kept paper-scale run |" not in plain and "No paper-scale runs are kept" in plain
