@@ -362,6 +362,14 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path):
     r4 = fit(hp.network(2, 2, seed=0, dtype=torch.float64), train, hp, epochs=3, val=val, seed=5,
              checkpoint=ckpt, on_epoch=again.append)
     assert again == [] and _strip(r4["history"]) == _strip(r3["history"])
+    # other hyperparameters, data or seed: the checkpoint is not resumed, with a warning naming it
+    for kw in ({"hp": hp.replace(learning_rate=2e-2)}, {"train": xor_data(60, 7)}, {"seed": 6}):
+        args = {"hp": hp, "train": train, "seed": 5, **kw}
+        fresh = []
+        with pytest.warns(UserWarning, match="ckpt.pt was written for other settings"):
+            fit(hp.network(2, 2, seed=3, dtype=torch.float64), args["train"], args["hp"], epochs=1, val=val,
+                seed=args["seed"], checkpoint=ckpt, on_epoch=fresh.append)
+        assert [e["epoch"] for e in fresh] == [0]
 
 
 def test_best_validation_epoch_is_restored():

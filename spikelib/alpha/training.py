@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -207,23 +209,51 @@ def evaluate(net: AlphaNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: in
     return {"accuracy": correct / n, "loss": loss / n, "n": len(x)}
 
 
+def run_fingerprint(*parts) -> str:
+    """A short hash of what determines a training run (hyperparameters, data, seed, shapes), stored in
+    its checkpoint so that a checkpoint written for other settings or data is never resumed. Tensors and
+    arrays are hashed by content, everything else by ``repr`` (dataclasses: their fields)."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, torch.Tensor):
+            part = part.detach().cpu().contiguous().numpy()
+        if hasattr(part, "tobytes") and hasattr(part, "dtype"):
+            h.update(f"{part.dtype}{part.shape}".encode())
+            h.update(part.tobytes())
+        else:
+            h.update(repr(dataclasses.asdict(part) if dataclasses.is_dataclass(part) else part).encode())
+        h.update(b"|")
+    return h.hexdigest()[:16]
+
+
 def save_training_state(path: Path | None, net: torch.nn.Module, opt: torch.optim.Optimizer,
-                        gen: torch.Generator, history: list, best: dict) -> None:
-    """Checkpoint a training run atomically (weights, optimiser, shuffling generator, history, best epoch)."""
+                        gen: torch.Generator, history: list, best: dict, fingerprint: str | None = None) -> None:
+    """Checkpoint a training run atomically (weights, optimiser, shuffling generator, history, best epoch,
+    and the run's :func:`run_fingerprint`)."""
     if path is None:
         return
     with atomic_path(path) as tmp:
         torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                    "history": history, "best": best}, tmp)
+                    "history": history, "best": best, "fingerprint": fingerprint}, tmp)
 
 
 def restore_training_state(path: Path | None, net: torch.nn.Module, opt: torch.optim.Optimizer,
-                           gen: torch.Generator, history: list, best: dict) -> tuple[list, dict]:
+                           gen: torch.Generator, history: list, best: dict,
+                           fingerprint: str | None = None) -> tuple[list, dict]:
     """Resume from :func:`save_training_state`'s file if it exists: loads the weights, optimiser and
-    generator in place and returns its (history, best); otherwise returns the given ones unchanged."""
+    generator in place and returns its (history, best); otherwise returns the given ones unchanged.
+
+    A checkpoint whose fingerprint differs from ``fingerprint`` (other hyperparameters, data or seed) is
+    not resumed: a warning names it and training starts afresh (the file is overwritten at the next save).
+    """
     if path is None or not path.exists():
         return history, best
     state = torch.load(path, weights_only=True)
+    if fingerprint is not None and state.get("fingerprint") != fingerprint:
+        warnings.warn(f"{path} was written for other settings, data or seed (fingerprint "
+                      f"{state.get('fingerprint')} != {fingerprint}); starting afresh instead of resuming it",
+                      stacklevel=2)
+        return history, best
     net.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     gen.set_state(state["generator"])
@@ -257,7 +287,10 @@ def fit(
     history: list[dict] = []
     best = {"epoch": -1, "accuracy": -math.inf, "state": None}
     path = Path(checkpoint) if checkpoint else None
-    history, best = restore_training_state(path, net, opt, gen, history, best)
+    # not the epoch count: a longer run of the same settings resumes a shorter one
+    fingerprint = run_fingerprint(hp, x, y, val[0] if val else None, val[1] if val else None, seed,
+                                  {k: tuple(v.shape) for k, v in net.state_dict().items()})
+    history, best = restore_training_state(path, net, opt, gen, history, best, fingerprint)
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x), generator=gen)
@@ -283,7 +316,7 @@ def fit(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        save_training_state(path, net, opt, gen, history, best)
+        save_training_state(path, net, opt, gen, history, best, fingerprint)
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     return {"history": history, "best": {"epoch": best["epoch"], "accuracy": best["accuracy"]}}
