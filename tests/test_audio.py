@@ -229,3 +229,12 @@ def test_tiny_ann_audiocoder_runs_end_to_end():
     assert hid.shape == (20, 8) and len(hid.unique()) <= 4
     model, h2 = ac.train_audiocoder_ann(audio_in, hid, n_hidden=12, batch_size=5, epochs=1, lr=1e-2)
     assert ac.synthesise_ann(model, ann, audio_in).shape == (20, 16) and len(h2["loss"]) == 4
+
+
+def test_evenly_spaced_and_per_class():
+    assert list(ac.evenly_spaced(10, None)) == list(range(10)) and list(ac.evenly_spaced(3, 5)) == [0, 1, 2]
+    assert list(ac.evenly_spaced(9, 3)) == [0, 4, 8]
+    with pytest.raises(ValueError):
+        ac.evenly_spaced(5, 0)
+    digits = np.array([3, 0, 3, 1, 0, 3, 0])
+    assert list(ac.per_class(digits, 2)) == [1, 4, 3, 0, 2]

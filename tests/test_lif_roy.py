@@ -237,3 +237,118 @@ def test_ann_baselines_learn():
         model, hist = roy.train_ae_ann(train, n_hidden=16, optimizer=optimizer, lr=lr, batch_size=20, epochs=3)
         assert len(hist["mse"]) == 60
         assert roy.evaluate_ae_ann(model, test)["mean_mse"] < 0.8 * hist["mse"][0]
+
+
+# ------------------------------------------------------------------ the chapter's sweep (spike_backprop)
+
+
+def _smoke():
+    from spikelib import scales
+
+    return scales.settings("spike_backprop", "smoke")
+
+
+def test_spike_backprop_configs_cover_the_figures_once():
+    from spikelib.sweep import config_key
+
+    s = _smoke()
+    stage1, stage2 = roy.spike_backprop_configs(s, seed=3)
+    keys1 = [config_key(c) for c in stage1]
+    assert len(set(keys1)) == len(keys1) and len({config_key(c) for c in stage2}) == len(stage2)
+    assert all(c["seed"] == 3 for c in stage1 + stage2)
+    snn = [c for c in stage1 if c["part"] == "ae_snn" and c["dataset"] == "mnist"]
+    assert sum(c["reference"] for c in snn) == 1
+    # one run per leak, mask off, one per duration: the reference serves all three panels once
+    assert len(snn) == len(s["leaks"]) + 1 + len(s["durations"]) - 1
+    assert {c["n_steps"] for c in snn} == set(s["durations"])
+    assert len([c for c in stage1 if c["part"] == "ae_ann"]) == 2 * (1 + len(s["fmnist"]["hidden_sizes"]))
+    ac_snn = [c for c in stage2 if c["part"] == "ac_snn"]
+    assert sorted(c["th"] for c in ac_snn if c["dataset"] == "A") == sorted(s["audio"]["th_values"])
+    assert [c["th"] for c in ac_snn if c["dataset"] == "B"] == [s["audio"]["th_b"]]
+    # stage 2 reads the artifacts of stage 1 by key
+    assert all(c["ae"] in keys1 for c in stage2)
+    assert {stage1[keys1.index(c["ae"])]["part"] for c in stage2 if c["part"] == "ac_ann"} == {"ae_ann"}
+
+
+def test_table1_rows_find_record_and_wall_times():
+    s = _smoke()
+    stage1, stage2 = roy.spike_backprop_configs(s)
+    recs = [{"key": str(i), "config": c, "results": {"test_mse": float(i)}, "wall_s": 2.0}
+            for i, c in enumerate(stage1 + stage2)]
+    rows = roy.table1_rows(recs, s)
+    assert [(r["row"], r["model"]) for r in rows] == [(r, m) for r in roy.TABLE1_ROWS for m in roy.TABLE1_MODELS]
+    got = {(r["row"], r["model"]): r["mse"] for r in rows}
+    cfg = lambda r: (stage1 + stage2)[int(r)]  # noqa: E731
+    assert cfg(got["mnist_196", "snn"])["reference"] is True
+    assert cfg(got["audio_a", "snn"])["th"] == s["audio"]["th_a"]
+    assert cfg(got["audio_b", "snn"])["dataset"] == "B"
+    assert cfg(got["fmnist_1024", "ann_adam"])["n_hidden"] == s["fmnist"]["hidden_sizes"][1]
+    assert cfg(got["audio_a", "ann"])["bits"] is None and cfg(got["audio_a", "ann"])["optimizer"] == "sgd"
+    assert roy.table1_rows(recs[:1], s)[1]["mse"] is None  # missing records: None, not an error
+    with pytest.raises(ValueError, match="records match"):
+        roy.find_record(recs, part="ac_snn")
+    with pytest.raises(KeyError):
+        roy.find_record(recs, part="nothing")
+    times = roy.wall_times(recs)
+    assert times["total"] == 2.0 * len(recs) and set(times) == {"ae_snn", "ae_ann", "ac_snn", "ac_ann", "total"}
+
+
+def test_settings_rows_flatten_beside_the_reference():
+    rows = roy.settings_rows({"a": {"b": 1, "c": {"d": 2}}, "e": [1, 2]}, {"a": {"b": 5}, "e": [1, 2]})
+    assert rows == [("a.b", 1, 5), ("a.c.d", 2, None), ("e", [1, 2], [1, 2])]
+
+
+def test_the_whole_sweep_runs_on_tiny_data_and_reruns_for_free(tmp_path, monkeypatch):
+    """Both stages through spikelib.sweep.run_sweep on synthetic images and cochleagrams; the second call
+    reads the records (no recomputation)."""
+    from spikelib import audio, data, sweep
+    from spikelib.lif import audiocoder as ac
+
+    rng = np.random.default_rng(0)
+    labels = np.tile(np.arange(10), 12)
+    images = (rng.random((120, 28, 28)) * 255 * (rng.random((120, 28, 28)) < 0.3)).astype(np.uint8)
+    monkeypatch.setattr(data, "load_mnist", lambda split="train": (images, labels))
+    monkeypatch.setattr(data, "load_fashion_mnist", lambda split="train": (images[::-1].copy(), labels))
+
+    def cochleagrams(split, **kw):
+        n = 30 if split == "train" else 20
+        return audio.Cochleagrams(data=rng.random((n, 3, 4)).astype(np.float32), digits=np.arange(n) % 10,
+                                  speakers=["x"] * n, indices=np.arange(n), files=[f"{i}.wav" for i in range(n)],
+                                  backend="test", settings={"sample_rate": 8000})
+
+    monkeypatch.setattr(audio, "fsdd_cochleagrams", cochleagrams)
+    ac._audio_pairs.cache_clear()
+    s = {"mnist": {"n_train": 20, "n_test": 10, "n_hidden": 8, "n_steps": 3, "rate_scale": 0.3, "lr": 1e-3,
+                   "batch_size": 10, "epochs": 1, "weight_decay": 1e-4, "trace": "input"},
+         "leaks": [0.0, 0.1], "durations": [2, 3], "eval_every": 1, "n_eval": 5,
+         "fmnist": {"n_train": 10, "n_test": 5, "hidden_sizes": [4, 6], "n_steps": 3, "rate_scale": 0.5,
+                    "lr": 1e-3, "batch_size": 10, "epochs": 1, "weight_decay": 1e-4, "trace": "input"},
+         "ann": {"n_train_mnist": 20, "n_train_fmnist": 10, "batch_size": 10, "epochs": 1, "weight_decay": 1e-4,
+                 "lr": {"mnist": {"sgd": 0.1, "adam": 5e-3}, "fmnist": {"sgd": 5e-3, "adam": 5e-3}}},
+         "audio": {"backend": "test", "n_channels": 3, "n_frames": 4, "decimation": 8, "n_train": None,
+                   "n_test": 10, "n_hidden": 6, "n_steps": 4, "rate_scale": 0.5, "lr": 1e-3, "batch_size": 10,
+                   "epochs": 2, "weight_decay": 1e-4, "trace": "input", "th_values": [3, 1], "th_a": 3,
+                   "th_b": 1, "ae_steps": 3},
+         "ac_ann": {"n_hidden": 6, "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 10, "epochs": 2, "bits": [1, None]},
+         "n_show": 3}
+    stage1, stage2 = roy.spike_backprop_configs(s)
+    common = {"scale": "smoke", "device": "cpu"}
+    quiet = lambda *a: None  # noqa: E731
+    recs = (sweep.run_sweep(roy.run_spike_backprop_config, stage1, tmp_path, common=common, on_progress=quiet)
+            + sweep.run_sweep(roy.run_spike_backprop_config, stage2, tmp_path, common=common, on_progress=quiet))
+    rows = roy.table1_rows(recs, s)
+    assert all(r["mse"] is not None and 0 <= r["mse"] <= 4 for r in rows)
+    ref = roy.find_record(recs, part="ae_snn", reference=True)
+    assert ref["results"]["n_test"] == 10 and len(ref["results"]["history"]["spike_mse"]) == 2
+    assert [e["batch"] for e in ref["results"]["eval"]] == [1, 2]
+    arr = roy.load_artifacts(roy.artifact_path(tmp_path, ref["key"]))
+    assert arr["images"].shape == (3, 28, 28) and arr["reconstructions"].shape == (3, 784)
+    assert roy.load_ae_snn(tmp_path, ref["key"]).sizes == (784, 8, 784)
+    a3 = roy.find_record(recs, part="ac_snn", dataset="A", th=3)
+    assert [e["epoch"] for e in a3["results"]["curve"]] == [1, 2] and a3["results"]["n_test"] == 10
+    b = roy.load_artifacts(roy.artifact_path(tmp_path, roy.find_record(recs, part="ac_snn", dataset="B")["key"]))
+    assert b["synthesised"].shape == (10, 784) and list(b["digits"]) == list(range(10))
+    assert not list(tmp_path.glob("*.ckpt"))
+    again = sweep.run_sweep(roy.run_spike_backprop_config, stage1 + stage2, tmp_path, common=common, on_progress=quiet)
+    assert [r["wall_s"] for r in again] == [r["wall_s"] for r in recs]  # read back, not recomputed
+    ac._audio_pairs.cache_clear()

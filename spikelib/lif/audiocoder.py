@@ -28,7 +28,9 @@ hidden vectors quantised to ``2^bits`` levels (:func:`quantise`); the AE-ANN's d
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -268,3 +270,158 @@ def summary(mse: torch.Tensor) -> Mapping[str, float]:
     """Mean and standard error of per-sample MSEs."""
     m = torch.as_tensor(mse, dtype=torch.float64)
     return {"mean": float(m.mean()), "sem": float(m.std() / math.sqrt(len(m))) if len(m) > 1 else 0.0}
+
+
+# ------------------------------------------------------------------- the book's experiment, stage 2
+
+
+def evenly_spaced(n_total: int, k: int | None) -> np.ndarray:
+    """``k`` indices spread evenly over ``range(n_total)`` (all of them for ``k=None`` or ``k >= n_total``)."""
+    if k is None or k >= n_total:
+        return np.arange(n_total)
+    if k < 1:
+        raise ValueError(f"need k >= 1 (or None for all), got {k}")
+    return np.linspace(0, n_total - 1, k).round().astype(np.int64)
+
+
+def per_class(digits, k: int) -> np.ndarray:
+    """Indices of the first ``k`` samples of each digit 0-9 present, digit by digit (Fig. 8b: 5 per class)."""
+    digits = _labels(digits)
+    return np.concatenate([np.flatnonzero(digits == d)[:k] for d in range(10)]).astype(np.int64)
+
+
+@dataclass
+class AudioPairs:
+    """A multimodal dataset of §3.2.1 on FSDD: cochleagram rates and, per training sample, the index of its
+    paired MNIST training image; test samples are paired (A) or scored against ``candidates`` (B)."""
+
+    dataset: str
+    x_train: np.ndarray  # (N, channels x frames) rates in [0, 1]
+    x_test: np.ndarray
+    digits_train: np.ndarray
+    digits_test: np.ndarray
+    images: np.ndarray  # MNIST training images (60000, 28, 28) uint8
+    image_labels: np.ndarray
+    pair_train: np.ndarray  # index into images for every training sample
+    pair_test: np.ndarray | None  # A: the class image of every test sample; B: None (minimum over candidates)
+    backend: str
+
+    @property
+    def candidates(self) -> np.ndarray:
+        """Dataset B's test reference: all training images of the dataset (the paper's rule)."""
+        return self.images[self.pair_train]
+
+
+_PAIR_KEYS = ("backend", "n_channels", "n_frames", "decimation", "n_train", "n_test", "dataset")
+
+
+def audio_pairs(config: Mapping, *, seed: int = 0) -> AudioPairs:
+    """Dataset ``config["dataset"]`` ("A" or "B") of FSDD cochleagrams (``backend``, ``n_channels``,
+    ``n_frames``, ``decimation``; ``n_train`` / ``n_test`` recordings evenly spaced, None: all) paired with
+    MNIST training images: A by :func:`dataset_a` (the typical image of each digit), B by :func:`dataset_b`
+    from ``seed``. The last few are kept in memory (a sweep asks for the same one many times); treat the
+    arrays as read-only."""
+    return _audio_pairs(tuple(config[k] for k in _PAIR_KEYS), int(seed))
+
+
+@functools.lru_cache(maxsize=2)
+def _audio_pairs(items: tuple, seed: int) -> AudioPairs:
+    from spikelib import audio, data
+
+    config = dict(zip(_PAIR_KEYS, items))
+    kw = dict(n_frames=config["n_frames"], decimation=config["decimation"], n_channels=config["n_channels"],
+              backend=config["backend"])
+    tr, te = audio.fsdd_cochleagrams("train", **kw), audio.fsdd_cochleagrams("test", **kw)
+    itr, ite = evenly_spaced(len(tr), config["n_train"]), evenly_spaced(len(te), config["n_test"])
+    images, labels = data.load_mnist("train")
+    dtr, dte = np.asarray(tr.digits)[itr], np.asarray(te.digits)[ite]
+    if config["dataset"] == "A":
+        cls = class_images(images, labels)
+        pair_train, pair_test = cls[dtr], cls[dte]
+    elif config["dataset"] == "B":
+        pair_train, pair_test = dataset_b(dtr, labels, seed=seed), None
+    else:
+        raise ValueError(f"dataset must be 'A' or 'B', got {config['dataset']!r}")
+    return AudioPairs(config["dataset"], tr.flat()[itr], te.flat()[ite], dtr, dte, images, np.asarray(labels),
+                      pair_train, pair_test, tr.backend)
+
+
+def pairs_mse(pairs: AudioPairs, outputs: torch.Tensor, split: str) -> torch.Tensor:
+    """Per-sample validation MSE (§3.2.3) of synthesised images (N, 784) of ``split``: against the paired
+    image, except dataset B's test set: the minimum over all its training images."""
+    if split == "train":
+        return audio_to_image_mse(outputs, pairs.images[pairs.pair_train])
+    if pairs.pair_test is not None:
+        return audio_to_image_mse(outputs, pairs.images[pairs.pair_test])
+    return audio_to_image_mse(outputs, candidates=pairs.candidates)
+
+
+def _stats(mse: torch.Tensor) -> dict:
+    sm = summary(mse)
+    return {"mean": sm["mean"], "sem": sm["sem"]}
+
+
+def run_audio_config(config: Mapping, *, device: str = "cpu", directory, checkpoint=None, artifacts=None) -> dict:
+    """Stage 2 of :func:`spikelib.lif.roy.spike_backprop_configs`: an AC-SNN (``part="ac_snn"``) or AC-ANN
+    (``"ac_ann"``) on dataset A or B, with the frozen AE (AE-SNN or AE-ANN) saved in ``directory`` under
+    the key ``config["ae"]``.
+
+    AC-SNN: the AE encoder's hidden maps of the paired images (T = ``ae_steps``, first ``th`` frames) are
+    the targets; test MSE after every epoch (``curve``). AC-ANN: the AE-ANN's hidden vectors quantised to
+    ``bits``. Results: ``test_mse`` (Table 1) and its standard error, ``train_mse``, ``curve``,
+    ``history`` (per batch). ``artifacts``: synthesised images of 5 test samples per digit (Fig. 8b).
+    """
+    from spikelib.lif import roy
+
+    seed = int(config["seed"])
+    pairs = audio_pairs(config, seed=seed)
+    n_batches = math.ceil(len(pairs.x_train) / config["batch_size"])
+    if config["part"] == "ac_snn":
+        ae = roy.load_ae_snn(directory, config["ae"]).to(device)
+        T, rate = int(config["n_steps"]), float(config["rate_scale"])
+        targets = hidden_maps(ae, pairs.images[pairs.pair_train], n_steps=config["ae_steps"], seed=_seed(seed, 2),
+                              th=config["th"])
+
+        def images_of(net, x):
+            return synthesise(net, ae, x, n_steps=T, rate_scale=rate)["images"]
+
+        def evaluate(net):
+            return {"test_mse": float(pairs_mse(pairs, images_of(net, pairs.x_test), "test").mean())}
+
+        net, history = train_audiocoder(pairs.x_train, targets, n_hidden=config["n_hidden"], n_steps=T,
+                                        rate_scale=rate, lr=config["lr"], batch_size=config["batch_size"],
+                                        epochs=config["epochs"], weight_decay=config["weight_decay"],
+                                        trace=config["trace"], seed=seed, evaluate=evaluate,
+                                        eval_every=n_batches, checkpoint=checkpoint)
+        hist = {k: history[k] for k in ("batch", "loss", "spike_mse", "hidden_rate")}
+        out_test, out_train = images_of(net, pairs.x_test), images_of(net, pairs.x_train)
+        stored = targets.float().mean().item()
+    elif config["part"] == "ac_ann":
+        ae = roy.load_ae_ann(directory, config["ae"])
+        hidden = ann_hidden(ae, pairs.images[pairs.pair_train], bits=config["bits"])
+
+        def evaluate(model):
+            return {"test_mse": float(pairs_mse(pairs, synthesise_ann(model, ae, pairs.x_test), "test").mean())}
+
+        net, history = train_audiocoder_ann(pairs.x_train, hidden, n_hidden=config["n_hidden"],
+                                            optimizer=config["optimizer"], lr=config["lr"],
+                                            weight_decay=config["weight_decay"], batch_size=config["batch_size"],
+                                            epochs=config["epochs"], seed=seed, evaluate=evaluate)
+        hist = {k: history[k] for k in ("batch", "loss", "mse")}
+        out_test, out_train = synthesise_ann(net, ae, pairs.x_test), synthesise_ann(net, ae, pairs.x_train)
+        stored = hidden.mean().item()
+    else:
+        raise ValueError(f"part must be 'ac_snn' or 'ac_ann', got {config['part']!r}")
+    test, train = _stats(pairs_mse(pairs, out_test, "test")), _stats(pairs_mse(pairs, out_train, "train"))
+    if artifacts is not None:
+        from spikelib.lif.roy import _save_npz
+
+        show = per_class(pairs.digits_test, 5)
+        _save_npz(artifacts, None, digits=pairs.digits_test[show], synthesised=out_test[show].numpy().astype(np.float32),
+                  paired=pairs.images[pairs.pair_test[show]] if pairs.pair_test is not None else np.zeros((0, 28, 28), np.uint8))
+    return {"test_mse": test["mean"], "test_mse_sem": test["sem"], "train_mse": train["mean"],
+            "train_mse_sem": train["sem"],
+            "curve": [{"epoch": round(e["batch"] / n_batches), "test_mse": e["test_mse"]} for e in history["eval"]],
+            "history": hist, "train_seconds": history["seconds"], "n_train": len(pairs.x_train),
+            "n_test": len(pairs.x_test), "n_inputs": int(pairs.x_train.shape[1]), "backend": pairs.backend,
+            "mean_target": stored}

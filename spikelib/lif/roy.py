@@ -612,3 +612,265 @@ def evaluate_ae_ann(model: nn.Module, images) -> dict:
     out = model(x)
     mse = zscored_mse(out, x)
     return {"mse": mse, "mean_mse": float(mse.mean()), "counts": out}
+
+
+# --------------------------------------------------------------- the book's experiment, as a sweep
+
+#: Table 1's rows and models as the results record names them ("ann": the AE-/AC-ANN trained by SGD).
+TABLE1_ROWS = ("mnist_196", "fmnist_512", "fmnist_1024", "audio_a", "audio_b")
+TABLE1_MODELS = ("snn", "ann", "ann_adam")
+#: The leak of every run but Fig. 3a's (§3.1: "we set the leak coefficient at 0.1").
+REFERENCE_LEAK = 0.1
+_SNN_KEYS = ("n_train", "n_hidden", "n_steps", "rate_scale", "lr", "batch_size", "epochs", "weight_decay", "trace")
+_AUDIO_DATA_KEYS = ("backend", "n_channels", "n_frames", "decimation", "n_train", "n_test")
+_AUDIO_SNN_KEYS = ("n_hidden", "n_steps", "rate_scale", "lr", "batch_size", "epochs", "weight_decay", "trace",
+                   "ae_steps")
+
+
+def spike_backprop_configs(s: Mapping, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """The configurations of the chapter's sweep from ``spikelib.scales.settings("spike_backprop", scale)``.
+
+    Returns ``(stage1, stage2)``; stage 2 reads artifacts that stage 1 writes, so run stage 1 first
+    (two :func:`spikelib.sweep.run_sweep` calls over one directory). Every config holds every setting that
+    changes its result (a changed scale setting makes a new config, never a stale record). ``part``:
+
+    - ``ae_snn``, MNIST: the reference run (leak 0.1, mask, T = ``mnist.n_steps``, ``reference=True``:
+      Table 1 on ``n_test`` test images, the frozen AE of the audio part), one run per other leak of
+      ``leaks`` (Fig. 3a), without the mask (3b), one per other T of ``durations`` (3c); each evaluated on
+      the first ``n_eval`` test images every ``eval_every`` batches. FMNIST: one per ``hidden_sizes`` (Fig. 5).
+    - ``ae_ann``: AE-ANNs with SGD and with Adam, MNIST (``mnist.n_hidden``) and FMNIST (each hidden size).
+    - stage 2, ``ac_snn``: dataset A for every Th in ``audio.th_values`` (Figs. 7a, 8a), B at ``th_b``;
+      ``ac_ann``: dataset A for every ``bits`` (Fig. 7c), B at full precision, SGD and Adam, each on the
+      MNIST AE-ANN trained by the same optimiser. ``ae``: the key of the config whose artifacts they read.
+    """
+    from spikelib.sweep import config_key
+
+    m, f, a, au, c = s["mnist"], s["fmnist"], s["ann"], s["audio"], s["ac_ann"]
+    common = {"seed": int(seed), "n_show": int(s["n_show"])}
+    mnist = {"part": "ae_snn", "dataset": "mnist", **{k: m[k] for k in _SNN_KEYS}, "leak": REFERENCE_LEAK,
+             "mask": True, "n_eval": int(s["n_eval"]), "eval_every": int(s["eval_every"]), "n_test": 0,
+             "reference": False, **common}
+    reference = {**mnist, "n_test": m["n_test"], "reference": True}
+    stage1 = [reference]
+    stage1 += [{**mnist, "leak": float(leak)} for leak in s["leaks"] if float(leak) != REFERENCE_LEAK]
+    stage1 += [{**mnist, "mask": False}]
+    stage1 += [{**mnist, "n_steps": int(t)} for t in s["durations"] if int(t) != m["n_steps"]]
+    stage1 += [{"part": "ae_snn", "dataset": "fmnist", **{k: f[k] for k in _SNN_KEYS if k != "n_hidden"},
+                "n_hidden": int(h), "leak": REFERENCE_LEAK, "mask": True, "n_eval": 0, "eval_every": 0,
+                "n_test": f["n_test"], "reference": False, **common} for h in f["hidden_sizes"]]
+    anns = {}
+    for dataset, sizes, n_test in (("mnist", [m["n_hidden"]], m["n_test"]), ("fmnist", f["hidden_sizes"], f["n_test"])):
+        for h in sizes:
+            for opt in ("sgd", "adam"):
+                cfg = {"part": "ae_ann", "dataset": dataset, "n_hidden": int(h), "optimizer": opt,
+                       "lr": a["lr"][dataset][opt], "n_train": a[f"n_train_{dataset}"], "batch_size": a["batch_size"],
+                       "epochs": a["epochs"], "weight_decay": a["weight_decay"], "n_test": n_test, **common}
+                stage1.append(cfg)
+                if dataset == "mnist":
+                    anns[opt] = config_key(cfg)
+    data = {k: au[k] for k in _AUDIO_DATA_KEYS}
+    snn = {"part": "ac_snn", **data, **{k: au[k] for k in _AUDIO_SNN_KEYS}, "ae": config_key(reference), **common}
+    stage2 = [{**snn, "dataset": "A", "th": int(th)} for th in au["th_values"]]
+    stage2.append({**snn, "dataset": "B", "th": int(au["th_b"])})
+    for dataset, bits_list in (("A", c["bits"]), ("B", [None])):
+        for opt in ("sgd", "adam"):
+            stage2 += [{"part": "ac_ann", **data, "dataset": dataset, "optimizer": opt, "bits": bits,
+                        **{k: c[k] for k in ("n_hidden", "lr", "weight_decay", "batch_size", "epochs")},
+                        "ae": anns[opt], **common} for bits in bits_list]
+    return stage1, stage2
+
+
+def find_record(records, *, missing_ok: bool = False, **match):
+    """The one sweep record whose ``config`` has every item of ``match`` (e.g. ``part="ac_snn",
+    dataset="A", th=15``); None if there is none and ``missing_ok``, else KeyError. ValueError if several."""
+    hits = [r for r in records if all(r["config"].get(k, _MISSING) == v for k, v in match.items())]
+    if len(hits) > 1:
+        raise ValueError(f"{len(hits)} records match {match}: add items to tell them apart")
+    if not hits:
+        if missing_ok:
+            return None
+        raise KeyError(f"no record matches {match}")
+    return hits[0]
+
+
+_MISSING = object()
+
+
+def table1_rows(records, s: Mapping) -> list[dict]:
+    """Table 1 from the sweep records: ``{"row", "model", "mse"}`` for every row of :data:`TABLE1_ROWS`
+    and model of :data:`TABLE1_MODELS` (mse: the mean z-scored test MSE; None where a record is missing).
+
+    ``fmnist_512`` / ``fmnist_1024`` are the first / second of ``fmnist.hidden_sizes`` (other sizes at
+    smoke scale); audio A's AC-SNN is the one at ``audio.th_a``, B's at ``th_b`` (Table 1's footnotes);
+    the AC-ANNs are those at full precision (``bits=None``).
+    """
+    h1, h2 = s["fmnist"]["hidden_sizes"][:2]
+    au = s["audio"]
+    where = {
+        ("mnist_196", "snn"): dict(part="ae_snn", dataset="mnist", reference=True),
+        ("audio_a", "snn"): dict(part="ac_snn", dataset="A", th=au["th_a"]),
+        ("audio_b", "snn"): dict(part="ac_snn", dataset="B", th=au["th_b"]),
+    }
+    for row, h in (("fmnist_512", h1), ("fmnist_1024", h2)):
+        where[(row, "snn")] = dict(part="ae_snn", dataset="fmnist", n_hidden=h)
+    for model, opt in (("ann", "sgd"), ("ann_adam", "adam")):
+        where[("mnist_196", model)] = dict(part="ae_ann", dataset="mnist", optimizer=opt)
+        for row, h in (("fmnist_512", h1), ("fmnist_1024", h2)):
+            where[(row, model)] = dict(part="ae_ann", dataset="fmnist", n_hidden=h, optimizer=opt)
+        for row, ds in (("audio_a", "A"), ("audio_b", "B")):
+            where[(row, model)] = dict(part="ac_ann", dataset=ds, optimizer=opt, bits=None)
+    rows = []
+    for row in TABLE1_ROWS:
+        for model in TABLE1_MODELS:
+            r = find_record(records, missing_ok=True, **where[(row, model)])
+            rows.append({"row": row, "model": model, "mse": None if r is None else float(r["results"]["test_mse"])})
+    return rows
+
+
+def wall_times(records) -> dict:
+    """Seconds of computation per ``part`` of the sweep records (their ``wall_s``), and the total."""
+    out: dict = {}
+    for r in records:
+        out[r["config"]["part"]] = out.get(r["config"]["part"], 0.0) + float(r["wall_s"])
+    out["total"] = sum(out.values())
+    return out
+
+
+def artifact_path(directory: str | Path, config: Mapping | str) -> Path:
+    """``<directory>/<key>.npz``: the arrays a config of the sweep leaves (weights, reconstructions)."""
+    from spikelib.sweep import config_key
+
+    return Path(directory) / f"{config if isinstance(config, str) else config_key(config)}.npz"
+
+
+def _save_npz(path: Path, module: nn.Module | None = None, **arrays) -> None:
+    out = {k: np.asarray(v) for k, v in arrays.items()}
+    if module is not None:
+        out.update({f"state.{k}": v.detach().cpu().numpy() for k, v in module.state_dict().items()})
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **out)
+
+
+def load_artifacts(path: str | Path) -> dict:
+    """The arrays of :func:`artifact_path` as numpy arrays (``state.*``: the saved module's weights)."""
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _load_state(module: nn.Module, arrays: Mapping) -> nn.Module:
+    state = {k[len("state."):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("state.")}
+    module.load_state_dict(state)
+    return module
+
+
+def load_ae_snn(directory: str | Path, key: str) -> TwoLayerLIF:
+    """The AE-SNN saved by the sweep config ``key`` (the reference run): weights only, leak 0.1."""
+    arrays = load_artifacts(artifact_path(directory, key))
+    w1 = arrays["state.encoder.synapse.weight"]
+    net = ae_snn(w1.shape[0], n_in=w1.shape[1], leak=float(arrays["leak"]))
+    return _load_state(net, arrays)
+
+
+def load_ae_ann(directory: str | Path, key: str) -> nn.Module:
+    """The AE-ANN saved by the sweep config ``key``."""
+    arrays = load_artifacts(artifact_path(directory, key))
+    w = arrays["state.encoder.weight"]
+    return _load_state(ae_ann(w.shape[0], n_in=w.shape[1]), arrays)
+
+
+def _images(dataset: str, split: str):
+    from spikelib import data
+
+    if dataset == "mnist":
+        return data.load_mnist(split)
+    if dataset == "fmnist":
+        return data.load_fashion_mnist(split)
+    raise ValueError(f"dataset must be 'mnist' or 'fmnist', got {dataset!r}")
+
+
+def _run_ae_snn(config: Mapping, *, device: str, checkpoint, artifacts: Path) -> dict:
+    x, _ = _images(config["dataset"], "train")
+    xt, _ = _images(config["dataset"], "test")
+    seed, T, rate = int(config["seed"]), int(config["n_steps"]), float(config["rate_scale"])
+    net = ae_snn(config["n_hidden"], leak=config["leak"], seed=seed).to(device)
+    evaluate = None
+    if config["eval_every"] and config["n_eval"]:
+        def evaluate(n):
+            r = evaluate_autoencoder(n, xt[:config["n_eval"]], n_steps=T, rate_scale=rate)
+            return {"test_mse": r["mean_mse"], "test_spike_mse": r["mean_spike_mse"]}
+    _, history = train_ae_snn(x[:config["n_train"]], net=net, n_steps=T, rate_scale=rate, lr=config["lr"],
+                              batch_size=config["batch_size"], epochs=config["epochs"], trace=config["trace"],
+                              mask=config["mask"], weight_decay=config["weight_decay"], seed=seed,
+                              evaluate=evaluate, eval_every=config["eval_every"] or None, checkpoint=checkpoint)
+    out = {"history": {k: history[k] for k in ("batch", "loss", "mse", "spike_mse", "hidden_rate")},
+           "eval": history["eval"], "train_seconds": history["seconds"], "n_batches": len(history["batch"])}
+    n_test = int(config["n_test"]) or int(config["n_eval"])
+    t0 = time.perf_counter()
+    r = evaluate_autoencoder(net, xt[:n_test], n_steps=T, rate_scale=rate)
+    out.update(test_mse=r["mean_mse"], test_spike_mse=r["mean_spike_mse"],
+               test_mse_sem=float(r["mse"].std() / math.sqrt(len(r["mse"]))) if len(r["mse"]) > 1 else 0.0,
+               n_test=n_test, eval_seconds=time.perf_counter() - t0)
+    n_show = int(config["n_show"])
+    _save_npz(artifacts, net.cpu() if config["reference"] else None, images=xt[:n_show],
+              reconstructions=r["counts"][:n_show].numpy().astype(np.uint8), leak=np.float64(config["leak"]))
+    return out
+
+
+def _run_ae_ann(config: Mapping, *, artifacts: Path) -> dict:
+    x, _ = _images(config["dataset"], "train")
+    xt, _ = _images(config["dataset"], "test")
+    model, history = train_ae_ann(x[:config["n_train"]], n_hidden=config["n_hidden"], optimizer=config["optimizer"],
+                                  lr=config["lr"], batch_size=config["batch_size"], epochs=config["epochs"],
+                                  weight_decay=config["weight_decay"], seed=int(config["seed"]))
+    r = evaluate_ae_ann(model, xt[:config["n_test"]])
+    n_show = int(config["n_show"])
+    _save_npz(artifacts, model if config["dataset"] == "mnist" else None, images=xt[:n_show],
+              reconstructions=r["counts"][:n_show].numpy().astype(np.float32))
+    return {"history": {"batch": history["batch"], "mse": history["mse"], "loss": history["loss"]},
+            "train_seconds": history["seconds"], "test_mse": r["mean_mse"],
+            "test_mse_sem": float(r["mse"].std() / math.sqrt(len(r["mse"]))) if len(r["mse"]) > 1 else 0.0,
+            "n_test": int(config["n_test"]), "n_batches": len(history["batch"])}
+
+
+def run_spike_backprop_config(config: Mapping, *, scale: str | None = None, device: str = "cpu",
+                              checkpoint: str | Path | None = None) -> dict:
+    """One configuration of :func:`spike_backprop_configs`: train, evaluate, return JSON-able results.
+
+    For :func:`spikelib.sweep.run_sweep` (which passes ``checkpoint``, ``<directory>/<key>.ckpt``: an
+    interrupted SNN run resumes from it). Arrays go to ``<directory>/<key>.npz`` (:func:`artifact_path`):
+    the first ``n_show`` test images and their reconstructions, and the weights of the MNIST reference
+    AE-SNN and AE-ANNs, which stage 2 (:func:`spikelib.lif.audiocoder.run_audio_config`) loads by the key
+    in its ``ae`` item. Results: ``test_mse`` (Table 1's metric), per-batch training ``history``, ``eval``
+    (held-out curve), seconds. ``scale`` is only recorded by the sweep.
+    """
+    if checkpoint is None:
+        raise ValueError("run_spike_backprop_config needs checkpoint (run it through spikelib.sweep.run_sweep)")
+    checkpoint = Path(checkpoint)
+    artifacts = artifact_path(checkpoint.parent, config)
+    part = config["part"]
+    torch.manual_seed(int(config["seed"]))
+    if part == "ae_snn":
+        return _run_ae_snn(config, device=device, checkpoint=checkpoint, artifacts=artifacts)
+    if part == "ae_ann":
+        return _run_ae_ann(config, artifacts=artifacts)
+    if part in ("ac_snn", "ac_ann"):
+        from spikelib.lif.audiocoder import run_audio_config
+
+        return run_audio_config(config, device=device, directory=checkpoint.parent, checkpoint=checkpoint,
+                                artifacts=artifacts)
+    raise ValueError(f"unknown part {part!r}: one of ae_snn, ae_ann, ac_snn, ac_ann")
+
+
+def settings_rows(s: Mapping, reference: Mapping) -> list[tuple[str, object, object]]:
+    """``(name, value, reference value)`` for every leaf of the nested settings ``s`` (dotted names, e.g.
+    ``"audio.n_frames"``), beside the same leaf of ``reference`` (another scale; None where it has none):
+    the reductions a scale makes, read from :mod:`spikelib.scales` rather than retyped."""
+    def leaves(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, Mapping):
+                yield from leaves(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}", v
+
+    ref = dict(leaves(reference))
+    return [(name, v, ref.get(name)) for name, v in leaves(s)]
