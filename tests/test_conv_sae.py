@@ -383,3 +383,112 @@ def test_train_sae_config_smoke_scale(tmp_path):
 def test_time_train_step_reports_seconds():
     r = cs.time_train_step({"T": 3, "batch_size": 4, "nz": 5}, repeats=1)
     assert r["seconds_per_step"] > 0 and r["T"] == 3
+
+
+# ---------------------------------------------------------------- the book chapter's helpers
+
+
+SETTINGS = {"epochs": 1, "search_epochs": 1, "seeds": 2, "T": 8, "batch_size": 16, "n_train": 32, "n_val": 40,
+            "models": ["SAE", "SAE-dense", "AEl2"], "latent_sizes": [10, 100], "time_steps": [8],
+            "noise_levels": [0.0, 0.3], "decays": [0.99]}
+
+
+def test_experiment_configs_vary_one_axis_from_the_defaults():
+    c = cs.experiment_configs(SETTINGS, seed=3)
+    assert c["models"] == [{"model": m, "seed": s} for m in SETTINGS["models"] for s in (3, 4)]
+    # default nz (100), T (8), noise (0), decay (0.99) are the Table-1 runs: only nz = 10 and noise = 0.3
+    # run, for the axis models the scale trains (SAE-sparse is not among them)
+    assert {(a["model"], k) for a in c["axes"] for k in a if k not in ("model", "seed")} == {
+        ("SAE-dense", "nz"), ("AEl2", "nz"), ("SAE-dense", "noise"), ("AEl2", "noise")}
+    assert len(c["axes"]) == 8 and all(a["seed"] in (3, 4) for a in c["axes"])
+    narrow = cs.experiment_configs({**SETTINGS, "seeds": 1, "axis_models": {"latent_sizes": ["AEl2"],
+                                                                           "noise_levels": []}})
+    assert narrow["axes"] == [{"model": "AEl2", "nz": 10, "seed": 0}]
+    assert cs.axis_default(SETTINGS, "time_steps") == 8 and cs.axis_default(SETTINGS, "latent_sizes") == 100
+    for cfg in c["axes"]:  # every config resolves
+        cs.resolve_config({k: v for k, v in cfg.items() if k != "seed"}, **SETTINGS)
+
+
+def test_search_configs_follow_the_paper_tables():
+    t4 = cs.search_configs("table4", {**SETTINGS, "seeds": 1})
+    assert len(t4) == 13 and {c["model"] for c in t4} == {"AE"}  # lr = 5e-4, l2 = 0 is in both blocks
+    assert {"model": "AE", "search": "table4", "l2": 0.0, "lr": 1e-3, "seed": 0} in t4
+    t5 = cs.search_configs("table5", {**SETTINGS, "seeds": 1})
+    beta = [c for c in t5 if "beta" in c and c.get("l2") == 0.01]
+    assert sorted(c["beta"] for c in beta) == [0.0, 1e-3, 1e-2, 0.1, 1.0, 10.0] and len(t5) == 12
+    t6 = cs.search_configs("table6", SETTINGS)
+    assert len(t6) == 2 * 21 and all(c["epochs"] == 1 for c in t6)
+    for cfg in t4 + t5 + t6:
+        r = cs.resolve_config({k: v for k, v in cfg.items() if k not in ("seed", "search")}, **SETTINGS)
+        assert r["model"] in ("sae", "ae", "vae")
+    with pytest.raises(ValueError, match="unknown search"):
+        cs.search_configs("table7", SETTINGS)
+
+
+def _fake_record(name, lrec, *, nz=100, seed=0, T=8, epochs=(50.0, 40.0)):
+    cfg = cs.resolve_config({"model": name, "nz": nz, "T": T})
+    final = {"lrec": lrec, "inp": 0.5, "distance_ratio": {"euclidean": lrec / 100, "correlation": float("nan")}}
+    return {"key": f"{name}-{nz}-{seed}", "seed": seed, "config": {"model": name, "seed": seed},
+            "results": {"config": cfg, "final": final, "seconds_per_step": 0.1,
+                        "history": [{"val_lrec": v} for v in epochs]}}
+
+
+def test_summarise_runs_axis_series_and_best_runs():
+    recs = [_fake_record("SAE-dense", 10.0, seed=0), _fake_record("SAE-dense", 14.0, seed=1, epochs=(60.0, 30.0)),
+            _fake_record("SAE-dense", 30.0, nz=10), _fake_record("AEl2", 5.0), _fake_record("AEl2", 6.0, T=4)]
+    rows = cs.summarise_runs(recs)
+    dense = rows[0]
+    assert (dense["name"], dense["nz"], dense["n"]) == ("SAE-dense", 100, 2)
+    assert dense["lrec"] == pytest.approx(12.0) and dense["lrec_sd"] == pytest.approx(math.sqrt(8.0))
+    assert dense["distance_euclidean"] == pytest.approx(0.12) and math.isnan(dense["distance_correlation"])
+    assert dense["lrec_per_epoch"] == [55.0, 35.0] and dense["seconds_per_step"] == pytest.approx(0.1)
+    assert rows[1]["lrec_sd"] is None  # one run
+    series = cs.axis_series(rows, "latent_sizes", {"T": 8})
+    assert [r["nz"] for r in series["SAE-dense"]] == [10, 100] and [r["nz"] for r in series["AEl2"]] == [100]
+    assert [r["T"] for r in cs.axis_series(rows, "time_steps", {"T": 8})["AEl2"]] == [4, 8]
+    best = cs.best_runs(recs)
+    assert best["SAE-dense"]["seed"] == 0 and best["AEl2"]["results"]["final"]["lrec"] == 5.0
+
+
+def test_parameter_table_is_table2():
+    rows = cs.parameter_table((10, 100))
+    got = {(r["model"], r["nz"]): r["parameters"] for r in rows}
+    assert got == {(k, nz): TABLE2[nz][i] for nz in (10, 100) for i, k in enumerate(("SAE", "AE", "VAE"))}
+
+
+def test_snapshot_example_correlations_and_latent_examples():
+    cfg = cs.resolve_config({**TINY, "T": 5})
+    x = _tiny_data(6)
+    sae = cs.make_model(cfg, seed=0)
+    snap = cs.snapshot(sae, x, cfg, seed=2)
+    assert snap["xhat"].shape == (6, 28, 28) and snap["encoding"].shape == (6, 28, 28)
+    assert snap["latent"].shape == (6, 5, 8) and set(np.unique(snap["latent"])) <= {0.0, 1.0}
+    assert list(snap["rates"]) == ["input", *cs.LAYERS] and len(snap["rates"]["conv1"]) == 16 * 24 * 24
+    assert all(((r >= 0) & (r <= 1)).all() for r in snap["rates"].values())
+    assert snap["encoding"].max() == pytest.approx(1.0)
+    ae = cs.make_model(cs.resolve_config({"model": "ae", "nz": 8}), seed=0)
+    assert set(cs.snapshot(ae, x, cs.resolve_config({"model": "ae"})).keys()) == {"xhat"}
+    c = cs.example_correlations(np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.1], [0.0, 0.0, 0.0]]))
+    assert c[0, 1] == pytest.approx(1.0, abs=1e-3) and c[2, 0] == 0.0 and c[2, 2] == 1.0
+    # the latent matrix of the figures is the one evaluate's distance ratios come from
+    y = torch.arange(40) % 4
+    xs = _tiny_data(40)
+    rep, lab = cs.latent_examples(sae, xs, y, cfg, seed=7)
+    assert rep.shape == (40, 8) and lab.tolist() == sorted(lab.tolist())
+    ev = cs.evaluate(sae, xs, cfg, seed=7, labels=y)
+    assert ev["distance_ratio"]["euclidean"] == pytest.approx(cs.class_distance_ratio(rep, lab), nan_ok=True)
+
+
+def test_timing_configs_and_time_config():
+    tc = cs.timing_configs({**SETTINGS, "timing_steps": [4, 8]})
+    assert [c["T"] for c in tc if c["timing"] == "T"] == [4, 8]
+    assert {(c["model"], c["nz"]) for c in tc if c["timing"] == "nz"} == {
+        (k, nz) for k in ("sae", "ae", "vae") for nz in (10, 100)}
+    r = cs.time_config({"timing": "T", "model": "sae", "T": 3, "nz": 5, "batch_size": 4, "seed": 9}, repeats=1)
+    assert r["seconds_per_step"] > 0 and r["T"] == 3
+
+
+def test_blank_image_lrec():
+    x = torch.zeros(2, 1, 28, 28)
+    x[0, 0, 0, :4] = 0.5
+    assert cs.blank_image_lrec(x) == pytest.approx(4 * 0.25 / 2)

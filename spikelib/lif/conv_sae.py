@@ -33,6 +33,12 @@ Training (App. A.1): Adam, learning rate 5e-4, batch 64, gradients clipped by va
 :func:`fit` checkpoints and resumes, :func:`train_sae_config` is the entry point of a sweep or notebook.
 Metrics (§3.2, App. A.2, A.5): :func:`inactive_neuron_proportion`, :func:`active_neuron_ratio`,
 :func:`active_firing_rate`, :func:`active_per_example_ratio`, :func:`class_distance_ratio`.
+
+The book chapter (``notebooks/regularised_sae.ipynb``): :func:`experiment_configs` (Table-1 runs and the
+bottleneck axes of a scale), :func:`search_configs` (Tables 4-6), :func:`timing_configs` /
+:func:`time_config` (Fig. 3F-G), :func:`summarise_runs` (mean and SD over seeds), :func:`axis_series`,
+:func:`best_runs`, :func:`parameter_table` (Table 2), :func:`snapshot` (Fig. 2), :func:`latent_examples` and
+:func:`example_correlations` (Figs. 5-6).
 """
 
 from __future__ import annotations
@@ -737,12 +743,21 @@ def evaluate(model: nn.Module, x: torch.Tensor, config: Mapping[str, Any], *, se
     result = {k: (v / n if k in ("lrec", "spikes_per_example", "latent_spikes_per_example") else v / max(n_batches, 1))
               for k, v in sums.items()}
     if labels is not None:
-        y = labels.cpu().numpy()
-        per_class = int(min(10, np.bincount(y).min() if len(y) else 0))  # fewer on a small validation set
-        idx = torch.as_tensor(balanced_indices(y, max(per_class, 2)), device=x.device)
-        rep = represent(model, x[idx], config, seed=seed)
-        result["distance_ratio"] = class_distance_ratios(rep, y[idx.cpu().numpy()])
+        rep, y = latent_examples(model, x, labels, config, seed=seed)
+        result["distance_ratio"] = class_distance_ratios(rep, y)
     return result
+
+
+def latent_examples(model: nn.Module, x: torch.Tensor, labels, config: Mapping[str, Any], *, seed: int = 0,
+                    per_class: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """App. A.5's latent matrix: :func:`represent` of the first ``per_class`` images of each class of ``x``
+    (fewer, at least 2, if a class has fewer), sorted by class; returns ``(representation, labels)``.
+    :func:`evaluate` computes the distance ratios (Tables 1, 8) on it, with its seed, so Figs. 5-6 match."""
+    y = np.asarray(torch.as_tensor(labels).cpu())
+    k = int(min(per_class, np.bincount(y).min() if len(y) else 0))  # fewer on a small validation set
+    idx = balanced_indices(y, max(k, 2))
+    rep = represent(model, x[torch.as_tensor(idx, device=x.device)], config, seed=seed)
+    return rep, y[idx]
 
 
 def fit(model: nn.Module, x_train: torch.Tensor, config: Mapping[str, Any], *, seed: int = 0,
@@ -828,6 +843,7 @@ def train_sae_config(config: Mapping[str, Any], *, scale: str, device: str = "cp
     from spikelib.scales import settings
 
     config = dict(config)
+    config.pop("search", None)  # a label of search_configs: keeps those configs apart from Table 1's
     if config.pop("seed", seed) != seed:  # spikelib.sweep passes config["seed"] as seed
         raise ValueError(f"config seed {config.get('seed')} differs from seed={seed}")
     cfg = resolve_config(config, **settings("regularised_sae", scale))
@@ -855,7 +871,7 @@ def load_model(checkpoint: str | Path, config: Mapping[str, Any], *, scale: str,
     (``run_sweep(..., keep_checkpoints=True)`` keeps them), for figures that need the weights or spikes."""
     from spikelib.scales import settings
 
-    config = {k: v for k, v in config.items() if k != "seed"}
+    config = {k: v for k, v in config.items() if k not in ("seed", "search")}
     cfg = resolve_config(config, **settings("regularised_sae", scale))
     model = make_model(cfg, seed=seed, device=device)
     model.load_state_dict(torch.load(checkpoint, weights_only=True, map_location=device)["model"])
@@ -901,3 +917,269 @@ def time_train_step(config: Mapping[str, Any] | None = None, *, repeats: int = 3
             times.append(time.perf_counter() - t0)
     return {"seconds_per_step": float(np.median(times)), "all_seconds": times, "T": cfg["T"],
             "batch_size": cfg["batch_size"], "model": cfg["model"], "nz": cfg["nz"]}
+
+
+# ---------------------------------------------------------------- the book chapter: configs, summaries, figures
+
+#: The bottleneck axes of App. A.4.1 (Figs. 3A-D, 4): settings key -> config key.
+AXES: dict[str, str] = {"latent_sizes": "nz", "time_steps": "T", "noise_levels": "noise", "decays": "decay"}
+
+#: Which Table-1 models each axis varies (the paper's panels: Fig. 3A, C all compared models but the
+#: unregularised SAE; Fig. 3B, D and Fig. 4 the two regularised SAEs). A scale may narrow this with an
+#: ``axis_models`` mapping of the same shape in its settings.
+AXIS_MODELS: dict[str, tuple[str, ...]] = {
+    "latent_sizes": ("SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"),
+    "time_steps": ("SAE-sparse", "SAE-dense"),
+    "noise_levels": ("SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"),
+    "decays": ("SAE-sparse", "SAE-dense"),
+}
+
+#: Values the paper gives in its text and Table 7 for the latent activity of the Table-1 models (mean, SD
+#: over 5 runs, §3.2; INP of the SAEs from Table 7's matching rows); None where the paper gives no number.
+PAPER_ACTIVITY: dict[str, dict[str, tuple[float, float] | None]] = {
+    "SAE": {"inp": (0.83, 0.20), "anr": (0.17, 0.20), "afr": (0.75, 0.11), "rae": (0.95, 0.04)},
+    "SAE-sparse": {"inp": (0.07, 0.04), "anr": (0.93, 0.04), "afr": (0.06, 0.02), "rae": (0.61, 0.02)},
+    "SAE-dense": {"inp": (0.00, 0.00), "anr": (1.0, 0.0), "afr": (0.21, 0.02), "rae": (1.0, 0.0)},
+    "AE": {"inp": None, "anr": (0.22, 0.09), "afr": None, "rae": None},
+    "AEl2": {"inp": None, "anr": (0.41, 0.13), "afr": None, "rae": None},
+    "VAE": {"inp": None, "anr": None, "afr": None, "rae": None},
+    "betaVAE": {"inp": None, "anr": None, "afr": None, "rae": None},
+}
+
+#: The parameter searches of App. A.2 whose rows are unambiguous in the paper: (Table-1 base model, the
+#: varied key, {value: (paper Lrec mean, SD)}) per block. Table 6 trains ``search_epochs`` epochs (the
+#: paper: 1), Tables 4-5 ``epochs`` (10). Table 7's columns cannot be told apart in the paper's text.
+SEARCHES: dict[str, list[tuple[str, str, dict[float, tuple[float, float]]]]] = {
+    "table4": [
+        ("AE", "lr", {1e-6: (63.78, 5.07), 1e-5: (30.14, 12.89), 5e-4: (5.65, 0.94), 1e-4: (15.68, 9.86),
+                      1e-3: (45.86, 43.61), 1e-2: (89.46, 0.0), 1e-1: (89.46, 0.0)}),
+        ("AE", "l2", {0.0: (5.65, 0.94), 1e-6: (5.41, 1.41), 1e-5: (4.54, 1.49), 1e-4: (4.50, 1.38),
+                      1e-3: (5.57, 1.89), 1e-2: (6.54, 1.18), 1e-1: (7.98, 1.25)}),
+    ],
+    "table5": [
+        ("VAE", "l2", {0.0: (89.46, 0.0), 1e-6: (89.46, 0.0), 1e-5: (89.46, 0.0), 1e-4: (89.46, 0.0),
+                       1e-3: (38.40, 29.50), 1e-2: (19.14, 0.61), 1e-1: (20.76, 0.23)}),
+        ("VAE", "beta", {0.0: (1.65, 0.94), 1e-3: (1.64, 1.41), 1e-2: (2.29, 1.49), 0.1: (5.94, 1.38),
+                         1.0: (19.14, 0.61), 10.0: (52.90, 0.08)}),
+    ],
+    "table6": [
+        ("SAE", "l2", {0.1: (37.74, 6.07), 0.01: (36.24, 6.39), 1e-3: (35.36, 7.80), 1e-4: (33.57, 5.56),
+                       1e-5: (33.44, 4.72)}),
+        ("SAE", "p1", {0.1: (89.39, 0.0), 0.01: (25.19, 1.23), 1e-3: (27.95, 5.97), 1e-4: (33.89, 5.64),
+                       1e-5: (30.51, 2.81)}),
+        ("SAE", "p2", {0.1: (22.71, 1.23), 0.01: (18.55, 3.21), 0.005: (19.61, 3.35), 1e-3: (23.86, 5.18),
+                       1e-4: (28.82, 4.91), 1e-5: (31.65, 10.07)}),
+        ("SAE", "a1", {0.1: (56.21, 4.57), 0.01: (22.29, 2.95), 1e-3: (30.28, 5.81), 1e-4: (35.13, 7.45),
+                       1e-5: (33.77, 4.58)}),
+    ],
+}
+
+
+def experiment_seeds(settings: Mapping[str, Any], seed: int = 0) -> list[int]:
+    """The run seeds of a scale: ``seed, seed + 1, ...`` (``settings["seeds"]`` of them, at least one)."""
+    return [seed + i for i in range(max(1, int(settings.get("seeds", 1))))]
+
+
+def axis_default(settings: Mapping[str, Any], axis: str) -> Any:
+    """The value a config takes on ``axis`` (a key of :data:`AXES`) when it does not set it."""
+    return resolve_config({}, **settings)[AXES[axis]]
+
+
+def experiment_configs(settings: Mapping[str, Any], *, seed: int = 0) -> dict[str, list[dict]]:
+    """The sweep configs of the chapter at a scale (``spikelib.scales.settings("regularised_sae", scale)``).
+
+    ``"models"``: every model of ``settings["models"]`` at the defaults (Tables 1, 8; Figs. 2, 5, 6), one
+    config per seed of :func:`experiment_seeds`. ``"axes"``: for each axis of :data:`AXES`, each value
+    other than the default (the default is the ``"models"`` run) for the models of ``axis_models[axis]``
+    (settings, else :data:`AXIS_MODELS`) that the scale runs. A config is ``{"model", "seed"}`` plus the
+    one key it changes; feed it to :func:`train_sae_config` through :func:`spikelib.sweep.run_sweep`.
+    """
+    seeds = experiment_seeds(settings, seed)
+    models = list(settings["models"])
+    out = {"models": [{"model": m, "seed": s} for m in models for s in seeds], "axes": []}
+    chosen = dict(AXIS_MODELS)
+    chosen.update(settings.get("axis_models", {}) or {})
+    for axis, key in AXES.items():
+        default = axis_default(settings, axis)
+        for value in settings.get(axis, []):
+            if value == default:
+                continue
+            for m in chosen.get(axis, ()):
+                if m in models:
+                    out["axes"].extend({"model": m, key: value, "seed": s} for s in seeds)
+    return out
+
+
+def search_configs(table: str, settings: Mapping[str, Any], *, seed: int = 0) -> list[dict]:
+    """The configs of one parameter search of :data:`SEARCHES` (``"table4"``, ``"table5"``, ``"table6"``).
+
+    Each block varies one key of its Table-1 base model (Table 6: of the unregularised SAE); Table 6 runs
+    ``settings["search_epochs"]`` epochs. A ``"search"`` key names the table so that the configs differ
+    from the Table-1 runs; a row two blocks share appears once."""
+    if table not in SEARCHES:
+        raise ValueError(f"unknown search {table!r}; known: {sorted(SEARCHES)}")
+    # what the other key of a block is held at (the paper: lr searched without L2, then L2 at 5e-4; the
+    # VAE's L2 at beta = 1, then beta at the chosen l2 = 0.01); every config names both, so that a row
+    # two blocks share (AE lr = 5e-4, l2 = 0) is one config
+    fixed = {"table4": {"lr": {"l2": 0.0}, "l2": {"lr": 5e-4}},
+             "table5": {"l2": {"beta": 1.0}, "beta": {"l2": 0.01}}}.get(table, {})
+    out, seen = [], set()
+    for base, key, values in SEARCHES[table]:
+        extra = {"epochs": int(settings["search_epochs"])} if table == "table6" else {}
+        for value in values:
+            for s in experiment_seeds(settings, seed):
+                cfg = {"model": base, "search": table, **fixed.get(key, {}), **extra, key: value, "seed": s}
+                ident = tuple(sorted(cfg.items()))
+                if ident not in seen:
+                    seen.add(ident)
+                    out.append(cfg)
+    return out
+
+
+def _flat_metrics(final: Mapping[str, Any]) -> dict[str, float]:
+    out = {k: v for k, v in final.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for metric, v in (final.get("distance_ratio") or {}).items():
+        out[f"distance_{metric}"] = v
+    return out
+
+
+def summarise_runs(records: Sequence[Mapping[str, Any]],
+                   group: Sequence[str] = ("name", "nz", "T", "noise", "decay")) -> list[dict[str, Any]]:
+    """Mean and SD over seeds of every validation metric of :func:`train_sae_config` records (sweep
+    records, or their ``results``), grouped by the resolved config's ``group`` keys.
+
+    Each row: the group keys, ``n`` (runs), for every metric ``m`` of ``final`` (``lrec``, ``inp``, ``anr``,
+    ``afr``, ``rae``, ``spikes_per_example``, ...; ``distance_<metric>`` for the class distance ratios)
+    ``m`` (the mean, NaNs ignored) and ``m_sd`` (sample SD; None with one run), ``seconds_per_step``, and
+    ``lrec_per_epoch`` (the mean validation Lrec after each epoch). Rows keep the order of first appearance.
+    """
+    groups: dict[tuple, list[Mapping]] = {}
+    for r in records:
+        res = r.get("results", r)
+        key = tuple(res["config"].get(g) for g in group)
+        groups.setdefault(key, []).append(res)
+    rows = []
+    for key, runs in groups.items():
+        row: dict[str, Any] = dict(zip(group, key))
+        row["n"] = len(runs)
+        flats = [_flat_metrics(res.get("final", {})) for res in runs]
+        for m in dict.fromkeys(k for f in flats for k in f):
+            vals = np.array([f.get(m, np.nan) for f in flats], dtype=np.float64)
+            ok = vals[np.isfinite(vals)]
+            row[m] = float(ok.mean()) if len(ok) else float("nan")
+            row[f"{m}_sd"] = float(ok.std(ddof=1)) if len(ok) > 1 else None
+        steps = [res.get("seconds_per_step") for res in runs if res.get("seconds_per_step") is not None]
+        row["seconds_per_step"] = float(np.mean(steps)) if steps else None
+        n_epochs = min((len(res.get("history", [])) for res in runs), default=0)
+        row["lrec_per_epoch"] = [float(np.mean([res["history"][e]["val_lrec"] for res in runs]))
+                                 for e in range(n_epochs)]
+        rows.append(row)
+    return rows
+
+
+def axis_series(rows: Sequence[Mapping[str, Any]], axis: str, settings: Mapping[str, Any]) -> dict[str, list[dict]]:
+    """The rows of :func:`summarise_runs` that vary only ``axis`` (a key of :data:`AXES`), per model name,
+    sorted by the axis value: every other axis at its default. Models with a single point are kept."""
+    key = AXES[axis]
+    defaults = {AXES[a]: axis_default(settings, a) for a in AXES if a != axis}
+    out: dict[str, list[dict]] = {}
+    for row in rows:
+        if all(row.get(k) == v for k, v in defaults.items()):
+            out.setdefault(row["name"], []).append(dict(row))
+    return {m: sorted(v, key=lambda r: r[key]) for m, v in out.items()}
+
+
+def best_runs(records: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Per model name, the record with the lowest validation Lrec (the paper's choice for Figs. 2, 5-7)."""
+    best: dict[str, Mapping[str, Any]] = {}
+    for r in records:
+        res = r.get("results", r)
+        name = res["config"]["name"]
+        lrec = res.get("final", {}).get("lrec", float("inf"))
+        if name not in best or lrec < best[name].get("results", best[name])["final"]["lrec"]:
+            best[name] = r
+    return best
+
+
+def parameter_table(latent_sizes: Sequence[int] = (10, 20, 50, 100),
+                    kinds: Sequence[str] = ("sae", "ae", "vae")) -> list[dict[str, Any]]:
+    """Table 2: trainable parameters of each model kind at each latent size, counted on built models."""
+    return [{"model": kind.upper(), "nz": int(nz), "parameters": n_parameters(build_model(kind, nz, seed=0))}
+            for nz in latent_sizes for kind in kinds]
+
+
+def validation_images(config: Mapping[str, Any]) -> tuple[torch.Tensor, np.ndarray]:
+    """The validation images (N, 1, 28, 28) float and labels of a resolved config: the first ``n_val``
+    MNIST test images, as :func:`train_sae_config` validates on."""
+    from spikelib import data
+
+    xt, yt = data.load_mnist("test")
+    n = config["n_val"]
+    return as_images(xt[:n]).to(getattr(torch, config["dtype"])), np.array(yt[:n], copy=True)
+
+
+@torch.no_grad()
+def snapshot(model: nn.Module, x: torch.Tensor, config: Mapping[str, Any], *, seed: int = 0) -> dict[str, Any]:
+    """What Fig. 2 shows for images ``x``: ``xhat`` (B, 28, 28) reconstructions, ``encoding`` (B, 28, 28)
+    the Poisson input summed over time and divided by its largest count, and for the SAE ``latent`` (B, T,
+    nz) the latent spikes and ``rates``: per layer (``"input"`` then :data:`LAYERS`) the firing rate of
+    every neuron (spikes per step, averaged over the examples; Fig. 2D). One pass with an encoding
+    generator seeded with ``seed``; baselines see the same noisy images."""
+    model.eval()
+    gen = torch.Generator(device=x.device).manual_seed(int(seed))
+    out: dict[str, Any] = {}
+    if isinstance(model, ConvSAE):
+        spikes = encode(x, config["T"], noise=config["noise"], generator=gen)
+        res = model(spikes, record_latent=True)
+        total = spikes.sum(0)[:, 0]
+        out["encoding"] = (total / total.amax(dim=(1, 2), keepdim=True).clamp(min=1)).cpu().numpy()
+        out["latent"] = res.latent_spikes.transpose(0, 1).cpu().numpy()
+        T = spikes.shape[0]
+        out["rates"] = {"input": (spikes.sum(0) / T).mean(0).flatten().cpu().numpy()}
+        for name, c in zip(LAYERS, res.counts):
+            out["rates"][name] = (c / T).mean(0).flatten().cpu().numpy()
+    else:
+        res = run_model(model, x, config, gen)
+    out["xhat"] = res.xhat[:, 0].cpu().numpy()
+    return out
+
+
+#: The ids of the models in spikelib/paper_values.json ("huebotter.table1.<id>.lrec", ...).
+PAPER_IDS: dict[str, str] = {"SAE": "sae", "SAE-sparse": "sae_sparse", "SAE-dense": "sae_dense", "AE": "ae",
+                             "AEl2": "ae_l2", "VAE": "vae", "betaVAE": "beta_vae"}
+
+
+def example_correlations(representation) -> np.ndarray:
+    """Pearson correlation between the examples (rows) of a latent representation (Fig. 6); an example
+    without variation over the neurons (e.g. all silent) correlates 0 with the others and 1 with itself."""
+    x = np.asarray(torch.as_tensor(representation).detach().cpu(), dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.corrcoef(x) if len(x) > 1 else np.ones((len(x), len(x)))
+    c = np.nan_to_num(c, nan=0.0)
+    np.fill_diagonal(c, 1.0)
+    return c
+
+
+def time_config(config: Mapping[str, Any], *, seed: int = 0, device: str = "cpu", repeats: int = 2) -> dict[str, Any]:
+    """:func:`time_train_step` as a sweep function (Fig. 3F-G): ``config`` holds ``model`` and the sizes
+    (``T``, ``nz``, ``batch_size``); a ``seed`` in it is ignored (the sweep's), so is ``timing``."""
+    config = {k: v for k, v in config.items() if k not in ("seed", "timing")}
+    return time_train_step(config, repeats=repeats, seed=seed, device=device)
+
+
+def timing_configs(settings: Mapping[str, Any]) -> list[dict]:
+    """Configs of the batch-time measurements of Fig. 3F-G: the SAE at every T of ``timing_steps``
+    (settings, else ``time_steps``) at the scale's default nz, and SAE, AE, VAE at every latent size
+    at the scale's T; batch size the scale's."""
+    T0, nz0, bs = (resolve_config({}, **settings)[k] for k in ("T", "nz", "batch_size"))
+    steps = list(settings.get("timing_steps", settings.get("time_steps", [T0])))
+    out = [{"timing": "T", "model": "sae", "T": int(T), "nz": nz0, "batch_size": bs} for T in steps]
+    out += [{"timing": "nz", "model": kind, "T": T0, "nz": int(nz), "batch_size": bs}
+            for kind in ("sae", "ae", "vae") for nz in settings.get("latent_sizes", [nz0])]
+    return out
+
+
+def blank_image_lrec(x: torch.Tensor) -> float:
+    """``Lrec`` of a model that outputs black images: the mean per-image sum of squared pixels of ``x``
+    (about 89-100 on MNIST; the paper's 89.46 marks runs that learned nothing, Tables 4-6)."""
+    return float(reconstruction_loss(torch.zeros_like(x), x))
