@@ -75,21 +75,31 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # Each axis includes the default (the Table-1 run: reuse it). Cost on 2 CPU cores (benchmarks/conv_sae.py
     # and a 1-epoch run; 0.4-0.8 CPU-s per step measured at T = 25): an SAE step (batch 64) takes 0.2-0.4 s at
     # T = 25 and 1.2-1.8 s at T = 100 (the authors' code: 5.5-7.8 s and 26-39 s), an AE/VAE step 0.15-0.35 s,
-    # validating 1,000 images 2-4 s per epoch. quick: 150 steps per run, ~45 s per SAE run and ~25 s per
-    # AE/VAE run: the 7 Table-1 models plus the axes' other values for SAE-dense and one baseline (about 12
-    # runs) fit 15 minutes. paper: ~4 h per SAE run on 2 cores (a GPU is expected; the torch path runs there).
+    # validating 1,000 images 2-4 s per epoch. quick: 2 epochs of 3,840 images (120 steps per run), 500
+    # validation images, the 7 Table-1 models plus 6 axis runs (axis_models: SAE-dense on every axis, AEl2
+    # on nz and noise) and the 10 batch timings of Fig. 3F-G (timing_steps). Measured with 1 thread while
+    # other jobs loaded the 2 cores (load 4-5): 1,118 s wall for the notebook (18.6 min), 550 s of CPU
+    # (train CPU per SAE run 54-73 s, wall 130-175 s; AE/VAE runs 19-21 s CPU, 45-58 s wall; timings 19 s;
+    # figures ~25 s): ~10 minutes with the machine to itself. A rerun reads the records (~25 s).
+    # At quick the SAEs are far from trained (Lrec 43-80), SAE-sparse and the VAEs still output blank images.
+    # paper: ~4 h per SAE run on 2 cores (a GPU is expected; the torch path runs there); the parameter
+    # searches (Tables 4-6) run only where a scale lists them in "searches" (e.g. ["table4", "table5", "table6"]).
     "regularised_sae": {
         "smoke": {"epochs": 1, "search_epochs": 1, "seeds": 1, "T": 8, "batch_size": 32, "n_train": 128,
                   "n_val": 100, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
-                  "latent_sizes": [10], "time_steps": [8], "noise_levels": [0.0, 0.3], "decays": [0.99]},
-        "quick": {"epochs": 2, "search_epochs": 1, "seeds": 1, "T": 25, "batch_size": 64, "n_train": 4800,
-                  "n_val": 1000, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
+                  "latent_sizes": [10], "time_steps": [8], "noise_levels": [0.0, 0.3], "decays": [0.99],
+                  "axis_models": {"latent_sizes": ["SAE-dense"], "noise_levels": ["SAE-dense"]}},
+        "quick": {"epochs": 2, "search_epochs": 1, "seeds": 1, "T": 25, "batch_size": 64, "n_train": 3840,
+                  "n_val": 500, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
                   "latent_sizes": [10, 100], "time_steps": [10, 25], "noise_levels": [0.0, 0.6],
-                  "decays": [0.9, 0.99]},
+                  "decays": [0.9, 0.99], "timing_steps": [10, 25, 50, 100],
+                  "axis_models": {"latent_sizes": ["SAE-dense", "AEl2"], "time_steps": ["SAE-dense"],
+                                  "noise_levels": ["SAE-dense", "AEl2"], "decays": ["SAE-dense"]}},
         "paper": {"epochs": 10, "search_epochs": 1, "seeds": 5, "T": 100, "batch_size": 64, "n_train": 60000,
                   "n_val": 10000, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
                   "latent_sizes": [10, 20, 50, 100], "time_steps": [10, 25, 50, 100],
-                  "noise_levels": [0.0, 0.3, 0.6, 0.9], "decays": [0.9, 0.95, 0.99]},
+                  "noise_levels": [0.0, 0.3, 0.6, 0.9], "decays": [0.9, 0.95, 0.99],
+                  "searches": ["table4", "table5", "table6"]},
     },
     # Spiking autoencoders (Comsa et al. 2021b): one spikelib.sweep run of
     # spikelib.alpha.autoencoder.train_autoencoder_config per entry of snn_grids + ann_grids (sweep.grid
@@ -187,7 +197,12 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # 5-9): 27-66 s per 100-batch MNIST run at T = 15 (8, 16, 33 s at T = 5, 10, 20), 45 and 75 s for
     # the FMNIST runs, 25-59 s per audiocoder run, 12-14 s per MNIST AE-ANN (60,000 images), the other
     # ANNs 1-6 s, Table 1's evaluation 13 s, the cochleagrams 20 s once (then cached): 712 s in all
-    # (11.9 minutes); with the machine to itself about half.
+    # (11.9 minutes); with the machine to itself about half. ac_ann at quick: lr 1e-3 for 3 epochs (the
+    # paper's 1e-4 is for 20; at 1e-4 the AC-ANNs hardly move in 3 epochs: dataset A test MSE 0.61 SGD /
+    # 0.52 Adam, against 0.54 / 0.39 at 1e-3). The whole notebook (both sweep stages, 36 configs), measured
+    # 2026-11-23 with OMP_NUM_THREADS=1 while three other notebooks ran on the 2 cores (it got 44 % of a
+    # core): 1,073 s wall, 477 s CPU (user + sys); AE-SNNs 387 s, AE-ANNs 49 s, AC-SNNs 554 s, AC-ANNs 49 s
+    # of recorded wall time. Alone about 8 minutes; a rerun at the same scale reads the records (~20 s).
     "spike_backprop": {
         "smoke": {
             "mnist": {"n_train": 400, "n_test": 200, "n_hidden": 196, "n_steps": 5, "rate_scale": 0.3, "lr": 5e-4,
@@ -220,7 +235,7 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
                       "n_test": None, "n_hidden": 256, "n_steps": 30, "rate_scale": 0.6, "lr": 5e-4,
                       "batch_size": 50, "epochs": 3, "weight_decay": 1e-4, "trace": "input",
                       "th_values": [15, 10, 5, 2, 1], "th_a": 15, "th_b": 10, "ae_steps": 15},
-            "ac_ann": {"n_hidden": 512, "lr": 1e-4, "weight_decay": 1e-4, "batch_size": 100, "epochs": 3,
+            "ac_ann": {"n_hidden": 512, "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 100, "epochs": 3,
                        "bits": [1, 2, 5, 10, 15, None]},
             "n_show": 10,
         },
