@@ -24,7 +24,7 @@ from spikelib.alpha.reference import spike_times_event_driven
 def kernel():
     """Skip where the kernel cannot be built here (no C compiler); the fallback tests below still run."""
     if _cscan.library() is None:
-        pytest.skip(f"C scan kernel unavailable: {_cscan._failed}")
+        pytest.skip(f"C scan kernel unavailable: {_cscan.KERNEL.failed}")
     return _cscan
 
 
@@ -309,8 +309,8 @@ def fresh_build(monkeypatch, tmp_path):
     cache = tmp_path / "cache" / "build"
     monkeypatch.setenv("SPIKELIB_CACHE", str(cache))
     monkeypatch.delenv("SPIKELIB_CSCAN", raising=False)
-    monkeypatch.setattr(_cscan, "_lib", None)  # monkeypatch restores the loaded library afterwards
-    monkeypatch.setattr(_cscan, "_failed", None)
+    monkeypatch.setattr(_cscan.KERNEL, "lib", None)  # monkeypatch restores the loaded library afterwards
+    monkeypatch.setattr(_cscan.KERNEL, "failed", None)
     return cache
 
 
@@ -322,7 +322,7 @@ def test_build_into_fresh_cache(fresh_build, monkeypatch):
         assert _cscan.available()
     files = sorted(p.name for p in fresh_build.iterdir())
     assert len(files) == 1 and files[0].startswith("alpha_scan_") and files[0].endswith(".so"), files
-    assert _cscan._library_path() == fresh_build / files[0]
+    assert _cscan.KERNEL.path() == fresh_build / files[0]
     # the new library computes the same as the torch path
     rng = np.random.default_rng(4)
     t = torch.tensor(rng.uniform(0, 3, size=(5, 10)))
@@ -331,7 +331,7 @@ def test_build_into_fresh_cache(fresh_build, monkeypatch):
     assert_agree(c, p, torch.float64)
     # a second process-level reset loads the cached file without rebuilding
     mtime = (fresh_build / files[0]).stat().st_mtime_ns
-    monkeypatch.setattr(_cscan, "_lib", None)
+    monkeypatch.setattr(_cscan.KERNEL, "lib", None)
     assert _cscan.library() is not None
     assert (fresh_build / files[0]).stat().st_mtime_ns == mtime
     assert sorted(p.name for p in fresh_build.iterdir()) == files
@@ -352,7 +352,7 @@ def test_missing_compiler_warns_and_falls_back(fresh_build, monkeypatch, tmp_pat
     spy = Spy(monkeypatch)
     with pytest.warns(UserWarning, match="scan kernel unavailable"):
         out = spike_times(t, w, 1.0, 0.5)
-    assert spy.forward == 0 and _cscan._failed is not None and _cscan._lib is None
+    assert spy.forward == 0 and _cscan.KERNEL.failed is not None and _cscan.KERNEL.lib is None
     torch.where(torch.isfinite(out), out, 0.0).sum().backward()
     assert torch.isfinite(t.grad).all() and torch.isfinite(w.grad).all()
     # the result is the torch path's

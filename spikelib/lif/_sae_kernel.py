@@ -41,21 +41,11 @@ GIL: images are split across ``torch.get_num_threads()`` Python threads. float32
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
 import sys
-import tempfile
-import threading
-import warnings
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
 
-from spikelib._io import atomic_path
+from spikelib._cbuild import CKernel, dtype_suffix
 
 _HEADER = r"""
 #include <stdint.h>
@@ -338,38 +328,6 @@ SOURCE = _HEADER + "".join(
 )
 # -ffp-contract=off: no fused multiply-adds, so ``alpha u + I`` rounds as in the torch reference.
 _FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared", "-std=gnu99"]
-_lock = threading.Lock()
-_lib = None
-_failed: str | None = None
-_pool: ThreadPoolExecutor | None = None
-
-
-def _cpu_key() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return line
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _library_path() -> Path:
-    key = hashlib.sha256((SOURCE + " ".join(_FLAGS) + _cpu_key()).encode()).hexdigest()[:16]
-    root = Path(os.environ.get("SPIKELIB_CACHE", Path.home() / ".cache" / "spikelib" / "build"))
-    return root / f"lif_sae_{key}.so"
-
-
-def _compile(path: Path) -> None:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
-        raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
-    with tempfile.TemporaryDirectory() as work, atomic_path(path) as tmp:
-        src = Path(work) / "lif_sae.c"  # the compiler picks the language from the suffix
-        src.write_text(SOURCE)
-        proc = subprocess.run([cc, *_FLAGS, "-o", str(tmp), str(src)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{cc} failed: {proc.stderr.strip()[:2000]}")
 
 
 def _declare(lib) -> None:
@@ -384,54 +342,34 @@ def _declare(lib) -> None:
         bwd.argtypes = [i64, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, f64, i64, f64, ptr, ptr, ptr, ptr, ptr]
 
 
+def _little_endian() -> None:
+    if sys.byteorder != "little":
+        raise RuntimeError("the spike scan assumes a little-endian machine")
+
+
+#: The kernel (``SPIKELIB_SAE_KERNEL=0`` turns it off); its ``lib`` / ``failed`` hold the load state.
+KERNEL = CKernel("lif_sae", lambda: SOURCE, _FLAGS, _declare, what="LIF SAE kernel", switch="SPIKELIB_SAE_KERNEL",
+                 check=_little_endian)
+
+
 def library():
     """The loaded kernel library, built on first use; None (with one warning) if that is impossible."""
-    global _lib, _failed
-    if _lib is not None or _failed is not None:
-        return _lib
-    with _lock:
-        if _lib is None and _failed is None:
-            try:
-                if sys.byteorder != "little":
-                    raise RuntimeError("the spike scan assumes a little-endian machine")
-                path = _library_path()
-                if not path.exists():
-                    _compile(path)
-                lib = ctypes.CDLL(str(path))
-                _declare(lib)
-                _lib = lib
-            except Exception as exc:  # no compiler, read-only cache, exotic platform
-                _failed = f"{type(exc).__name__}: {exc}"
-                warnings.warn(f"spikelib: LIF SAE kernel unavailable ({_failed}); using the torch path")
-    return _lib
+    return KERNEL.library()
 
 
 def available() -> bool:
     """Whether the kernel can be used (``SPIKELIB_SAE_KERNEL=0`` turns it off)."""
-    return os.environ.get("SPIKELIB_SAE_KERNEL", "1") not in ("0", "false", "no") and library() is not None
+    return KERNEL.available()
 
 
 def _suffix(dtype: torch.dtype) -> str:
-    if dtype == torch.float32:
-        return "f32"
-    if dtype == torch.float64:
-        return "f64"
-    raise TypeError(f"the LIF SAE kernel supports float32 and float64, not {dtype}")
+    return dtype_suffix(dtype, "LIF SAE kernel")
 
 
 def _parallel(fn, n: int, make_args) -> None:
-    """``fn(n0, n1, *make_args(worker))`` over slices of the n images on torch's thread count."""
-    global _pool
-    workers = max(1, min(torch.get_num_threads(), n))
-    bounds = [(n * i) // workers for i in range(workers + 1)]
-    if workers == 1:
-        rcs = [fn(0, n, *make_args(0))]
-    else:
-        if _pool is None or _pool._max_workers < workers:  # noqa: SLF001 - sizing our own pool
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spikelib-sae")
-        futures = [_pool.submit(fn, bounds[i], bounds[i + 1], *make_args(i)) for i in range(workers)]
-        rcs = [f.result() for f in futures]
-    if any(rcs):
+    """``fn(n0, n1, *make_args(worker))`` over slices of the n images; the C side returns non-zero when it
+    could not allocate its scratch memory."""
+    if any(KERNEL.parallel(fn, n, make_args)):
         raise MemoryError("the LIF SAE kernel could not allocate its scratch memory")
 
 
