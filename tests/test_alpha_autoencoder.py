@@ -363,6 +363,17 @@ def test_representations_agree(fake_mnist):
     assert abs(float((noisy.x - reg.target).mean())) < 0.1  # zero-mean noise for the usual images
 
 
+def test_mean_image_error_by_hand(fake_mnist):
+    # only pixel 0 varies (p = i % 256; 0 is silent, read as 1); the other three are the same in every image
+    def t0(p):
+        return np.where(p == 0, 1.0, 1 - p / 256)
+
+    train_p = np.random.default_rng(0).permutation(60000)[:300] % 256  # the shuffled 54,000 split
+    test_p = np.arange(40) % 256
+    expected = np.mean((t0(train_p).mean() - t0(test_p)) ** 2) / 4
+    assert ae.mean_image_error("mnist", n_train=300, n_test=40) == pytest.approx(expected, rel=1e-12)
+
+
 def test_data_errors(fake_mnist):
     with pytest.raises(ValueError, match="unknown dataset 'cifar'; use 'mnist' or 'fmnist'"):
         ae.load_autoencoder_data("cifar")

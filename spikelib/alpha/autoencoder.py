@@ -288,6 +288,22 @@ def load_autoencoder_data(
     return AutoencoderData(name, float(eta), representation, **splits)
 
 
+def mean_image_error(dataset: str = "mnist", *, n_train: int = N_TRAIN_POOL, n_test: int = 10000,
+                     seed: int = 0) -> float:
+    """The reconstruction error (as :func:`evaluate_autoencoder` reports it) of a constant output: the
+    mean of the first ``n_train`` training targets (silent pixels as 1), for each of the first ``n_test``
+    test images. A network at or near this error has learnt only the average image; the figures use it
+    as the floor a trained autoencoder must beat."""
+    data = load_autoencoder_data(dataset, n_train=n_train, n_val=0, n_test=n_test, seed=seed,
+                                 dtype=torch.float64)
+
+    def as_image(t: torch.Tensor) -> torch.Tensor:
+        return torch.where(torch.isfinite(t), t, torch.ones_like(t))
+
+    mean = as_image(data.train.target).mean(dim=0)
+    return float(((as_image(data.test.target) - mean) ** 2).mean(dim=1).mean())
+
+
 # --------------------------------------------------------------------------------------- training
 
 
