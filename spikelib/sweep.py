@@ -402,7 +402,10 @@ def run_sweep(
         configs: the configurations (mappings of JSON values), e.g. from :func:`grid`; no duplicates.
         directory: where the records go, one sweep per directory.
         workers: 1 runs in this process, in order (easy to debug); more run in that many fresh ('spawn')
-            processes, for which ``fn`` must be a module-level function of an importable module.
+            processes, for which ``fn`` must be a module-level function of an importable module; 0: one
+            per core this process may use (``$OMP_NUM_THREADS``, which the book pipeline sets to each
+            notebook's share, else the CPU affinity), so that configs whose own work cannot use several
+            threads (small batches) still keep every core busy.
         threads_per_worker: torch threads of each worker; default: the cores (``$OMP_NUM_THREADS`` if
             set) divided among the workers, at least 1. With ``workers=1`` torch's setting is left alone
             unless this is given.
@@ -425,8 +428,10 @@ def run_sweep(
         ValueError: before anything runs, if a record in ``directory`` under a config's key holds another
             config or scale.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers < 0:
+        raise ValueError(f"workers must be >= 1, or 0 for one per core, got {workers}")
+    if workers == 0:
+        workers = _core_budget()
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
     if threads_per_worker is not None and threads_per_worker < 1:

@@ -277,8 +277,17 @@ def test_argument_errors(tmp_path):
         sweep.run_sweep(lambda c: {}, [{"x": 1}], tmp_path, workers=2)
     with pytest.raises(ValueError, match="must not set seed"):
         sweep.run_sweep(plain, [{"x": 1}], tmp_path, common={"seed": 1})
-    with pytest.raises(ValueError, match="workers must be >= 1"):
-        sweep.run_sweep(plain, [{"x": 1}], tmp_path, workers=0)
+    with pytest.raises(ValueError, match="workers must be >= 1, or 0"):
+        sweep.run_sweep(plain, [{"x": 1}], tmp_path, workers=-1)
+
+
+def test_zero_workers_means_one_per_core(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # two cores: worker processes, which a lambda cannot run in
+    with pytest.raises(ValueError, match="not a notebook's or script's __main__"):
+        sweep.run_sweep(lambda c: {}, [{"x": 1}], tmp_path / "a", workers=0)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one core: in this process
+    (rec,) = sweep.run_sweep(lambda c: {"y": c["x"]}, [{"x": 1}], tmp_path / "b", workers=0)
+    assert rec["results"] == {"y": 1}
 
 
 # ------------------------------------------------------------------------ worker processes
