@@ -4,7 +4,8 @@ A record is one JSON file ``<directory>/<name>.json``::
 
     {"name": ..., "scale": ..., "results": {...},
      "provenance": {"notebook", "params", "seed", "scale", "git_commit", "git_dirty", "date",
-                    "versions": {"python", "torch", "numpy", "spikelib"}, "device"}}
+                    "versions": {"python", "torch", "numpy", "spikelib"}, "device",
+                    "figures": {name: sha256 of each PNG the notebook saved}}}
 
 The rule: never hard-code a result. A notebook computes it, writes it with :func:`write_record`, and the
 record carries the scale it was computed at. The default directory is ``results/`` at the repository root
@@ -16,6 +17,7 @@ sees half a record.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -116,6 +118,8 @@ def write_record(
         "results": dict(results),
         "provenance": provenance(name, params=params, scale=scale, seed=seed, device=device),
     }
+    # the figures this process saved (a notebook is one kernel): the record's provenance covers them
+    record["provenance"]["figures"] = dict(sorted(_saved_figures.items()))
     # Serialise first so an unserialisable value fails before anything touches the disk.
     text = json.dumps(record, indent=2, default=_jsonable, allow_nan=True) + "\n"
     with atomic_path(target) as tmp:
@@ -178,9 +182,24 @@ def keep_paper_run(record_path: str | os.PathLike, directory: str | os.PathLike 
     return dest
 
 
+#: Figures saved by this process (name -> SHA-256 of the PNG), listed in the next record it writes.
+_saved_figures: dict[str, str] = {}
+
+
 def save_figure(fig, name: str, directory: str | os.PathLike | None = None, *, dpi: int = 150) -> Path:
-    """Save a matplotlib figure as ``<directory>/<name>.png`` atomically, beside the records."""
+    """Save a matplotlib figure as ``<directory>/<name>.png`` atomically, beside the records.
+
+    The PNG carries its provenance in its text chunks (``Title``: the name, ``Software``: spikelib's
+    version, ``Source``: the git commit, with ``+dirty`` for uncommitted code); the notebook's record,
+    written afterwards by :func:`write_record`, lists the figure with its SHA-256, which ties the image to
+    the record's parameters, seed, scale and library versions.
+    """
     target = results_dir(directory) / f"{_check_name(name)}.png"
+    commit, dirty = git_state()
+    metadata = {"Title": name, "Software": f"spikelib {__version__}",
+                "Source": f"{commit or 'unknown commit'}{'+dirty' if dirty else ''}"}
     with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata=metadata)
+        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
+    _saved_figures[name] = digest
     return target

@@ -80,6 +80,15 @@ def test_save_figure(tmp_path):
     assert path == tmp_path / "fig.png"
     assert path.read_bytes().startswith(b"\x89PNG")
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
+    from PIL import Image
+
+    info = Image.open(path).info  # provenance in the PNG's text chunks
+    assert info["Title"] == "fig" and info["Software"].startswith("spikelib ") and info["Source"]
+    # the next record lists the figure with the hash of the saved file
+    rec = results.read_record(results.write_record("r", {}, params={}, scale="smoke", directory=tmp_path))
+    import hashlib
+
+    assert rec["provenance"]["figures"]["fig"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_paper_runs_are_paper_scale_and_committed(tmp_path, monkeypatch):
