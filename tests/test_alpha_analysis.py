@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from spikelib.alpha import AlphaNetwork, analysis, load_published_network, predict, spike_times
+from spikelib.alpha.losses import classification_loss
 from spikelib.encoding import latency
 
 
@@ -33,9 +34,12 @@ def test_count_correct_matches_a_single_batch_for_any_batch_size():
     labels = pred.numpy().copy()
     labels[::3] = (labels[::3] + 1) % 3  # make some wrong
     expected = int((pred == torch.from_numpy(labels)).sum())
+    with torch.no_grad():
+        loss = float(classification_loss(net(latency(images)), torch.from_numpy(labels).long()).double().mean())
     for bs in (1, 5, 23, 100):
         acc = analysis.count_correct(net, images, labels, batch_size=bs)
-        assert acc == analysis.Accuracy(expected, 23)
+        assert (acc.correct, acc.n) == (expected, 23)
+        assert acc.mean_loss == pytest.approx(loss, rel=1e-5)
     assert acc.percent == pytest.approx(100 * expected / 23)
 
 

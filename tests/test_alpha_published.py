@@ -171,3 +171,14 @@ def test_published_accuracy_matches_table_2(network_dir, name, split):
     print(f"{name}: {correct} / {len(labels)} {split} images correct in {time.perf_counter() - t0:.1f} s")
     assert correct == NETWORKS[name][split]
     assert math.isclose(100 * correct / len(labels), PAPER_PERCENT[name, split], abs_tol=5e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow", "fast"])
+def test_published_mean_test_loss_matches_table_2(network_dir, name):
+    from spikelib.alpha import analysis
+
+    images, labels = _mnist("test")
+    acc = analysis.count_correct(load_published_network(network_dir / f"{name}_network"), images, labels)
+    assert acc.correct == NETWORKS[name]["test"]
+    assert acc.mean_loss == pytest.approx(analysis.TABLE2_LOSS[name, "test"], abs=5e-7 if name == "slow" else 5e-6)

@@ -92,10 +92,16 @@ def published_network_path(name: str) -> Path:
 
 @dataclass(frozen=True)
 class Accuracy:
-    """``correct`` of ``n`` examples classified correctly."""
+    """``correct`` of ``n`` examples classified correctly; ``loss_sum``: their summed classification loss
+    (:func:`spikelib.alpha.losses.classification_loss`), so ``mean_loss`` is Table 2's "mean loss"."""
 
     correct: int
     n: int
+    loss_sum: float = float("nan")
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.n if self.n else float("nan")
 
     @property
     def percent(self) -> float:
@@ -115,12 +121,14 @@ def count_correct(net: AlphaNetwork, images: np.ndarray, labels: np.ndarray, *, 
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    correct = 0
+    correct, loss = 0, 0.0
     for i in range(0, len(images), batch_size):
         t = latency(images[i:i + batch_size], dtype=net.dtype).to(device)
         y = torch.as_tensor(np.asarray(labels[i:i + batch_size]).astype(np.int64), device=device)
-        correct += int((predict(net(t)) == y).sum())
-    return Accuracy(correct, len(images))
+        out = net(t)
+        correct += int((predict(out) == y).sum())
+        loss += float(classification_loss(out, y).double().sum())
+    return Accuracy(correct, len(images), loss)
 
 
 def paper_count(percent: float, n: int) -> int:
