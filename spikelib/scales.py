@@ -116,7 +116,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # 520 s for the 21 configs (the authors' batch sizes, 1-107, set the cost: batch 1 takes 113 s, batch
     # 107 4-8 s); with the machine to itself 1.3-3x less (300-5,500 images/s). So the SNN sweep takes
     # ~1,900 worker-s loaded, ~850 alone; the 53 ANN configs ~4 s each: 9-18 minutes with 2 workers on 2
-    # cores (start the costly configs first: spikelib.alpha.autoencoder.by_expected_cost).
+    # cores (start the costly configs first: spikelib.alpha.autoencoder.by_expected_cost). Measured on a
+    # fresh clone, 2 cores, the notebook's workers=0 (2 processes), 2026-11-23: 770 s for the whole page.
     "spiking_autoencoders": {
         "smoke": {
             "data_seed": 0, "n_train": 64, "n_val": 32, "n_test": 32, "epochs": 1, "n_svm_train": 64,
