@@ -84,21 +84,27 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # At quick the SAEs are far from trained (Lrec 43-80), SAE-sparse and the VAEs still output blank images.
     # paper: ~4 h per SAE run on 2 cores (a GPU is expected; the torch path runs there); the parameter
     # searches (Tables 4-6) run only where a scale lists them in "searches" (e.g. ["table4", "table5", "table6"]).
+    # Fresh clone, 2 cores, 2026-11-23: the page without searches took 348 s; quick's Tables 4-5 searches (25
+    # AE/VAE runs of the quick epochs) then added 561 s while CI ran beside them (niced), about half that alone.
+    # Table 6 (21 SAE runs, ~10 min) stays at paper scale.
     "regularised_sae": {
         "smoke": {"epochs": 1, "search_epochs": 1, "seeds": 1, "T": 8, "batch_size": 32, "n_train": 128,
                   "n_val": 100, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
                   "latent_sizes": [10], "time_steps": [8], "noise_levels": [0.0, 0.3], "decays": [0.99],
-                  "axis_models": {"latent_sizes": ["SAE-dense"], "noise_levels": ["SAE-dense"]}},
+                  "timing_steps": [8], "axis_models": {"latent_sizes": ["SAE-dense"], "noise_levels": ["SAE-dense"]},
+                  "searches": ["table4"]},
         "quick": {"epochs": 2, "search_epochs": 1, "seeds": 1, "T": 25, "batch_size": 64, "n_train": 3840,
                   "n_val": 500, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
                   "latent_sizes": [10, 100], "time_steps": [10, 25], "noise_levels": [0.0, 0.6],
                   "decays": [0.9, 0.99], "timing_steps": [10, 25, 50, 100],
                   "axis_models": {"latent_sizes": ["SAE-dense", "AEl2"], "time_steps": ["SAE-dense"],
-                                  "noise_levels": ["SAE-dense", "AEl2"], "decays": ["SAE-dense"]}},
+                                  "noise_levels": ["SAE-dense", "AEl2"], "decays": ["SAE-dense"]},
+                  "searches": ["table4", "table5"]},
         "paper": {"epochs": 10, "search_epochs": 1, "seeds": 5, "T": 100, "batch_size": 64, "n_train": 60000,
                   "n_val": 10000, "models": ["SAE", "SAE-sparse", "SAE-dense", "AE", "AEl2", "VAE", "betaVAE"],
                   "latent_sizes": [10, 20, 50, 100], "time_steps": [10, 25, 50, 100],
                   "noise_levels": [0.0, 0.3, 0.6, 0.9], "decays": [0.9, 0.95, 0.99],
+                  "timing_steps": [10, 25, 50, 100], "axis_models": None,  # None: the paper's panels (AXIS_MODELS)
                   "searches": ["table4", "table5", "table6"]},
     },
     # Spiking autoencoders (Comsa et al. 2021b): one spikelib.sweep run of

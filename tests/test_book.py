@@ -289,7 +289,8 @@ def test_generated_pages_written_from_records_and_manifest(tmp_path):
                                         scale="quick", device="cpu", placeholders=[])
     counts = pipeline.write_generated_pages(book, book / "executed", manifest, results)
     assert counts["met"] == 1 and counts["not met"] == 1
-    assert counts["missing from record"] == 3  # two train rows and Fig. 1b: not in this fake record
+    # not in this fake record: two train rows, four mean losses and Fig. 1b
+    assert counts["missing from record"] == 7
     card = (book / "executed" / "scorecard.md").read_text(encoding="utf-8")
     assert "{doc}`alpha_published_networks`" in card and "**not met** (± 0.005)" in card
     about = (book / "executed" / "about_build.md").read_text(encoding="utf-8")

@@ -425,6 +425,20 @@ def test_search_configs_follow_the_paper_tables():
         cs.search_configs("table7", SETTINGS)
 
 
+def test_search_rows_match_both_keys_of_a_block():
+    # a summary row per AE config of Table 4, with Lrec = 1000 lr + l2 so every row is told apart
+    summary = [{"name": c["model"], "lr": c["lr"], "l2": c["l2"], "lrec": 1000 * c["lr"] + c["l2"]}
+               for c in cs.search_configs("table4", {**SETTINGS, "seeds": 1})]
+    rows = cs.search_rows("table4", summary)
+    assert len(rows) == 14  # the paper's 7 + 7 lines; the shared one twice
+    by = {(r["key"], r["value"]): r for r in rows}
+    assert by["lr", 1e-6]["run"]["lrec"] == pytest.approx(1e-3)  # l2 held at 0
+    assert by["l2", 0.0]["run"]["lrec"] == pytest.approx(0.5)  # lr held at 5e-4, not the first l2 = 0 run
+    assert by["l2", 0.1]["run"]["lrec"] == pytest.approx(0.6)
+    assert by["l2", 0.1]["paper_lrec"] == 7.98 and by["l2", 0.1]["paper_lrec_sd"] == 1.25
+    assert all(r["run"] is None for r in cs.search_rows("table5", summary))  # not run: no match
+
+
 def _fake_record(name, lrec, *, nz=100, seed=0, T=8, epochs=(50.0, 40.0)):
     cfg = cs.resolve_config({"model": name, "nz": nz, "T": T})
     final = {"lrec": lrec, "inp": 0.5, "distance_ratio": {"euclidean": lrec / 100, "correlation": float("nan")}}

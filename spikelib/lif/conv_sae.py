@@ -1010,6 +1010,15 @@ def experiment_configs(settings: Mapping[str, Any], *, seed: int = 0) -> dict[st
     return out
 
 
+#: What the other key of a search block is held at (the paper: the AE's lr searched without L2, then L2 at
+#: lr 5e-4; the VAE's L2 at beta = 1, then beta at the chosen l2 = 0.01). Every config names both, so a row
+#: two blocks share (AE lr = 5e-4, l2 = 0) is one config, and a table row is found by both keys.
+SEARCH_FIXED: dict[str, dict[str, dict[str, float]]] = {
+    "table4": {"lr": {"l2": 0.0}, "l2": {"lr": 5e-4}},
+    "table5": {"l2": {"beta": 1.0}, "beta": {"l2": 0.01}},
+}
+
+
 def search_configs(table: str, settings: Mapping[str, Any], *, seed: int = 0) -> list[dict]:
     """The configs of one parameter search of :data:`SEARCHES` (``"table4"``, ``"table5"``, ``"table6"``).
 
@@ -1018,11 +1027,7 @@ def search_configs(table: str, settings: Mapping[str, Any], *, seed: int = 0) ->
     from the Table-1 runs; a row two blocks share appears once."""
     if table not in SEARCHES:
         raise ValueError(f"unknown search {table!r}; known: {sorted(SEARCHES)}")
-    # what the other key of a block is held at (the paper: lr searched without L2, then L2 at 5e-4; the
-    # VAE's L2 at beta = 1, then beta at the chosen l2 = 0.01); every config names both, so that a row
-    # two blocks share (AE lr = 5e-4, l2 = 0) is one config
-    fixed = {"table4": {"lr": {"l2": 0.0}, "l2": {"lr": 5e-4}},
-             "table5": {"l2": {"beta": 1.0}, "beta": {"l2": 0.01}}}.get(table, {})
+    fixed = SEARCH_FIXED.get(table, {})
     out, seen = [], set()
     for base, key, values in SEARCHES[table]:
         extra = {"epochs": int(settings["search_epochs"])} if table == "table6" else {}
@@ -1033,6 +1038,24 @@ def search_configs(table: str, settings: Mapping[str, Any], *, seed: int = 0) ->
                 if ident not in seen:
                     seen.add(ident)
                     out.append(cfg)
+    return out
+
+
+def search_rows(table: str, summary: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per line of the paper's search ``table``: ``model``, ``key``, ``value``, the paper's
+    ``paper_lrec`` / ``paper_lrec_sd`` and our summarised run (``run``: the row of :func:`summarise_runs`
+    grouped by the search keys, or None if it did not run), found by the varied key *and* the key the
+    block holds fixed (:data:`SEARCH_FIXED`)."""
+    out = []
+    for base, key, values in SEARCHES[table]:
+        held = SEARCH_FIXED.get(table, {}).get(key, {})
+        for value, (paper, paper_sd) in values.items():
+            want = {key: value, **held}
+            run = next((r for r in summary if r["name"] == base
+                        and all(r.get(k) is not None and math.isclose(r[k], v, rel_tol=1e-12, abs_tol=0.0)
+                                for k, v in want.items())), None)
+            out.append({"model": base, "key": key, "value": value, "paper_lrec": paper, "paper_lrec_sd": paper_sd,
+                        "run": run})
     return out
 
 
