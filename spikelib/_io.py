@@ -26,3 +26,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_durably(target: str | Path, text: str) -> None:
+    """Write ``text`` to ``target`` through :func:`atomic_path`, flushed to disk (fsync) before the rename,
+    so that a crash right after never leaves an empty or partial file under the final name."""
+    with atomic_path(target) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())

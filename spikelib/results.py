@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 from spikelib import __version__
 from spikelib.scales import check_scale
-from spikelib._io import atomic_path
+from spikelib._io import atomic_path, write_text_durably
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,12 +121,7 @@ def write_record(
     # the figures this process saved (a notebook is one kernel): the record's provenance covers them
     record["provenance"]["figures"] = dict(sorted(_saved_figures.items()))
     # Serialise first so an unserialisable value fails before anything touches the disk.
-    text = json.dumps(record, indent=2, default=_jsonable, allow_nan=True) + "\n"
-    with atomic_path(target) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+    write_text_durably(target, json.dumps(record, indent=2, default=_jsonable, allow_nan=True) + "\n")
     return target
 
 
@@ -177,8 +172,7 @@ def keep_paper_run(record_path: str | os.PathLike, directory: str | os.PathLike 
     target = Path(directory) if directory is not None else PAPER_RUNS_DIR
     target.mkdir(parents=True, exist_ok=True)
     dest = target / f"{_check_name(record['name'])}.json"
-    with atomic_path(dest) as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_text_durably(dest, json.dumps(record, indent=2) + "\n")
     return dest
 
 

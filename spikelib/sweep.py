@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from spikelib._io import atomic_path
+from spikelib._io import write_text_durably
 from spikelib.results import _jsonable, provenance
 from spikelib.scales import check_scale
 
@@ -195,12 +195,7 @@ class _Task:
 
 def _write_json(target: Path, obj: Mapping) -> None:
     # Serialise first, so a value JSON cannot hold fails before anything touches the disk.
-    text = json.dumps(obj, indent=2, default=_jsonable, allow_nan=True) + "\n"
-    with atomic_path(target) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+    write_text_durably(target, json.dumps(obj, indent=2, default=_jsonable, allow_nan=True) + "\n")
 
 
 def _remove(path: Path) -> None:

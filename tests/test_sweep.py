@@ -253,7 +253,9 @@ def test_writes_are_atomic(tmp_path, marks, monkeypatch):
         targets.append(Path(target).name)
         return real_atomic_path(target)
 
-    monkeypatch.setattr(sweep, "atomic_path", recording)
+    import spikelib._io
+
+    monkeypatch.setattr(spikelib._io, "atomic_path", recording)  # every record goes through it
     (marks / "fail-x=2").touch()
     with pytest.raises(sweep.SweepError):
         sweep.run_sweep(toy, sweep.grid(x=[1, 2]), tmp_path, common={"marks": str(marks)}, on_progress=quiet)
