@@ -170,8 +170,7 @@ def keep_paper_run(record_path: str | os.PathLike, directory: str | os.PathLike 
         raise ValueError(f"{record_path} was written from uncommitted code (git_dirty={prov.get('git_dirty')}, "
                          f"commit={prov.get('git_commit')}); commit, rerun, then keep it")
     target = Path(directory) if directory is not None else PAPER_RUNS_DIR
-    target.mkdir(parents=True, exist_ok=True)
-    dest = target / f"{_check_name(record['name'])}.json"
+    dest = target / f"{_check_name(record['name'])}.json"  # write_text_durably creates the folder
     write_text_durably(dest, json.dumps(record, indent=2) + "\n")
     return dest
 
