@@ -338,6 +338,11 @@ def test_an_interrupt_stops_the_workers(tmp_path, marks):
     (marks / "nap-x=2").touch()
 
     def interrupt(done, total, key, elapsed_s):
+        # x=1 can finish before the second worker process has even started x=2; interrupt only once x=2
+        # is running, which is the case under test (a worker killed mid-config)
+        deadline = time.monotonic() + 30
+        while not list(marks.glob("call-x=2-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
         raise KeyboardInterrupt  # as Ctrl-C, or a notebook's interrupt, arriving in the parent
 
     t0 = time.monotonic()
