@@ -322,21 +322,26 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
     full_model = cs.make_model(cfg, seed=0)
     full = cs.fit(full_model, x, cfg, seed=3)
 
-    # first run: one epoch, then a crash in the middle of the second (after a mid-epoch checkpoint)
+    # first run: a crash at the start of the second epoch (3 steps each; the end-of-epoch checkpoint), then
+    # a crash in the middle of the second (after a mid-epoch checkpoint)
     ckpt = tmp_path / "run.ckpt"
-    m1 = cs.make_model(cfg, seed=0)
-    cs.fit(m1, x, {**cfg, "epochs": 1}, seed=3, checkpoint=ckpt)
-    real_step, calls = cs.train_step, []
+    real_step = cs.train_step
 
-    def crashing_step(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
+    def crash_at(n):
+        calls = []
 
-    monkeypatch.setattr(cs, "train_step", crashing_step)
-    with pytest.raises(KeyboardInterrupt):
-        cs.fit(cs.make_model(cfg, seed=0), x, cfg, seed=3, checkpoint=ckpt, checkpoint_every=1)
+        def crashing_step(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == n:
+                raise KeyboardInterrupt
+            return real_step(*args, **kwargs)
+        return crashing_step
+
+    for crash, every in ((4, None), (3, 1)):
+        monkeypatch.setattr(cs, "train_step", crash_at(crash))
+        with pytest.raises(KeyboardInterrupt):
+            cs.fit(cs.make_model(cfg, seed=0), x, cfg, seed=3, checkpoint=ckpt, checkpoint_every=every)
+        assert "optimizer" in torch.load(ckpt, weights_only=True)  # mid-run: everything to resume exactly
     monkeypatch.setattr(cs, "train_step", real_step)
     resumed_model = cs.make_model(cfg, seed=11)  # other weights: all state must come from the checkpoint
     resumed = cs.fit(resumed_model, x, cfg, seed=3, checkpoint=ckpt, checkpoint_every=1)
@@ -344,6 +349,34 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
     for (k, a), b in zip(_state(full_model).items(), _state(resumed_model).values()):
         assert torch.equal(a, b), k
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_finished_checkpoint_keeps_weights_and_history_only(tmp_path, monkeypatch):
+    cfg = cs.resolve_config(TINY)
+    x = _tiny_data(32)
+    ckpt = tmp_path / "run.ckpt"
+    sizes = []
+    model = cs.make_model(cfg, seed=0)
+    out = cs.fit(model, x, cfg, seed=3, checkpoint=ckpt, checkpoint_every=1,
+                 on_epoch=lambda rec: sizes.append(ckpt.stat().st_size))
+    state = torch.load(ckpt, weights_only=True)
+    assert set(state) == {"model", "history"} and state["history"] == out["history"]
+    assert sizes[-1] < 0.5 * sizes[0]  # after epoch 1: with Adam's two moments; after the last: without
+    # a finished checkpoint means done: a rerun trains nothing and returns the stored history and weights
+    monkeypatch.setattr(cs, "train_step", lambda *a, **k: pytest.fail("a finished run trained again"))
+    again = cs.make_model(cfg, seed=11)
+    assert cs.fit(again, x, cfg, seed=3, checkpoint=ckpt)["history"] == out["history"]
+    for (k, a), b in zip(_state(model).items(), _state(again).values()):
+        assert torch.equal(a, b), k
+    with pytest.raises(ValueError, match="cannot be continued to 3 epochs"):
+        cs.fit(cs.make_model(cfg, seed=0), x, {**cfg, "epochs": 3}, seed=3, checkpoint=ckpt)
+    # a full checkpoint of a finished run (written before this rule) is compacted by the rerun
+    full = {**state, "optimizer": torch.optim.Adam(model.parameters()).state_dict(),
+            "generator": torch.Generator().get_state(), "epoch_state": None}
+    torch.save(full, ckpt)
+    assert cs.fit(cs.make_model(cfg, seed=0), x, cfg, seed=3, checkpoint=ckpt)["history"] == out["history"]
+    assert set(torch.load(ckpt, weights_only=True)) == {"model", "history"}
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_validation_metrics_and_json_results():

@@ -769,21 +769,30 @@ def fit(model: nn.Module, x_train: torch.Tensor, config: Mapping[str, Any], *, s
     Batches are drawn from a shuffled order and encoded with one generator seeded with ``seed``. After
     every epoch (and every ``checkpoint_every`` steps) the model, optimiser, generator state and history
     are written atomically to ``checkpoint``; a later call with the same path continues from there and
-    gives the same result as an uninterrupted run. ``val = (images, labels)`` adds :func:`evaluate`'s
-    metrics (prefixed ``val_``) to every epoch's record.
+    gives the same result as an uninterrupted run. Once the last epoch is done the file is rewritten with
+    the weights and history only (a third of the size: no Adam moments); such a finished checkpoint makes a
+    later call return at once, and cannot be trained further (an error). ``val = (images, labels)`` adds
+    :func:`evaluate`'s metrics (prefixed ``val_``) to every epoch's record.
     """
     opt = make_optimizer(model, config)
     gen = torch.Generator(device=x_train.device).manual_seed(int(seed))
     history: list[dict] = []
     epoch_state = None  # (permutation, next step, running sums) when resuming mid-epoch
+    finished = False  # the checkpoint is a finished run's: weights and history only
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
         state = torch.load(path, weights_only=True, map_location=x_train.device)
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"].cpu())  # generator states are CPU byte tensors
         history = state["history"]
-        epoch_state = state.get("epoch_state")
+        finished = "optimizer" not in state
+        if finished and len(history) < config["epochs"]:
+            raise ValueError(f"{path} holds a finished {len(history)}-epoch run without its optimiser state; it "
+                             f"cannot be continued to {config['epochs']} epochs: remove it to train again")
+        if not finished:
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"].cpu())  # generator states are CPU byte tensors
+            epoch_state = state.get("epoch_state")
+        del state
 
     def save(es=None) -> None:
         if path is None:
@@ -791,6 +800,13 @@ def fit(model: nn.Module, x_train: torch.Tensor, config: Mapping[str, Any], *, s
         with atomic_path(path) as tmp:
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
                         "history": history, "epoch_state": es}, tmp)
+
+    def save_finished() -> None:
+        # what load_model and a rerun need: the optimiser and generator states are of no further use
+        if path is None or finished:
+            return
+        with atomic_path(path) as tmp:
+            torch.save({"model": model.state_dict(), "history": history}, tmp)
 
     bs = config["batch_size"]
     for epoch in range(len(history), config["epochs"]):
@@ -819,9 +835,14 @@ def fit(model: nn.Module, x_train: torch.Tensor, config: Mapping[str, Any], *, s
             record.update({f"val_{k}": v for k, v in
                            evaluate(model, val[0], config, seed=seed + 1, labels=val[1]).items()})
         history.append(record)
-        save()
+        if epoch + 1 < config["epochs"]:
+            save()
+        else:
+            save_finished()
+            finished = True
         if on_epoch is not None:
             on_epoch(record)
+    save_finished()  # a full checkpoint of a run that had already finished (written before this rule)
     return {"history": history}
 
 
