@@ -450,7 +450,7 @@ def test_train_epoch_lookahead_equals_plain_loop(batch_size):
     opts = [make_optimizer(n, hp) for n in nets]
     for epoch in range(4):  # accuracy rises over the epochs, so both look-ahead regimes are exercised
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
-        fast = train_epoch(nets[0], opts[0], x, y, hp, order)
+        fast = train_epoch(nets[0], opts[0], x, y, hp, order, engine="torch")  # the torch look-ahead
         plain = _plain_epoch(nets[1], opts[1], x, y, hp, order)
         assert fast["correct"] == plain["correct"] and fast["contributing"] == plain["contributing"]
         assert fast["loss"] == pytest.approx(plain["loss"], rel=1e-12)

@@ -40,10 +40,11 @@ import torch
 
 from spikelib import data as _data
 from spikelib._io import atomic_path
+from spikelib.alpha import _cscan
 from spikelib.alpha.losses import autoencoder_loss
 from spikelib.alpha.modules import AlphaNetwork
-from spikelib.alpha.training import (AlphaAdam, Hyperparameters, make_optimizer, restore_training_state,
-                                     save_training_state)
+from spikelib.alpha.training import (AlphaAdam, Hyperparameters, c_epoch_numerics, make_optimizer,
+                                     restore_training_state, save_training_state, use_c_engine)
 from spikelib.encoding import add_time_noise, latency as latency_code
 
 #: Where the authors' 75 hyperparameter sets live, relative to the shared folder.
@@ -335,8 +336,13 @@ def autoencoder_train_step(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, t
 
 
 def train_autoencoder_epoch(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, target: torch.Tensor,
-                            hp: AutoencoderHyperparameters, order: torch.Tensor) -> dict:
-    """One pass over ``x[order]`` in mini-batches of ``hp.batch_size``; the summed error and count."""
+                            hp: AutoencoderHyperparameters, order: torch.Tensor, *, engine: str = "auto") -> dict:
+    """One pass over ``x[order]`` in mini-batches of ``hp.batch_size``; the summed error and count.
+    ``engine``: where it runs (:func:`spikelib.alpha.training.use_c_engine`; on CPU by default in C)."""
+    if use_c_engine(engine, net, x):
+        s = _cscan.train_epoch(net, opt, x, order, batch_size=hp.batch_size, penalty=hp.penalty_no_spike,
+                               targets=target, latency=hp.latency, **c_epoch_numerics(net.dtype))
+        return {"loss": s["loss"], "n": len(order)}
     total = {"loss": 0.0, "n": 0}
     for i in range(0, len(order), hp.batch_size):
         idx = order[i:i + hp.batch_size]
@@ -374,6 +380,7 @@ def fit_autoencoder(
     checkpoint: str | Path | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     eval_batch_size: int = 1000,
+    engine: str = "auto",
 ) -> dict:
     """Train for ``epochs`` epochs; keep the weights of the epoch with the lowest validation error.
 
@@ -395,7 +402,7 @@ def fit_autoencoder(
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x), generator=gen).to(x.device)
-        total = train_autoencoder_epoch(net, opt, x, target, hp, perm)
+        total = train_autoencoder_epoch(net, opt, x, target, hp, perm, engine=engine)
         record = {
             "epoch": epoch,
             "train_mse_running": total["loss"] / max(total["n"], 1),

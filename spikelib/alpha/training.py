@@ -5,6 +5,7 @@
 - :class:`AlphaAdam`: Adam with epsilon inside the square root, as in the authors' code.
 - :func:`train_step`: one mini-batch; only misclassified examples contribute unless ``update_all``; the
   no-spike penalty; pulse times clamped >= 0.
+- :func:`train_epoch`: one pass; on CPU a whole epoch runs in C (``engine="auto"``), else in torch.
 - :func:`fit`: epochs with model selection on validation accuracy, checkpoint and resume.
 """
 
@@ -21,6 +22,8 @@ from typing import Callable
 import torch
 
 from spikelib._io import atomic_path
+from spikelib.alpha import _cscan
+from spikelib.alpha import functional as _functional
 from spikelib.alpha.losses import classification_loss, predict
 from spikelib.alpha.modules import AlphaNetwork
 
@@ -146,17 +149,53 @@ def train_step(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, y: torch.Tens
     return stats
 
 
+#: Where a training epoch runs: "auto" (C on CPU when the kernel is available, else torch), "c", "torch".
+ENGINES = ("auto", "c", "torch")
+
+
+def use_c_engine(engine: str, net: AlphaNetwork, x: torch.Tensor) -> bool:
+    """Whether an epoch of ``net`` on ``x`` runs in the C trainer (``_train.c``) for this ``engine``.
+
+    The C trainer computes what the torch path computes, example by example and single-threaded, without
+    ~200 tensor dispatches per update: thousands of times faster for the Boolean tasks (batch size 1) and
+    faster for MNIST at the authors' batch sizes on CPU. It needs a CPU float32/float64 network; CUDA runs
+    the torch path.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "torch":
+        return False
+    fits = x.device.type == "cpu" and net.dtype in (torch.float32, torch.float64)
+    if engine == "c":
+        if not fits:
+            raise ValueError(f"engine='c' needs a CPU float32/float64 network and data (got {net.dtype} on "
+                             f"{x.device}); use engine='torch' or 'auto'")
+        if not _cscan.available():
+            raise RuntimeError(f"engine='c' but the C kernel is unavailable ({_cscan.KERNEL.failed or 'SPIKELIB_CSCAN=0'});"
+                               " install a C compiler or use engine='torch'")
+        return True
+    return fits and _cscan.available()
+
+
+def c_epoch_numerics(dtype: torch.dtype) -> dict:
+    """The torch path's float safeguards for ``dtype``, passed to the C trainer so that both agree."""
+    return {"span": _functional._SPAN[dtype], "min_one_plus_w": _functional._MIN_ONE_PLUS_W[dtype]}
+
+
 def train_epoch(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, y: torch.Tensor, hp: Hyperparameters,
-                order: torch.Tensor) -> dict:
+                order: torch.Tensor, *, engine: str = "auto") -> dict:
     """One pass over ``x[order]`` in mini-batches; returns the summed loss, correct and contributing counts.
 
-    When only misclassified examples contribute, a batch that is classified correctly changes nothing
+    With the C engine (:func:`use_c_engine`) the whole epoch runs in ``_train.c``. In torch: when only misclassified examples contribute, a batch that is classified correctly changes nothing
     (no gradient, no Adam step), so runs of such batches are found with one batched, gradient-free
     forward pass and skipped; :func:`train_step` is called only for the batches that update. The weights,
     optimiser state and statistics are exactly those of the plain batch-by-batch loop, at a fraction of the
     cost once most examples are right (the Boolean tasks, §3.1). The look-ahead grows while it finds only
     correct batches and falls back to single batches while most are wrong.
     """
+    if use_c_engine(engine, net, x):
+        return _cscan.train_epoch(net, opt, x, order, batch_size=hp.batch_size, penalty=hp.penalty_no_spike,
+                                  labels=y, update_all=hp.update_all_datapoints, **c_epoch_numerics(net.dtype))
     bs = hp.batch_size
     n_batches = -(-len(x) // bs)
     max_lookahead = max(1, _LOOKAHEAD_EXAMPLES // bs)
@@ -272,11 +311,13 @@ def fit(
     on_epoch: Callable[[dict], None] | None = None,
     eval_batch_size: int = 1000,
     epoch_metrics: Callable[[AlphaNetwork], dict] | None = None,
+    engine: str = "auto",
 ) -> dict:
     """Train for ``epochs`` epochs; keep the weights of the best validation epoch (§2.6.2).
 
     ``epoch_metrics(net)`` is called after every epoch and its entries are added to that epoch's history
-    record (for instance :func:`spikelib.alpha.analysis.spike_timing`). With ``checkpoint``, the state is
+    record (for instance :func:`spikelib.alpha.analysis.spike_timing`). ``engine``: see
+    :func:`use_c_engine`. With ``checkpoint``, the state is
     saved atomically after every epoch and a later call with the same
     path resumes from it (finished epochs are not recomputed). Returns ``{"history": [...], "best": {...}}``
     and leaves ``net`` holding the selected (best-validation, or last) weights.
@@ -294,7 +335,7 @@ def fit(
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x), generator=gen)
-        total = train_epoch(net, opt, x, y, hp, perm)
+        total = train_epoch(net, opt, x, y, hp, perm, engine=engine)
         record = {
             "epoch": epoch,
             "train_loss_running": total["loss"] / len(x),
