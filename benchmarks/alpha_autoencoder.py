@@ -23,6 +23,7 @@ from spikelib.alpha import _cscan
 from spikelib.alpha import autoencoder as ae
 from spikelib.alpha import functional as F
 from spikelib.alpha import make_optimizer
+from spikelib.alpha.training import ENGINES, use_c_engine
 
 CPP_EXAMPLES_PER_S = 54000 / 70  # authors' C++, 784-32-784, latency 1, 2 cores
 
@@ -38,6 +39,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--engine", default="auto", choices=list(ENGINES),
+                   help="auto: the C training epoch on CPU (spikelib/alpha/_train.c); torch: the torch loop")
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda but torch sees no CUDA device")
@@ -59,7 +62,7 @@ def main(argv=None) -> int:
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     sync()
     t0 = time.perf_counter()
-    total = ae.train_autoencoder_epoch(net, opt, x, target, hp, order)
+    total = ae.train_autoencoder_epoch(net, opt, x, target, hp, order, engine=args.engine)
     sync()
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -67,8 +70,11 @@ def main(argv=None) -> int:
     sync()
     eval_s = time.perf_counter() - t0
 
-    backend = "cpu-scan-kernel" if dev.type == "cpu" and _cscan.available() else (
-        "torch-compiled" if F._compile_enabled else "torch-eager")
+    if use_c_engine(args.engine, net, x):
+        backend = "c-train-epoch (1 thread)"
+    else:
+        backend = "torch + cpu-scan-kernel" if dev.type == "cpu" and _cscan.available() else (
+            "torch-compiled" if F._compile_enabled else "torch-eager")
     print(json.dumps({
         "benchmark": "alpha_autoencoder",
         "network": f"784-{args.hidden}-784",

@@ -19,16 +19,19 @@ import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 from spikelib import data, encoding
-from spikelib.alpha import MNIST_README, evaluate, make_optimizer, train_step
+from spikelib.alpha import MNIST_README, evaluate, make_optimizer, train_epoch, train_step
+from spikelib.alpha.training import ENGINES, use_c_engine
 from spikelib.alpha import _cscan
 from spikelib.alpha import functional as F
 
 CPP_TRAIN_EXAMPLES_PER_S = 54000 / 343  # authors' C++ on a 2-core machine, README settings
 
 
-def backend(device: str) -> str:
+def backend(device: str, engine_c: bool) -> str:
+    if engine_c:
+        return "c-train-epoch (1 thread)"
     if device == "cpu" and _cscan.available():
-        return "cpu-scan-kernel"
+        return "torch + cpu-scan-kernel"
     return "torch-compiled" if F._compile_enabled else "torch-eager"
 
 
@@ -40,6 +43,8 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--batch-size", type=int, default=MNIST_README.batch_size)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--engine", default="auto", choices=list(ENGINES),
+                   help="auto: the C training epoch on CPU (spikelib/alpha/_train.c); torch: the torch loop")
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda but torch sees no CUDA device")
@@ -68,9 +73,7 @@ def main(argv=None) -> int:
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed)).to(dev)
     sync()
     t0 = time.perf_counter()
-    for i in range(0, len(x), hp.batch_size):
-        idx = perm[i : i + hp.batch_size]
-        train_step(net, opt, x[idx], y[idx], hp)
+    train_epoch(net, opt, x, y, hp, perm, engine=args.engine)
     sync()
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -85,7 +88,7 @@ def main(argv=None) -> int:
         "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "backend": backend(args.device),
+        "backend": backend(args.device, use_c_engine(args.engine, net, x)),
         "dtype": args.dtype,
         "batch_size": hp.batch_size,
         "train_examples": len(x),
