@@ -169,3 +169,27 @@ def test_no_nan_or_inf_reaches_the_parameters(seed, scale, theta, tau, clip, dty
         assert s["loss"] == s["loss"]  # not NaN
     for p in net.parameters():
         assert torch.isfinite(p).all()
+
+
+def test_threads_split_a_batch_repeatably():
+    """A batch's examples are shared between threads: the same thread count gives the same bits, another
+    count the same result up to the order of summation."""
+    hp = Hyperparameters(n_hidden=(6,), n_pulses=2, batch_size=16, fire_threshold=0.6, learning_rate=1e-2,
+                         nonpulse_weight_mean_multiplier=1.0, pulse_weight_mean_multiplier=1.0,
+                         update_all_datapoints=True)
+    gen = torch.Generator().manual_seed(7)
+    x = torch.rand(96, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (96,), generator=gen)
+    order = torch.randperm(96, generator=gen)
+    before = torch.get_num_threads()
+    nets = {}
+    try:
+        for name, threads in (("one", 1), ("two", 2), ("two_again", 2)):
+            torch.set_num_threads(threads)
+            nets[name] = hp.network(5, 3, seed=0, dtype=torch.float64)
+            train_epoch(nets[name], make_optimizer(nets[name], hp), x, y, hp, order, engine="c")
+    finally:
+        torch.set_num_threads(before)
+    assert _max_diff(nets["two"], nets["two_again"]) == 0.0
+    assert _max_diff(nets["one"], nets["two"]) < 1e-9
+    assert _max_diff(nets["one"], hp.network(5, 3, seed=0, dtype=torch.float64)) > 1e-3  # it trained

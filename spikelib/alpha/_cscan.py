@@ -41,7 +41,7 @@ def _declare(lib) -> None:
         tr = getattr(lib, f"alpha_train_epoch_{suffix}")
         tr.restype = ctypes.c_int
         tr.argtypes = ([i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, ptr, dbl, dbl, dbl, i64, ptr,
-                        ptr, ptr, ptr, i64, ctypes.c_int, ctypes.c_int] + [real] * 7 + [ptr])
+                        ptr, ptr, ptr, i64, i64, ctypes.c_int, ctypes.c_int] + [real] * 7 + [ptr])
         fwd = getattr(lib, f"alpha_forward_{suffix}")
         fwd.restype = None
         fwd.argtypes = [i64, i64, i64, i64, ptr, ptr, ptr, real, real, real, ptr, ptr, ptr, ptr, ptr]
@@ -52,7 +52,7 @@ def _declare(lib) -> None:
 
 #: The kernel (``SPIKELIB_CSCAN=0`` turns it off); its ``lib`` / ``failed`` hold the load state.
 KERNEL = CKernel("alpha_scan", _source, _FLAGS, _declare, what="CPU scan kernel",
-                 switch="SPIKELIB_CSCAN", link=("-lm",))
+                 switch="SPIKELIB_CSCAN", link=("-lm", "-lpthread"))
 
 
 def library():
@@ -120,7 +120,8 @@ def train_epoch(net, opt, x: torch.Tensor, order: torch.Tensor, *, batch_size: i
     ``update_all``); with ``targets``: the autoencoder loss at ``latency`` (every example contributes).
     ``span`` and ``min_one_plus_w`` are the torch path's frame width and bound on 1 + W for the dtype.
     Returns the summed ``loss``, the ``correct`` count (classification) and the ``contributing`` count.
-    The arithmetic is that of the torch path, in the same order up to rounding; single-threaded.
+    The arithmetic is that of the torch path, in the same order up to rounding. The examples of a batch
+    are split over ``torch.get_num_threads()`` threads; a run is repeatable for a given thread count.
     """
     lib = library()
     if (labels is None) == (targets is None):
@@ -176,7 +177,8 @@ def train_epoch(net, opt, x: torch.Tensor, order: torch.Tensor, *, batch_size: i
     rc = getattr(lib, f"alpha_train_epoch_{suffix}")(
         len(layers), _ptr(sizes), P, _ptr(flat), _ptr(m), _ptr(v), _ptr(w_off), _ptr(pulse_off), len(groups),
         _ptr(g_off), _ptr(g_len), _ptr(g_lr), _ptr(g_step), _ptr(g_clamp), float(b1), float(b2), float(eps),
-        len(order), _ptr(x), _ptr(lab), _ptr(tgt), _ptr(order), int(batch_size), 0 if labels is not None else 1,
+        len(order), _ptr(x), _ptr(lab), _ptr(tgt), _ptr(order), int(batch_size), torch.get_num_threads(),
+        0 if labels is not None else 1,
         int(bool(update_all)), float(latency), layer.tau, layer.theta, layer.clip_derivative, float(penalty),
         float(span), float(min_one_plus_w), _ptr(stats))
     if rc != 0:

@@ -14,6 +14,7 @@
 
 #ifndef ALPHA_TRAIN_COMMON
 #define ALPHA_TRAIN_COMMON
+#include <pthread.h>
 #include <stdlib.h>
 
 /* stable merge sort of idx[0..n) by key[idx[.]] (ascending); tmp has room for n entries */
@@ -102,115 +103,189 @@ static void SUF(layer_forward)(SUF(LayerState) *s, int64_t n_all, int64_t J, con
     }
 }
 
+/* Everything an example needs that stays fixed during a batch. */
+typedef struct {
+    int64_t L, P, n_params, n_neurons, max_all, max_out, max_g;
+    const int64_t *sizes, *w_off, *pulse_off, *labels, *order;
+    const REAL *params, *x, *targets;
+    int loss_kind, update_all;
+    REAL latency, tau, theta, clip, span, min_w1;
+} SUF(Shared);
+
+/* One thread's share of a batch: its examples, buffers and partial sums (reduced in a fixed order). */
+typedef struct {
+    const SUF(Shared) *sh;
+    int64_t e0, e1;
+    REAL *grad, *silent, *scratch, *grad_t;
+    int64_t *tmp;
+    SUF(LayerState) *st;
+    REAL *rbuf;
+    int64_t *ibuf;
+    double stats[3];
+    int64_t n_contrib;
+} SUF(Worker);
+
+static int SUF(worker_alloc)(SUF(Worker) *wk, const SUF(Shared) *sh) {
+    const int64_t L = sh->L, max_all = sh->max_all, max_out = sh->max_out, max_g = sh->max_g;
+    size_t n_real = (size_t)sh->n_params + (size_t)sh->n_neurons + (size_t)L * (2 * max_all + max_g + 5 * max_out)
+                    + 2 * max_out + max_all;
+    size_t n_int = (size_t)L * (max_all + max_out) + max_all;
+    wk->sh = sh;
+    wk->rbuf = calloc(n_real, sizeof(REAL));
+    wk->ibuf = calloc(n_int, sizeof(int64_t));
+    wk->st = calloc((size_t)L, sizeof(SUF(LayerState)));
+    if (!wk->rbuf || !wk->ibuf || !wk->st) return -1;
+    REAL *r = wk->rbuf;
+    int64_t *ir = wk->ibuf;
+    wk->grad = r; r += sh->n_params;
+    wk->silent = r; r += sh->n_neurons;
+    for (int64_t l = 0; l < L; ++l) {
+        SUF(LayerState) *s = &wk->st[l];
+        s->t_in = r; r += max_all; s->t_s = r; r += max_all; s->g = r; r += max_g;
+        s->a = r; r += max_out; s->b = r; r += max_out; s->ref = r; r += max_out;
+        s->t_out = r; r += max_out; s->inv_denom = r; r += max_out;
+        s->order = ir; ir += max_all; s->k_star = ir; ir += max_out;
+    }
+    wk->scratch = r; r += 2 * max_out;
+    wk->grad_t = r;
+    wk->tmp = ir;
+    return 0;
+}
+
+static void SUF(worker_free)(SUF(Worker) *wk) { free(wk->rbuf); free(wk->ibuf); free(wk->st); }
+
+/* Forward, loss and (for a contributing example) backward of one example; gradients accumulate in wk. */
+static void SUF(run_example)(SUF(Worker) *wk, int64_t ex) {
+    const SUF(Shared) *sh = wk->sh;
+    const int64_t L = sh->L, P = sh->P, *sizes = sh->sizes, n_out = sizes[L];
+    SUF(LayerState) *st = wk->st;
+    for (int64_t l = 0; l < L; ++l) {
+        const int64_t n_in = sizes[l];
+        if (l == 0) for (int64_t i = 0; i < n_in; ++i) st[0].t_in[i] = sh->x[ex * n_in + i];
+        else memcpy(st[l].t_in, st[l - 1].t_out, (size_t)n_in * sizeof(REAL));
+        for (int64_t p = 0; p < P; ++p) st[l].t_in[n_in + p] = sh->params[sh->pulse_off[l] + p];
+        SUF(layer_forward)(&st[l], n_in + P, sizes[l + 1], sh->params + sh->w_off[l], sh->tau, sh->theta, sh->span,
+                           sh->min_w1, wk->tmp, wk->scratch);
+    }
+    /* loss and its gradient at the output */
+    const REAL *t = st[L - 1].t_out;
+    REAL *g = st[L - 1].g;
+    int contributes = 1;
+    if (sh->loss_kind == 0) {
+        const int64_t y = sh->labels[ex];
+        int64_t best = -1;
+        REAL tmin = (REAL)INFINITY;
+        for (int64_t j = 0; j < n_out; ++j) if (t[j] < tmin) { tmin = t[j]; best = j; }
+        REAL s = 0;
+        for (int64_t j = 0; j < n_out; ++j) s += isfinite(t[j]) ? exp(tmin - t[j]) : 0;
+        for (int64_t j = 0; j < n_out; ++j) {
+            REAL pj = (isfinite(t[j]) && s > 0) ? exp(tmin - t[j]) / s : 0;
+            g[j] = (REAL)(j == y) - pj;
+            if (j == y) wk->stats[0] += -log(pj + (REAL)1e-8);
+        }
+        int correct = best == y;
+        wk->stats[1] += correct;
+        contributes = sh->update_all || !correct;
+    } else {
+        const REAL *tg = sh->targets + ex * n_out;
+        REAL sq = 0;
+        for (int64_t j = 0; j < n_out; ++j) {
+            REAL o = isfinite(t[j]) ? t[j] - sh->latency : 1, y = isfinite(tg[j]) ? tg[j] : 1;
+            sq += (o - y) * (o - y);
+            g[j] = o - y;
+        }
+        wk->stats[0] += sq / n_out;
+    }
+    if (!contributes) return;
+    ++wk->n_contrib;
+    /* backward, last layer first (eqs. 4-5); silent neurons pass nothing back */
+    REAL *sil = wk->silent;
+    for (int64_t l = 0; l < L; ++l) {
+        for (int64_t j = 0; j < sizes[l + 1]; ++j) sil[j] += !isfinite(st[l].t_out[j]);
+        sil += sizes[l + 1];
+    }
+    for (int64_t l = L - 1; l >= 0; --l) {
+        const int64_t n_in = sizes[l], J = sizes[l + 1], n_all = n_in + P;
+        SUF(LayerState) *s = &st[l];
+        for (int64_t j = 0; j < J; ++j) if (!isfinite(s->t_out[j])) s->g[j] = 0;
+        if (s->K == 0) { if (l > 0) for (int64_t i = 0; i < n_in; ++i) st[l - 1].g[i] = 0; continue; }
+        memset(wk->grad_t, 0, (size_t)n_all * sizeof(REAL));
+        SUF(alpha_backward)(0, 1, s->K, J, n_all, s->t_s, s->order, sh->params + sh->w_off[l], s->k_star, s->ref,
+                            s->t_out, s->inv_denom, s->g, sh->tau, sh->clip, wk->grad + sh->w_off[l], wk->grad_t);
+        for (int64_t p = 0; p < P; ++p) wk->grad[sh->pulse_off[l] + p] += wk->grad_t[n_in + p];
+        if (l > 0) memcpy(st[l - 1].g, wk->grad_t, (size_t)n_in * sizeof(REAL));
+    }
+}
+
+static void *SUF(run_share)(void *arg) {
+    SUF(Worker) *wk = arg;
+    for (int64_t e = wk->e0; e < wk->e1; ++e) SUF(run_example)(wk, wk->sh->order[e]);
+    return NULL;
+}
+
 /* One epoch over x[order] in mini-batches. loss_kind 0: classification, p = softmax(-t) over spiking
  * outputs, L = -log(p_y + 1e-8), dL/dt = y - p, correct iff argmin t == y; only misclassified examples
  * contribute unless update_all. loss_kind 1: autoencoder, o = t - latency (1 if silent), target inf -> 1,
  * reported sum (o - target)^2 / n_out, dL/dt = o - target for spiking outputs, every example contributes.
+ * The examples of a batch are split over up to n_threads threads (contiguous shares; partial gradients
+ * summed in thread order, so a run is repeatable for a given thread count).
  * stats[0] += summed loss, stats[1] += correct, stats[2] += contributing. Returns 0, or -1 if out of memory. */
 int SUF(alpha_train_epoch)(
     int64_t L, const int64_t *sizes, int64_t P, REAL *params, REAL *m, REAL *v, const int64_t *w_off,
     const int64_t *pulse_off, int64_t n_groups, const int64_t *group_off, const int64_t *group_len,
     const double *group_lr, int64_t *group_step, const int64_t *group_clamp, double beta1, double beta2,
     double eps, int64_t N, const REAL *x, const int64_t *labels, const REAL *targets, const int64_t *order,
-    int64_t batch, int loss_kind, int update_all, REAL latency, REAL tau, REAL theta, REAL clip,
-    REAL penalty, REAL span, REAL min_w1, double *stats) {
-    int64_t n_params = 0, max_all = 0, max_out = 0, max_g;
+    int64_t batch, int64_t n_threads, int loss_kind, int update_all, REAL latency, REAL tau, REAL theta,
+    REAL clip, REAL penalty, REAL span, REAL min_w1, double *stats) {
+    SUF(Shared) sh = {0};
+    sh.L = L; sh.P = P; sh.sizes = sizes; sh.w_off = w_off; sh.pulse_off = pulse_off; sh.labels = labels;
+    sh.order = order; sh.params = params; sh.x = x; sh.targets = targets; sh.loss_kind = loss_kind;
+    sh.update_all = update_all; sh.latency = latency; sh.tau = tau; sh.theta = theta; sh.clip = clip;
+    sh.span = span; sh.min_w1 = min_w1;
     for (int64_t g = 0; g < n_groups; ++g)
-        if (group_off[g] + group_len[g] > n_params) n_params = group_off[g] + group_len[g];
-    int64_t n_neurons = 0;
+        if (group_off[g] + group_len[g] > sh.n_params) sh.n_params = group_off[g] + group_len[g];
     for (int64_t l = 0; l < L; ++l) {
-        if (sizes[l] + P > max_all) max_all = sizes[l] + P;
-        if (sizes[l + 1] > max_out) max_out = sizes[l + 1];
-        n_neurons += sizes[l + 1];
+        if (sizes[l] + P > sh.max_all) sh.max_all = sizes[l] + P;
+        if (sizes[l + 1] > sh.max_out) sh.max_out = sizes[l + 1];
+        sh.n_neurons += sizes[l + 1];
     }
-    max_g = max_all > max_out ? max_all : max_out;
-    /* one allocation: gradient, silent counts, per-layer state, scratch */
-    size_t n_real = (size_t)n_params + (size_t)n_neurons + (size_t)L * (2 * max_all + max_g + 5 * max_out) + 2 * max_out + max_all;
-    size_t n_int = (size_t)L * (max_all + max_out) + max_all;
-    REAL *rbuf = calloc(n_real, sizeof(REAL));
-    int64_t *ibuf = calloc(n_int, sizeof(int64_t));
-    SUF(LayerState) *st = calloc((size_t)L, sizeof(SUF(LayerState)));
-    if (!rbuf || !ibuf || !st) { free(rbuf); free(ibuf); free(st); return -1; }
-    REAL *grad = rbuf, *silent = rbuf + n_params, *r = silent + n_neurons;
-    int64_t *ir = ibuf;
-    for (int64_t l = 0; l < L; ++l) {
-        st[l].t_in = r; r += max_all; st[l].t_s = r; r += max_all; st[l].g = r; r += max_g;
-        st[l].a = r; r += max_out; st[l].b = r; r += max_out; st[l].ref = r; r += max_out;
-        st[l].t_out = r; r += max_out; st[l].inv_denom = r; r += max_out;
-        st[l].order = ir; ir += max_all; st[l].k_star = ir; ir += max_out;
+    sh.max_g = sh.max_all > sh.max_out ? sh.max_all : sh.max_out;
+    int64_t T = n_threads < 1 ? 1 : n_threads;
+    if (T > batch) T = batch;
+    SUF(Worker) *wk = calloc((size_t)T, sizeof(SUF(Worker)));
+    pthread_t *tid = calloc((size_t)T, sizeof(pthread_t));
+    int ok = wk != NULL && tid != NULL;
+    for (int64_t i = 0; ok && i < T; ++i) ok = SUF(worker_alloc)(&wk[i], &sh) == 0;
+    if (!ok) {
+        if (wk) for (int64_t i = 0; i < T; ++i) SUF(worker_free)(&wk[i]);
+        free(wk); free(tid);
+        return -1;
     }
-    REAL *scratch = r; r += 2 * max_out;
-    REAL *grad_t = r;
-    int64_t *tmp = ir;
-    const int64_t n_in0 = sizes[0], n_out = sizes[L];
+    REAL *grad = wk[0].grad, *silent = wk[0].silent;
 
     for (int64_t start = 0; start < N; start += batch) {
-        int64_t stop = start + batch < N ? start + batch : N, n_contrib = 0;
-        for (int64_t e = start; e < stop; ++e) {
-            const int64_t ex = order[e];
-            /* forward through every layer */
-            for (int64_t l = 0; l < L; ++l) {
-                const int64_t n_in = sizes[l];
-                if (l == 0) for (int64_t i = 0; i < n_in; ++i) st[0].t_in[i] = x[ex * n_in0 + i];
-                else memcpy(st[l].t_in, st[l - 1].t_out, (size_t)n_in * sizeof(REAL));
-                for (int64_t p = 0; p < P; ++p) st[l].t_in[n_in + p] = params[pulse_off[l] + p];
-                SUF(layer_forward)(&st[l], n_in + P, sizes[l + 1], params + w_off[l], tau, theta, span, min_w1,
-                                   tmp, scratch);
-            }
-            /* loss and its gradient at the output */
-            const REAL *t = st[L - 1].t_out;
-            REAL *g = st[L - 1].g;
-            int contributes = 1;
-            if (loss_kind == 0) {
-                const int64_t y = labels[ex];
-                int64_t best = -1;
-                REAL tmin = (REAL)INFINITY;
-                for (int64_t j = 0; j < n_out; ++j) if (t[j] < tmin) { tmin = t[j]; best = j; }
-                REAL s = 0;
-                for (int64_t j = 0; j < n_out; ++j) s += isfinite(t[j]) ? exp(tmin - t[j]) : 0;
-                for (int64_t j = 0; j < n_out; ++j) {
-                    REAL pj = (isfinite(t[j]) && s > 0) ? exp(tmin - t[j]) / s : 0;
-                    g[j] = (REAL)(j == y) - pj;
-                    if (j == y) stats[0] += -log(pj + (REAL)1e-8);
-                }
-                int correct = best == y;
-                stats[1] += correct;
-                contributes = update_all || !correct;
-            } else {
-                const REAL *tg = targets + ex * n_out;
-                REAL sq = 0;
-                for (int64_t j = 0; j < n_out; ++j) {
-                    REAL o = isfinite(t[j]) ? t[j] - latency : 1, y = isfinite(tg[j]) ? tg[j] : 1;
-                    sq += (o - y) * (o - y);
-                    g[j] = o - y;
-                }
-                stats[0] += sq / n_out;
-            }
-            if (!contributes) continue;
-            ++n_contrib;
-            /* backward, last layer first (eqs. 4-5); silent neurons pass nothing back */
-            REAL *sil = silent;
-            for (int64_t l = 0; l < L; ++l) {
-                for (int64_t j = 0; j < sizes[l + 1]; ++j) sil[j] += !isfinite(st[l].t_out[j]);
-                sil += sizes[l + 1];
-            }
-            for (int64_t l = L - 1; l >= 0; --l) {
-                const int64_t n_in = sizes[l], J = sizes[l + 1], n_all = n_in + P;
-                SUF(LayerState) *s = &st[l];
-                for (int64_t j = 0; j < J; ++j) if (!isfinite(s->t_out[j])) s->g[j] = 0;
-                if (s->K == 0) { if (l > 0) for (int64_t i = 0; i < n_in; ++i) st[l - 1].g[i] = 0; continue; }
-                memset(grad_t, 0, (size_t)n_all * sizeof(REAL));
-                SUF(alpha_backward)(0, 1, s->K, J, n_all, s->t_s, s->order, params + w_off[l], s->k_star, s->ref,
-                                    s->t_out, s->inv_denom, s->g, tau, clip, grad + w_off[l], grad_t);
-                for (int64_t p = 0; p < P; ++p) grad[pulse_off[l] + p] += grad_t[n_in + p];
-                if (l > 0) memcpy(st[l - 1].g, grad_t, (size_t)n_in * sizeof(REAL));
-            }
+        const int64_t stop = start + batch < N ? start + batch : N, n = stop - start;
+        const int64_t used = n < T ? n : T;
+        for (int64_t i = 0; i < used; ++i) { wk[i].e0 = start + n * i / used; wk[i].e1 = start + n * (i + 1) / used; }
+        int64_t spawned = 0;
+        for (int64_t i = 1; i < used; ++i, ++spawned)
+            if (pthread_create(&tid[i], NULL, SUF(run_share), &wk[i]) != 0) break;
+        SUF(run_share)(&wk[0]);
+        for (int64_t i = 1; i <= spawned; ++i) pthread_join(tid[i], NULL);
+        for (int64_t i = spawned + 1; i < used; ++i) SUF(run_share)(&wk[i]); /* a thread could not start */
+        int64_t n_contrib = wk[0].n_contrib;
+        wk[0].n_contrib = 0;
+        for (int64_t i = 1; i < used; ++i) {
+            for (int64_t k = 0; k < sh.n_params; ++k) { grad[k] += wk[i].grad[k]; wk[i].grad[k] = 0; }
+            for (int64_t k = 0; k < sh.n_neurons; ++k) { silent[k] += wk[i].silent[k]; wk[i].silent[k] = 0; }
+            n_contrib += wk[i].n_contrib;
+            wk[i].n_contrib = 0;
         }
         stats[2] += (double)n_contrib;
         if (n_contrib == 0) continue;
         /* mean over contributing examples, the no-spike penalty, Adam (epsilon inside the root) */
         const REAL inv_n = (REAL)1 / (REAL)n_contrib;
-        for (int64_t i = 0; i < n_params; ++i) grad[i] *= inv_n;
+        for (int64_t i = 0; i < sh.n_params; ++i) grad[i] *= inv_n;
         REAL *sil = silent;
         for (int64_t l = 0; l < L; ++l) {
             const int64_t J = sizes[l + 1], rows = sizes[l] + P;
@@ -237,6 +312,10 @@ int SUF(alpha_train_epoch)(
             }
         }
     }
-    free(rbuf); free(ibuf); free(st);
+    for (int64_t i = 0; i < T; ++i) {
+        for (int k = 0; k < 3; ++k) stats[k] += wk[i].stats[k];
+        SUF(worker_free)(&wk[i]);
+    }
+    free(wk); free(tid);
     return 0;
 }

@@ -156,10 +156,10 @@ ENGINES = ("auto", "c", "torch")
 def use_c_engine(engine: str, net: AlphaNetwork, x: torch.Tensor) -> bool:
     """Whether an epoch of ``net`` on ``x`` runs in the C trainer (``_train.c``) for this ``engine``.
 
-    The C trainer computes what the torch path computes, example by example and single-threaded, without
-    ~200 tensor dispatches per update: thousands of times faster for the Boolean tasks (batch size 1) and
-    faster for MNIST at the authors' batch sizes on CPU. It needs a CPU float32/float64 network; CUDA runs
-    the torch path.
+    The C trainer computes what the torch path computes, example by example (a batch's examples split over
+    ``torch.get_num_threads()`` threads), without ~200 tensor dispatches per update: thousands of times
+    faster for the Boolean tasks (batch size 1) and faster for MNIST and the autoencoders at the authors'
+    batch sizes. It needs a CPU float32/float64 network; CUDA runs the torch path.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
