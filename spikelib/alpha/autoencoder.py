@@ -388,6 +388,7 @@ def fit_autoencoder(
     training error selects. With ``checkpoint``, the state is saved atomically after every epoch and a
     later call with the same path resumes from it (the result equals an uninterrupted run). Returns
     ``{"history": [...], "best": {"epoch", "mse"}}`` and leaves ``net`` holding the selected weights.
+    ``engine``: where the epochs run (:func:`spikelib.alpha.training.use_c_engine`).
     """
     if not isinstance(hp, AutoencoderHyperparameters):
         raise TypeError("hp must be AutoencoderHyperparameters (it carries the target latency), got "
