@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from spikelib import scales
 from spikelib.lif import _sae_kernel, conv_sae as cs
 
 needs_kernel = pytest.mark.skipif(not _sae_kernel.available(), reason="no C compiler for the SAE kernel")
@@ -421,7 +422,8 @@ def test_time_train_step_reports_seconds():
 # ---------------------------------------------------------------- the book chapter's helpers
 
 
-SETTINGS = {"epochs": 1, "search_epochs": 1, "seeds": 2, "T": 8, "batch_size": 16, "n_train": 32, "n_val": 40,
+SETTINGS = {"epochs": 1, "search_epochs": 1, "search_n_train": 24, "search_T": 6, "seeds": 2, "T": 8, "batch_size": 16,
+            "n_train": 32, "n_val": 40,
             "models": ["SAE", "SAE-dense", "AEl2"], "latent_sizes": [10, 100], "time_steps": [8],
             "noise_levels": [0.0, 0.3], "decays": [0.99]}
 
@@ -450,7 +452,11 @@ def test_search_configs_follow_the_paper_tables():
     beta = [c for c in t5 if "beta" in c and c.get("l2") == 0.01]
     assert sorted(c["beta"] for c in beta) == [0.0, 1e-3, 1e-2, 0.1, 1.0, 10.0] and len(t5) == 12
     t6 = cs.search_configs("table6", SETTINGS)
-    assert len(t6) == 2 * 21 and all(c["epochs"] == 1 for c in t6)
+    assert len(t6) == 2 * 21 and all(c["epochs"] == 1 and c["n_train"] == 24 and c["T"] == 6 for c in t6)
+    assert cs.search_settings("table6", SETTINGS) == {"epochs": 1, "n_train": 24, "T": 6}
+    assert cs.search_settings("table4", SETTINGS) == {} and all("T" not in c for c in t4 + t5)
+    paper = scales.settings("regularised_sae", "paper")  # the paper's protocol: 1 epoch of 60,000 at T = 100
+    assert cs.search_settings("table6", paper) == {"epochs": 1, "n_train": 60000, "T": 100}
     for cfg in t4 + t5 + t6:
         r = cs.resolve_config({k: v for k, v in cfg.items() if k not in ("seed", "search")}, **SETTINGS)
         assert r["model"] in ("sae", "ae", "vae")

@@ -968,8 +968,9 @@ PAPER_ACTIVITY: dict[str, dict[str, tuple[float, float] | None]] = {
 }
 
 #: The parameter searches of App. A.2 whose rows are unambiguous in the paper: (Table-1 base model, the
-#: varied key, {value: (paper Lrec mean, SD)}) per block. Table 6 trains ``search_epochs`` epochs (the
-#: paper: 1), Tables 4-5 ``epochs`` (10). Table 7's columns cannot be told apart in the paper's text.
+#: varied key, {value: (paper Lrec mean, SD)}) per block. Table 6 trains :func:`search_settings` (the paper:
+#: 1 epoch of 60,000 images at T = 100), Tables 4-5 the scale's ``epochs`` (10). Table 7's columns cannot be
+#: told apart in the paper's text.
 SEARCHES: dict[str, list[tuple[str, str, dict[float, tuple[float, float]]]]] = {
     "table4": [
         ("AE", "lr", {1e-6: (63.78, 5.07), 1e-5: (30.14, 12.89), 5e-4: (5.65, 0.94), 1e-4: (15.68, 9.86),
@@ -1040,18 +1041,29 @@ SEARCH_FIXED: dict[str, dict[str, dict[str, float]]] = {
 }
 
 
+def search_settings(table: str, settings: Mapping[str, Any]) -> dict[str, int]:
+    """What the runs of a search set beyond the scale's defaults: for Table 6 (App. A.2: one epoch, no
+    more) ``epochs``, ``n_train`` and ``T`` from the scale's ``search_epochs``, ``search_n_train`` and
+    ``search_T`` (the paper's 1, 60,000, 100 at paper scale); nothing for Tables 4-5."""
+    if table != "table6":
+        return {}
+    return {"epochs": int(settings["search_epochs"]), "n_train": int(settings["search_n_train"]),
+            "T": int(settings["search_T"])}
+
+
 def search_configs(table: str, settings: Mapping[str, Any], *, seed: int = 0) -> list[dict]:
     """The configs of one parameter search of :data:`SEARCHES` (``"table4"``, ``"table5"``, ``"table6"``).
 
-    Each block varies one key of its Table-1 base model (Table 6: of the unregularised SAE); Table 6 runs
-    ``settings["search_epochs"]`` epochs. A ``"search"`` key names the table so that the configs differ
-    from the Table-1 runs; a row two blocks share appears once."""
+    Each block varies one key of its Table-1 base model (Table 6: of the unregularised SAE, with
+    :func:`search_settings`, which every config names, so that changing them never reuses a record). A
+    ``"search"`` key names the table so that the configs differ from the Table-1 runs; a row two blocks
+    share appears once."""
     if table not in SEARCHES:
         raise ValueError(f"unknown search {table!r}; known: {sorted(SEARCHES)}")
     fixed = SEARCH_FIXED.get(table, {})
     out, seen = [], set()
+    extra = search_settings(table, settings)
     for base, key, values in SEARCHES[table]:
-        extra = {"epochs": int(settings["search_epochs"])} if table == "table6" else {}
         for value in values:
             for s in experiment_seeds(settings, seed):
                 cfg = {"model": base, "search": table, **fixed.get(key, {}), **extra, key: value, "seed": s}
