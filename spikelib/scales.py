@@ -85,7 +85,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # figures ~25 s): ~10 minutes with the machine to itself. A rerun reads the records (~25 s).
     # At quick the SAEs are far from trained (Lrec 43-80), SAE-sparse and the VAEs still output blank images.
     # paper: ~4 h per SAE run on 2 cores (a GPU is expected; the torch path runs there); the parameter
-    # searches (Tables 4-6) run only where a scale lists them in "searches" (e.g. ["table4", "table5", "table6"]).
+    # searches (Tables 4-7) run only where a scale lists them in "searches"; "table7" is the 4 single-weight rows
+    # of Table 7's first block under an assumption of ours (conv_sae.TABLE7_ASSUMPTION), 20 SAE runs: paper only.
     # Fresh clone, 2 cores, 2026-11-23: the page without searches took 348 s; quick's Tables 4-5 searches (25
     # AE/VAE runs of the quick epochs) then added 561 s while CI ran beside them (niced), about half that alone.
     # Table 6 at quick: 21 SAE runs of 20 steps (1,280 images) at T = 25, the quick T; measured 8.6-13.5 s
@@ -112,7 +113,7 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
                   "latent_sizes": [10, 20, 50, 100], "time_steps": [10, 25, 50, 100],
                   "noise_levels": [0.0, 0.3, 0.6, 0.9], "decays": [0.9, 0.95, 0.99],
                   "timing_steps": [10, 25, 50, 100], "axis_models": None,  # None: the paper's panels (AXIS_MODELS)
-                  "searches": ["table4", "table5", "table6"]},
+                  "searches": ["table4", "table5", "table6", "table7"]},
     },
     # Spiking autoencoders (Comsa et al. 2021b): one spikelib.sweep run of
     # spikelib.alpha.autoencoder.train_autoencoder_config per entry of snn_grids + ann_grids (sweep.grid

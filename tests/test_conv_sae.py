@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikelib import scales
+from spikelib import scales, scorecard
 from spikelib.lif import _sae_kernel, conv_sae as cs
 
 needs_kernel = pytest.mark.skipif(not _sae_kernel.available(), reason="no C compiler for the SAE kernel")
@@ -460,8 +460,28 @@ def test_search_configs_follow_the_paper_tables():
     for cfg in t4 + t5 + t6:
         r = cs.resolve_config({k: v for k, v in cfg.items() if k not in ("seed", "search")}, **SETTINGS)
         assert r["model"] in ("sae", "ae", "vae")
+    t7 = cs.search_configs("table7", {**SETTINGS, "seeds": 1})  # Table 7's first block, assumed to vary l2
+    assert sorted(c["l2"] for c in t7) == [1e-5, 1e-4, 1e-3, 0.01] and all("epochs" not in c for c in t7)
     with pytest.raises(ValueError, match="unknown search"):
-        cs.search_configs("table7", SETTINGS)
+        cs.search_configs("table9", SETTINGS)
+
+
+def test_table7_rows_match_only_what_the_paper_identifies():
+    table1 = [{"name": m, "lrec": float(i)} for i, m in enumerate(cs.MODELS)]
+    rows = cs.table7_rows(table1)
+    assert len(rows) == 15
+    matched = {r["lrec"][0]: r["run"]["name"] for r in rows if r["run"]}
+    assert matched == {38.09: "SAE", 11.58: "SAE-sparse", 6.75: "SAE-dense"}  # Table 1's Lrec of those models
+    pv = {v["id"]: v["value"] for v in scorecard.load_paper_values()["values"]}
+    assert all(pv[f"huebotter.table1.{cs.PAPER_IDS[name]}.lrec"] == lrec for lrec, name in matched.items())
+    dense = next(r for r in rows if r["table1"] == "SAE-dense")
+    assert dense["weights"] == {"p2": 0.01, "a1_latent": 0.1} and dense["printed"] == (0.01, 0.01)
+    assert all(r["why"] for r in rows if not r["run"])
+    # the first block's single-weight rows: matched only to runs of the "table7" search (the assumption)
+    assumed = [{"name": "SAE", "l2": c["l2"], "lrec": 1.0} for c in cs.search_configs("table7", {"seeds": 1})]
+    rows = cs.table7_rows(table1, assumed)
+    assert sorted(r["assumed"]["l2"] for r in rows if r["basis"] == "assumed") == [1e-5, 1e-4, 1e-3, 0.01]
+    assert sum(r["run"] is None for r in rows) == 15 - 3 - 4
 
 
 def test_search_rows_match_both_keys_of_a_block():
