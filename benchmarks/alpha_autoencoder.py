@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     eval_s = time.perf_counter() - t0
 
     if use_c_engine(args.engine, net, x):
-        backend = "c-train-epoch (1 thread)"
+        backend = "c-train-epoch"
     else:
         backend = "torch + cpu-scan-kernel" if dev.type == "cpu" and _cscan.available() else (
             "torch-compiled" if F._compile_enabled else "torch-eager")

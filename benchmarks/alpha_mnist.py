@@ -29,7 +29,7 @@ CPP_TRAIN_EXAMPLES_PER_S = 54000 / 343  # authors' C++ on a 2-core machine, READ
 
 def backend(device: str, engine_c: bool) -> str:
     if engine_c:
-        return "c-train-epoch (1 thread)"
+        return "c-train-epoch"
     if device == "cpu" and _cscan.available():
         return "torch + cpu-scan-kernel"
     return "torch-compiled" if F._compile_enabled else "torch-eager"
