@@ -29,9 +29,9 @@ def _source() -> str:
     """_scan.c, then the training template _train.c instantiated for double and float."""
     train = _TRAIN_SOURCE.read_text()
     parts = [_SOURCE.read_text()]
-    for real, suffix in (("double", "f64"), ("float", "f32")):
+    for real, suffix, sqrt in (("double", "f64", "sqrt"), ("float", "f32", "sqrtf")):
         parts.append(f"#define REAL {real}\n#define SUF(x) x##_{suffix}\n#define SORT_IDX sort_idx_{real}\n"
-                     f"{train}\n#undef REAL\n#undef SUF\n#undef SORT_IDX\n")
+                     f"#define SQRT {sqrt}\n{train}\n#undef REAL\n#undef SUF\n#undef SORT_IDX\n#undef SQRT\n")
     return "\n".join(parts)
 
 

@@ -5,7 +5,8 @@
  * everything. This file runs the same epoch -- forward scan, eq. (3), the loss gradient, eqs. (4)-(5)
  * layer by layer, the no-spike penalty, the authors' Adam, the pulse clamp -- example by example, with the
  * per-layer scan kernels of _scan.c. It is a template: spikelib/alpha/_cscan.py appends it to _scan.c
- * twice, with REAL = double / float, SUF(x) = x##_f64 / x##_f32 and SORT_IDX = sort_idx_double / _float.
+ * twice, with REAL = double / float, SUF(x) = x##_f64 / x##_f32, SQRT = sqrt / sqrtf and
+ * SORT_IDX = sort_idx_double / _float.
  *
  * Parameters live in one flat buffer `params` (each layer's (n_in + P) x n_out weights, then the pulse-time
  * vectors), with Adam's m and v beside it; `group_*` describe the Adam parameter tensors (offset, length,
@@ -217,6 +218,21 @@ static void SUF(run_example)(SUF(Worker) *wk, int64_t ex) {
     }
 }
 
+/* The authors' Adam on one parameter tensor: p -= lr m_hat / sqrt(v_hat + eps); clamp to >= 0 (pulse
+ * times); the gradient is zeroed for the next batch. restrict and a branch-free body let it vectorise. */
+static void SUF(adam_update)(REAL *restrict p, REAL *restrict m, REAL *restrict v, REAL *restrict g, int64_t n,
+                             REAL b1, REAL b2, REAL c1, REAL c2, REAL lr, REAL eps, int clamp) {
+    for (int64_t i = 0; i < n; ++i) {
+        const REAL gr = g[i];
+        m[i] = m[i] * b1 + (1 - b1) * gr;
+        v[i] = v[i] * b2 + (1 - b2) * (gr * gr);
+        p[i] -= lr * (m[i] / c1) / SQRT(v[i] / c2 + eps);
+        g[i] = 0;
+    }
+    if (clamp)
+        for (int64_t i = 0; i < n; ++i) p[i] = p[i] < 0 ? 0 : p[i];
+}
+
 static void *SUF(run_share)(void *arg) {
     SUF(Worker) *wk = arg;
     for (int64_t e = wk->e0; e < wk->e1; ++e) SUF(run_example)(wk, wk->sh->order[e]);
@@ -290,26 +306,23 @@ int SUF(alpha_train_epoch)(
         for (int64_t l = 0; l < L; ++l) {
             const int64_t J = sizes[l + 1], rows = sizes[l] + P;
             REAL *gw = grad + w_off[l];
-            for (int64_t j = 0; j < J; ++j) {
-                if (sil[j] == 0) continue;
-                REAL d = penalty * sil[j] * inv_n;
-                for (int64_t i = 0; i < rows; ++i) gw[i * J + j] -= d;
-                sil[j] = 0;
+            int any = 0;
+            for (int64_t j = 0; j < J; ++j) {  /* sil becomes the penalty per column */
+                any |= sil[j] != 0;
+                sil[j] = sil[j] != 0 ? penalty * sil[j] * inv_n : 0;
             }
+            if (any)  /* row by row: contiguous, unlike column by column */
+                for (int64_t i = 0; i < rows; ++i)
+                    for (int64_t j = 0; j < J; ++j) gw[i * J + j] -= sil[j];
+            memset(sil, 0, (size_t)J * sizeof(REAL));
             sil += J;
         }
         for (int64_t gi = 0; gi < n_groups; ++gi) {
             const int64_t k = ++group_step[gi];
             const REAL b1 = (REAL)beta1, b2 = (REAL)beta2, lr = (REAL)group_lr[gi];
             const REAL c1 = (REAL)(1 - pow(beta1, (double)k)), c2 = (REAL)(1 - pow(beta2, (double)k));
-            for (int64_t i = group_off[gi]; i < group_off[gi] + group_len[gi]; ++i) {
-                REAL gr = grad[i];
-                m[i] = m[i] * b1 + (1 - b1) * gr;
-                v[i] = v[i] * b2 + (1 - b2) * (gr * gr);
-                params[i] -= lr * (m[i] / c1) / sqrt(v[i] / c2 + (REAL)eps);
-                if (group_clamp[gi] && params[i] < 0) params[i] = 0;
-                grad[i] = 0;
-            }
+            SUF(adam_update)(params + group_off[gi], m + group_off[gi], v + group_off[gi], grad + group_off[gi],
+                             group_len[gi], b1, b2, c1, c2, lr, (REAL)eps, (int)group_clamp[gi]);
         }
     }
     for (int64_t i = 0; i < T; ++i) {
