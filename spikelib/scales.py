@@ -91,7 +91,11 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # AE/VAE runs of the quick epochs) then added 561 s while CI ran beside them (niced), about half that alone.
     # Table 6 at quick: 21 SAE runs of 20 steps (1,280 images) at T = 25, the quick T; measured 8.6-13.5 s
     # each with 1 thread on the idle machine (validation included), ~4 min for the search; 3,840 images
-    # would have cost ~10 min, more than the page's budget.
+    # would have cost ~10 min, more than the page's budget. The whole page at quick with Tables 4-6, from
+    # empty sweep directories, `time papermill` alone on the 2 cores (OMP_NUM_THREADS=2, as make book runs
+    # it), 2026-11-23: 781 s wall, 1,457 s CPU (user + sys); sweeps: models 142 s, axes 155 s, timing 12 s,
+    # Table 4 126 s, Table 5 143 s, Table 6 177 s (6.7-10.2 s a run). Beside another engineer's quick
+    # notebooks (load 3-4) the same page took 2,626 s wall and 2,692 s CPU.
     "regularised_sae": {
         "smoke": {"epochs": 1, "search_epochs": 1, "search_n_train": 32, "search_T": 8, "seeds": 1, "T": 8,
                   "batch_size": 32, "n_train": 128, "n_val": 100,
