@@ -9,6 +9,17 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _file_mode() -> int:
+    """The mode an ordinary new file gets under this process's umask (mkstemp would give 0600)."""
+    mask = os.umask(0o022)  # reading the umask means setting it; restored at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# read once, at import: os.umask is process-wide, so it is not touched while other threads write files
+_FILE_MODE = _file_mode()
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` only if the block succeeds.
@@ -20,6 +31,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, _FILE_MODE)  # results, figures and data readable like any other file, not owner-only
     try:
         yield Path(tmp)
         os.replace(tmp, target)
