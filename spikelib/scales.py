@@ -138,6 +138,9 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # ~1,900 worker-s loaded, ~850 alone; the 53 ANN configs ~4 s each: 9-18 minutes with 2 workers on 2
     # cores (start the costly configs first: spikelib.alpha.autoencoder.by_expected_cost). Measured on a
     # fresh clone, 2 cores, the notebook's workers=0 (2 processes), 2026-11-23: 770 s for the whole page.
+    # Those SNN costs are the torch loop's; the C training epoch (spikelib/alpha/_train.c, the default on
+    # CPU) trains a 10,000-image epoch in 4-6 CPU-s even at batch 1-2 (10x less): 465 worker-s for the 21
+    # SNN configs, 185 for the 53 ANNs, 433 s for the whole page on a fresh clone (2026-11-23).
     "spiking_autoencoders": {
         "smoke": {
             "data_seed": 0, "n_train": 64, "n_val": 32, "n_test": 32, "epochs": 1, "n_svm_train": 64,
