@@ -1109,6 +1109,13 @@ def search_configs(table: str, settings: Mapping[str, Any], *, seed: int = 0) ->
     return out
 
 
+def _find_run(summary: Sequence[Mapping[str, Any]], name: str, want: Mapping[str, float]) -> Mapping[str, Any] | None:
+    """The first summarised run of model ``name`` whose settings equal ``want`` (floats to 1e-12), or None."""
+    return next((r for r in summary if r["name"] == name
+                 and all(r.get(k) is not None and math.isclose(r[k], v, rel_tol=1e-12, abs_tol=0.0)
+                         for k, v in want.items())), None)
+
+
 def search_rows(table: str, summary: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per line of the paper's search ``table``: ``model``, ``key``, ``value``, the paper's
     ``paper_lrec`` / ``paper_lrec_sd`` and our summarised run (``run``: the row of :func:`summarise_runs`
@@ -1119,9 +1126,7 @@ def search_rows(table: str, summary: Sequence[Mapping[str, Any]]) -> list[dict[s
         held = SEARCH_FIXED.get(table, {}).get(key, {})
         for value, (paper, paper_sd) in values.items():
             want = {key: value, **held}
-            run = next((r for r in summary if r["name"] == base
-                        and all(r.get(k) is not None and math.isclose(r[k], v, rel_tol=1e-12, abs_tol=0.0)
-                                for k, v in want.items())), None)
+            run = _find_run(summary, base, want)
             out.append({"model": base, "key": key, "value": value, "paper_lrec": paper, "paper_lrec_sd": paper_sd,
                         "run": run})
     return out
@@ -1142,9 +1147,7 @@ def table7_rows(table1: Sequence[Mapping[str, Any]], assumed: Sequence[Mapping[s
             basis = "table1"
             weights = {key: v for key, v in MODELS[row["table1"]].items() if key != "model"}
         elif row["assumed"]:
-            (key, value), = row["assumed"].items()
-            run = next((r for r in assumed if r["name"] == "SAE" and r.get(key) is not None
-                        and math.isclose(r[key], value, rel_tol=1e-12)), None)
+            run = _find_run(assumed, "SAE", row["assumed"])
             basis = "assumed" if run else None
             why = None if run else "a single weight with no column; matched only under TABLE7_ASSUMPTION"
         else:
