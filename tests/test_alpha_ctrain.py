@@ -19,7 +19,7 @@ def _max_diff(a: torch.nn.Module, b: torch.nn.Module) -> float:
     return max(float((p - q).abs().max()) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
 
 
-def _lockstep(net, hp, x, y, order, batches_per_call=1, dtype=torch.float64):
+def _lockstep(net, hp, x, y, order, batches_per_call=1):
     """Train copies of ``net`` with the torch and the C engine on the same batches; yield both after each."""
     nets = {e: copy.deepcopy(net) for e in ("torch", "c")}
     opts = {e: make_optimizer(n, hp) for e, n in nets.items()}
