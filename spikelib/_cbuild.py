@@ -118,8 +118,14 @@ class CKernel:
         return self.lib
 
     def available(self) -> bool:
-        """Whether the kernel can be used: not switched off by ``$<switch>`` and built or buildable."""
-        return os.environ.get(self.switch, "1") not in ("0", "false", "no") and self.library() is not None
+        """Whether ``backend="auto"`` picks this kernel: built or buildable, and not turned off by
+        ``$SPIKELIB_BACKEND=torch`` (or the deprecated ``$<switch>=0``); see :mod:`spikelib.backend`."""
+        from spikelib.backend import resolve_backend
+
+        try:
+            return resolve_backend("auto", kernel=self, what=self.what) == "c"
+        except RuntimeError:  # SPIKELIB_BACKEND=c where the kernel cannot be built: not available
+            return False
 
     def parallel(self, fn, n: int, make_args) -> list:
         """``fn(n0, n1, *make_args(worker))`` over slices of ``n`` items on torch's thread count; returns

@@ -50,14 +50,10 @@ PAPER_VALUES = "paper_values.json"
 
 
 def load_paper_values(path: str | Path | None = None) -> dict:
-    """The parsed ``paper_values.json`` (the package's own copy unless ``path`` is given), validated."""
-    if path is None:
-        text = resources.files("spikelib").joinpath(PAPER_VALUES).read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-    data = json.loads(text)
-    validate(data)
-    return data
+    """The parsed, validated ``paper_values.json``: :func:`spikelib.papers.load_paper_values`."""
+    from spikelib.papers import load_paper_values as load
+
+    return load(path)
 
 
 def validate(data: Mapping) -> None:

@@ -54,14 +54,14 @@ class Spy:
 
 def run(t, w, tau, theta, *, clip=0.0, grad=None, cscan: bool, monkeypatch):
     """Output times and the gradients w.r.t. the input times and the weights for upstream ``grad``."""
-    monkeypatch.setenv("SPIKELIB_CSCAN", "1" if cscan else "0")
+    monkeypatch.setenv("SPIKELIB_BACKEND", "c" if cscan else "torch")
     tt = t.detach().clone().requires_grad_()
     ww = w.detach().clone().requires_grad_()
     out = spike_times(tt, ww, tau, theta, clip_derivative=clip)
     if grad is None:
         grad = torch.ones_like(out)
     out.backward(grad)
-    monkeypatch.delenv("SPIKELIB_CSCAN")
+    monkeypatch.delenv("SPIKELIB_BACKEND")
     return out.detach(), tt.grad, ww.grad
 
 
@@ -208,7 +208,7 @@ def test_mnist_sized_layer(kernel, dtype, monkeypatch):
 
 def test_c_path_agrees_with_event_driven_reference(kernel, monkeypatch):
     """A few hundred random cases through the C path, float64, against the literal event loop."""
-    monkeypatch.setenv("SPIKELIB_CSCAN", "1")
+    monkeypatch.setenv("SPIKELIB_BACKEND", "c")
     spy = Spy(monkeypatch)
     rng = np.random.default_rng(99)
     n_cases = n_neurons = n_spiking = 0
@@ -289,18 +289,32 @@ def test_fallback_when_kernel_unavailable(monkeypatch):
     grad = torch.tensor(rng.normal(size=(6, 5)))
     default = run(t, w, 1.0, 0.5, grad=grad, cscan=True, monkeypatch=monkeypatch)
     spy = Spy(monkeypatch)
-    monkeypatch.setattr(_cscan, "available", lambda: False)
-    fallback = run(t, w, 1.0, 0.5, grad=grad, cscan=True, monkeypatch=monkeypatch)
+    monkeypatch.setattr(_cscan.KERNEL, "library", lambda: None)  # as if it could not be built
+    monkeypatch.setattr(_cscan.KERNEL, "failed", "no compiler (test)")
+    fallback = run(t, w, 1.0, 0.5, grad=grad, cscan=False, monkeypatch=monkeypatch)
     assert spy.forward == spy.backward == 0
     assert_agree(default, fallback, torch.float64)
+    with pytest.raises(RuntimeError, match="backend='c'.*no compiler \\(test\\).*backend='torch'"):
+        spike_times(t, w, 1.0, 0.5, backend="c")
+    monkeypatch.setenv("SPIKELIB_BACKEND", "c")
+    with pytest.raises(RuntimeError, match="SPIKELIB_BACKEND=c.*unset SPIKELIB_BACKEND"):
+        spike_times(t, w, 1.0, 0.5)
     monkeypatch.undo()
-    # the environment switch, read at call time
-    monkeypatch.setenv("SPIKELIB_CSCAN", "0")
+    # the environment variable, read at call time; an explicit argument wins over it
+    monkeypatch.setenv("SPIKELIB_BACKEND", "torch")
     assert not _cscan.available()
     spy = Spy(monkeypatch)
     out = spike_times(t, w, 1.0, 0.5)
     assert spy.forward == 0
     torch.testing.assert_close(out, default[0], rtol=1e-12, atol=0)
+    spike_times(t, w, 1.0, 0.5, backend="c")
+    assert spy.forward == 1
+    # the old switch still works, with a warning
+    monkeypatch.delenv("SPIKELIB_BACKEND")
+    monkeypatch.setenv("SPIKELIB_CSCAN", "0")
+    with pytest.warns(DeprecationWarning, match="SPIKELIB_BACKEND=torch"):
+        spike_times(t, w, 1.0, 0.5)
+    assert spy.forward == 1
 
 
 @pytest.fixture
@@ -309,6 +323,7 @@ def fresh_build(monkeypatch, tmp_path):
     cache = tmp_path / "cache" / "build"
     monkeypatch.setenv("SPIKELIB_CACHE", str(cache))
     monkeypatch.delenv("SPIKELIB_CSCAN", raising=False)
+    monkeypatch.delenv("SPIKELIB_BACKEND", raising=False)
     monkeypatch.setattr(_cscan.KERNEL, "lib", None)  # monkeypatch restores the loaded library afterwards
     monkeypatch.setattr(_cscan.KERNEL, "failed", None)
     return cache
@@ -356,10 +371,8 @@ def test_missing_compiler_warns_and_falls_back(fresh_build, monkeypatch, tmp_pat
     torch.where(torch.isfinite(out), out, 0.0).sum().backward()
     assert torch.isfinite(t.grad).all() and torch.isfinite(w.grad).all()
     # the result is the torch path's
-    monkeypatch.setenv("SPIKELIB_CSCAN", "0")
-    ref = spike_times(t.detach(), w.detach(), 1.0, 0.5)
+    ref = spike_times(t.detach(), w.detach(), 1.0, 0.5, backend="torch")
     torch.testing.assert_close(out.detach(), ref, rtol=0, atol=0)
-    monkeypatch.delenv("SPIKELIB_CSCAN")
     # it warns once, not at every call, and leaves no temporary or partial file behind
     with warnings.catch_warnings():
         warnings.simplefilter("error")

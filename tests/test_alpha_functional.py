@@ -22,7 +22,7 @@ FIG1_B = ([1, 8, 12, 15, 17, 18], [0.3, -0.4, 0.5, 0.7, 0.5, 0.8], 18.63574)
 def backend(request, monkeypatch):
     """Every test runs on both CPU implementations: the C scan kernel and the torch path (eager here;
     test_compiled_matches_eager covers torch.compile)."""
-    monkeypatch.setenv("SPIKELIB_CSCAN", "1" if request.param == "cpu-scan-kernel" else "0")
+    monkeypatch.setenv("SPIKELIB_BACKEND", "c" if request.param == "cpu-scan-kernel" else "torch")
     if request.param == "cpu-scan-kernel" and not _cscan.available():
         pytest.skip("no C compiler here: the scan kernel is unavailable")
     before = F._compile_enabled

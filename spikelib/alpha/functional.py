@@ -26,7 +26,8 @@ Two implementations of that algorithm, tested against each other and against the
   give A and B for every prefix at once, as (batch, spiking inputs, n_out) tensors; ``torch.compile``d
   where a compiler is available. It is the reference and the path used on CUDA;
 - on CPU, a C scan kernel (:mod:`spikelib.alpha._cscan`) that walks the sorted inputs once per example
-  with running sums, several times faster on small machines. ``SPIKELIB_CSCAN=0`` turns it off.
+  with running sums, several times faster on small machines. ``backend="torch"`` (or
+  ``SPIKELIB_BACKEND=torch``) turns it off.
 
 Float32 safety. ``e^{tau t}`` overflows float32 for ``tau t > 88``. All exponentials are taken relative to
 a reference time: the first input of the example, advanced in steps of ``SPAN / tau`` ("time bins") when
@@ -43,6 +44,7 @@ import warnings
 import torch
 
 from spikelib.alpha import _cscan
+from spikelib.backend import resolve_backend
 from spikelib.alpha.kernel import alpha_kernel
 from spikelib.alpha.lambertw import lambertw0
 
@@ -220,7 +222,7 @@ class _SpikeTimes(torch.autograd.Function):
     """Exact spike times with the exact derivatives of eqs. (4)-(5); local derivatives clipped at ``clip``."""
 
     @staticmethod
-    def forward(ctx, t_in, w, tau, theta, clip):
+    def forward(ctx, t_in, w, tau, theta, clip, use_c):
         N, n_in = t_in.shape
         n_out = w.shape[1]
         ctx.tau, ctx.clip, ctx.n_in = tau, clip, n_in
@@ -233,7 +235,7 @@ class _SpikeTimes(torch.autograd.Function):
         ctx.empty = False
         t_s = t_sorted[:, :K].contiguous()
         order = order[:, :K].contiguous()
-        ctx.cscan = t_s.device.type == "cpu" and t_s.dtype in (torch.float32, torch.float64) and _cscan.available()
+        ctx.cscan = use_c
         if ctx.cscan:
             a_k, b_k, ref_k, k_star = _cscan.forward(t_s, order, w, tau, theta, _SPAN[t_s.dtype])
             spikes = k_star < K
@@ -256,24 +258,25 @@ class _SpikeTimes(torch.autograd.Function):
         if ctx.empty:
             (w,) = ctx.saved_tensors
             N = grad_out.shape[0]
-            return torch.zeros(N, ctx.n_in, dtype=w.dtype, device=w.device), torch.zeros_like(w), None, None, None
+            return torch.zeros(N, ctx.n_in, dtype=w.dtype, device=w.device), torch.zeros_like(w), None, None, None, None
         saved = ctx.saved_tensors
         t_s, order, w = saved[0], saved[1], saved[2]
         if ctx.cscan:
             k_star, ref_k, t_out, inv_denom = saved[3:]
             g = torch.where(torch.isfinite(t_out), grad_out, 0.0)
             grad_w, grad_t = _cscan.backward(t_s, order, w, k_star, ref_k, t_out, inv_denom, g, ctx.tau, ctx.clip, ctx.n_in)
-            return grad_t, grad_w, None, None, None
+            return grad_t, grad_w, None, None, None, None
         gw, gt = _call_kernel(_backward_core, *saved, grad_out.contiguous(), ctx.tau, ctx.clip)
         # scatter back to the unsorted inputs outside the compiled kernel: index_add_ over contiguous rows
         # needs no atomics, unlike the scatter inductor would generate.
         grad_w = torch.zeros_like(w).index_add_(0, order.reshape(-1), gw.reshape(-1, w.shape[1]))
         grad_t = torch.zeros(t_s.shape[0], ctx.n_in, dtype=gt.dtype, device=gt.device).scatter_(1, order, gt)
-        return grad_t, grad_w, None, None, None
+        return grad_t, grad_w, None, None, None, None
 
 
 def spike_times(
-    t_in: torch.Tensor, w: torch.Tensor, tau: float, theta: float, *, clip_derivative: float = 0.0
+    t_in: torch.Tensor, w: torch.Tensor, tau: float, theta: float, *, clip_derivative: float = 0.0,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """Exact output spike times of a layer of alpha neurons (eqs. 1-3), differentiable (eqs. 4-5).
 
@@ -284,6 +287,8 @@ def spike_times(
         theta: firing threshold.
         clip_derivative: clip each local derivative to +-c in the backward pass (0: exact, no clipping;
             the layers pass the paper's ``clip_derivative`` here).
+        backend: ``"auto"``, ``"c"`` (the CPU scan kernel ``_scan.c``) or ``"torch"``
+            (:func:`spikelib.backend.resolve_backend`); both give the same times to rounding.
 
     Returns:
         (..., n_out) output spike times, ``inf`` where a neuron does not spike. Gradients are zero for
@@ -303,7 +308,9 @@ def spike_times(
         raise ValueError("t_in contains NaN or -inf; use +inf for inputs that never spike")
     lead = t_in.shape[:-1]
     flat = t_in.reshape(-1, t_in.shape[-1])
-    out = _SpikeTimes.apply(flat, w.to(flat.dtype), float(tau), float(theta), float(clip_derivative))
+    use_c = resolve_backend(backend, kernel=_cscan.KERNEL, device=flat.device, dtype=flat.dtype,
+                            what="spike_times") == "c"
+    out = _SpikeTimes.apply(flat, w.to(flat.dtype), float(tau), float(theta), float(clip_derivative), use_c)
     return out.reshape(*lead, w.shape[1])
 
 
