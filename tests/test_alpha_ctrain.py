@@ -124,19 +124,20 @@ def test_the_boolean_tasks_reach_the_papers_100_percent():
         assert r.train_accuracy == 1.0 and r.test_accuracy == 1.0, r.seeds_tried
 
 
-def test_engine_errors_name_the_fix(monkeypatch):
+def test_backend_errors_name_the_fix(monkeypatch):
     hp = BOOLEAN_TABLE1
     net = hp.network(2, 2, dtype=torch.float64)
     x, y = boolean_task("or", 4, seed=0, dtype=torch.float64)
     opt = make_optimizer(net, hp)
-    with pytest.raises(ValueError, match="engine must be one of"):
+    with pytest.raises(ValueError, match="backend must be one of"):
         train_epoch(net, opt, x, y, hp, torch.arange(4), engine="gpu")
-    monkeypatch.setattr(_cscan, "available", lambda: False)
-    with pytest.raises(RuntimeError, match="engine='torch'"):
+    monkeypatch.setattr(_cscan.KERNEL, "library", lambda: None)  # as if it could not be built
+    with pytest.raises(RuntimeError, match="backend='torch'"):
         train_epoch(net, opt, x, y, hp, torch.arange(4), engine="c")
-    assert training.use_c_engine("auto", net, x) is False  # auto falls back to torch
-    with pytest.raises(ValueError, match="float32/float64"):
-        training.use_c_engine("c", AlphaNetwork((2, 2), dtype=torch.float16), x)
+    assert training.use_c_backend("auto", net, x) is False  # auto falls back to torch
+    monkeypatch.undo()
+    with pytest.raises(RuntimeError, match="float32 and float64"):
+        training.use_c_backend("c", AlphaNetwork((2, 2), dtype=torch.float16), x)
 
 
 def test_the_optimiser_must_hold_the_networks_parameters():

@@ -44,7 +44,7 @@ from spikelib.alpha import _cscan
 from spikelib.alpha.losses import autoencoder_loss
 from spikelib.alpha.modules import AlphaNetwork
 from spikelib.alpha.training import (AlphaAdam, Hyperparameters, c_epoch_numerics, make_optimizer,
-                                     restore_training_state, save_training_state, use_c_engine)
+                                     restore_training_state, save_training_state, use_c_backend)
 from spikelib.encoding import add_time_noise, latency as latency_code
 
 #: Where the authors' 75 hyperparameter sets live, relative to the shared folder.
@@ -338,8 +338,8 @@ def autoencoder_train_step(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, t
 def train_autoencoder_epoch(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, target: torch.Tensor,
                             hp: AutoencoderHyperparameters, order: torch.Tensor, *, engine: str = "auto") -> dict:
     """One pass over ``x[order]`` in mini-batches of ``hp.batch_size``; the summed error and count.
-    ``engine``: where it runs (:func:`spikelib.alpha.training.use_c_engine`; on CPU by default in C)."""
-    if use_c_engine(engine, net, x):
+    ``engine``: where it runs (:func:`spikelib.alpha.training.use_c_backend`; on CPU by default in C)."""
+    if use_c_backend(engine, net, x):
         s = _cscan.train_epoch(net, opt, x, order, batch_size=hp.batch_size, penalty=hp.penalty_no_spike,
                                targets=target, latency=hp.latency, **c_epoch_numerics(net.dtype))
         return {"loss": s["loss"], "n": len(order)}
@@ -388,7 +388,7 @@ def fit_autoencoder(
     training error selects. With ``checkpoint``, the state is saved atomically after every epoch and a
     later call with the same path resumes from it (the result equals an uninterrupted run). Returns
     ``{"history": [...], "best": {"epoch", "mse"}}`` and leaves ``net`` holding the selected weights.
-    ``engine``: where the epochs run (:func:`spikelib.alpha.training.use_c_engine`).
+    ``engine``: where the epochs run (:func:`spikelib.alpha.training.use_c_backend`).
     """
     if not isinstance(hp, AutoencoderHyperparameters):
         raise TypeError("hp must be AutoencoderHyperparameters (it carries the target latency), got "

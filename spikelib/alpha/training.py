@@ -26,6 +26,7 @@ from spikelib.alpha import _cscan
 from spikelib.alpha import functional as _functional
 from spikelib.alpha.losses import classification_loss, predict
 from spikelib.alpha.modules import AlphaNetwork
+from spikelib.backend import BACKENDS, resolve_backend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,32 +150,27 @@ def train_step(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, y: torch.Tens
     return stats
 
 
-#: Where a training epoch runs: "auto" (C on CPU when the kernel is available, else torch), "c", "torch".
-ENGINES = ("auto", "c", "torch")
+#: Deprecated name of :data:`spikelib.backend.BACKENDS`.
+ENGINES = BACKENDS
 
 
-def use_c_engine(engine: str, net: AlphaNetwork, x: torch.Tensor) -> bool:
-    """Whether an epoch of ``net`` on ``x`` runs in the C trainer (``_train.c``) for this ``engine``.
+def use_c_backend(backend: str, net: AlphaNetwork, x: torch.Tensor) -> bool:
+    """Whether an epoch of ``net`` on ``x`` runs in the C trainer (``_train.c``) for this ``backend``
+    (``"auto"``, ``"c"`` or ``"torch"``; :func:`spikelib.backend.resolve_backend`).
 
     The C trainer computes what the torch path computes, example by example (a batch's examples split over
     ``torch.get_num_threads()`` threads), without ~200 tensor dispatches per update: thousands of times
     faster for the Boolean tasks (batch size 1) and faster for MNIST and the autoencoders at the authors'
     batch sizes. It needs a CPU float32/float64 network; CUDA runs the torch path.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if engine == "torch":
-        return False
-    fits = x.device.type == "cpu" and net.dtype in (torch.float32, torch.float64)
-    if engine == "c":
-        if not fits:
-            raise ValueError(f"engine='c' needs a CPU float32/float64 network and data (got {net.dtype} on "
-                             f"{x.device}); use engine='torch' or 'auto'")
-        if not _cscan.available():
-            raise RuntimeError(f"engine='c' but the C kernel is unavailable ({_cscan.KERNEL.failed or 'SPIKELIB_CSCAN=0'});"
-                               " install a C compiler or use engine='torch'")
-        return True
-    return fits and _cscan.available()
+    return resolve_backend(backend, kernel=_cscan.KERNEL, device=x.device, dtype=net.dtype,
+                           what="a training epoch") == "c"
+
+
+def use_c_engine(engine: str, net: AlphaNetwork, x: torch.Tensor) -> bool:
+    """Deprecated: :func:`use_c_backend`."""
+    warnings.warn("use_c_engine is deprecated; use use_c_backend", DeprecationWarning, stacklevel=2)
+    return use_c_backend(engine, net, x)
 
 
 def c_epoch_numerics(dtype: torch.dtype) -> dict:
@@ -193,7 +189,7 @@ def train_epoch(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, y: torch.Ten
     cost once most examples are right (the Boolean tasks, §3.1). The look-ahead grows while it finds only
     correct batches and falls back to single batches while most are wrong.
     """
-    if use_c_engine(engine, net, x):
+    if use_c_backend(engine, net, x):
         return _cscan.train_epoch(net, opt, x, order, batch_size=hp.batch_size, penalty=hp.penalty_no_spike,
                                   labels=y, update_all=hp.update_all_datapoints, **c_epoch_numerics(net.dtype))
     bs = hp.batch_size
