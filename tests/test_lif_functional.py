@@ -1,6 +1,7 @@
 """The LIF core: hand-computed steps, both papers' conventions, shapes, surrogate gradients, numerics."""
 
 import functools
+import math
 
 import numpy as np
 import pytest
@@ -195,6 +196,14 @@ def test_invalid_arguments(kwargs, match):
 def test_integer_currents_are_refused():
     with pytest.raises(ValueError, match="floating-point"):
         simulate(torch.zeros(2, 3, dtype=torch.int64), leak=0.1, threshold=1.0)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_currents_are_refused(bad):
+    currents = torch.zeros(3, 2, 4)
+    currents[1, 0, 2] = bad
+    with pytest.raises(ValueError, match="NaN or inf.*input encoding"):
+        simulate(currents, leak=0.1, threshold=1.0)
 
 
 # ---------------------------------------------------------------- surrogate spike functions

@@ -131,6 +131,8 @@ def simulate(
                          f"of shape {tuple(currents.shape)}")
     if currents.shape[0] == 0:
         return currents.new_zeros(currents.shape), currents.new_zeros(currents.shape)
+    if not torch.isfinite(currents).all():  # a NaN would pass the threshold test silently (never spiking)
+        raise ValueError("currents contain NaN or inf; check the input encoding or the weights feeding this layer")
     spike_fn = _surrogate.get(surrogate)
     u = torch.zeros_like(currents[0])
     if v0 is not None:
