@@ -64,26 +64,27 @@ class KernelLayout(ctypes.Structure):
     """Mirror of ``KernelLayout`` in spikelib/_kernel.h: what ``<struct>_layout()`` reports."""
 
     _fields_ = [("size", ctypes.c_int64), ("n", ctypes.c_int64), ("offset", ctypes.c_int64 * _LAYOUT_MAX),
-                ("name", ctypes.c_char_p * _LAYOUT_MAX)]
+                ("field_size", ctypes.c_int64 * _LAYOUT_MAX), ("name", ctypes.c_char_p * _LAYOUT_MAX)]
 
 
-def c_layout(lib, struct: str) -> tuple[int, list[tuple[str, int]]]:
-    """``(sizeof, [(field, offset), ...])`` of the C struct ``struct`` as the library reports it."""
+def c_layout(lib, struct: str) -> tuple[int, list[tuple[str, int, int]]]:
+    """``(sizeof, [(field, offset, size), ...])`` of the C struct ``struct`` as the library reports it."""
     fn = getattr(lib, f"{struct}_layout")
     fn.restype, fn.argtypes = None, [ctypes.POINTER(KernelLayout)]
     out = KernelLayout()
     fn(ctypes.byref(out))
-    return out.size, [(out.name[i].decode(), out.offset[i]) for i in range(out.n)]
+    return out.size, [(out.name[i].decode(), out.offset[i], out.field_size[i]) for i in range(out.n)]
 
 
-def py_layout(cls: type[ctypes.Structure]) -> tuple[int, list[tuple[str, int]]]:
-    """``(sizeof, [(field, offset), ...])`` of a ctypes mirror, comparable with :func:`c_layout`."""
-    return ctypes.sizeof(cls), [(name, getattr(cls, name).offset) for name, *_ in cls._fields_]
+def py_layout(cls: type[ctypes.Structure]) -> tuple[int, list[tuple[str, int, int]]]:
+    """``(sizeof, [(field, offset, size), ...])`` of a ctypes mirror, comparable with :func:`c_layout`."""
+    return ctypes.sizeof(cls), [(name, getattr(cls, name).offset, getattr(cls, name).size)
+                                for name, *_ in cls._fields_]
 
 
 def check_layout(lib, cls: type[ctypes.Structure]) -> None:
     """RuntimeError unless the C struct named like ``cls`` and its Python mirror ``cls`` have the same size
-    and the same fields at the same offsets, in the same order."""
+    and the same fields (name, offset, size) in the same order."""
     c, py = c_layout(lib, cls.__name__), py_layout(cls)
     if c != py:
         raise RuntimeError(f"the C struct {cls.__name__} {c} and its ctypes mirror {py} differ")

@@ -1,4 +1,4 @@
-"""The CPU scan kernel (``_scan.c``): built once per machine with the system C compiler, called via ctypes.
+"""The alpha-neuron C kernels (``_scan.c``, ``_train.c``): built once per machine, called via ctypes.
 
 Why a C kernel: the vectorised torch formulation evaluates the crossing test for every prefix of every
 (example, neuron) in memory; a sequential scan keeps the running sums in cache and stops each neuron at its
@@ -9,6 +9,11 @@ check that both agree. Without a C compiler everything falls back to the torch p
 The shared library is cached under ``$SPIKELIB_CACHE`` (default ``~/.cache/spikelib/build``), keyed by the
 source, the compiler flags and the CPU's feature flags, and written atomically. ctypes releases the GIL, so
 examples are split across threads (``torch.get_num_threads()``).
+
+The C code is ``_alpha.h`` (the argument structs) and the templates ``_scan.c`` and ``_train.c``,
+instantiated for float64 and float32 by :func:`spikelib._cbuild.template_source`. Every entry point takes
+one struct, mirrored here (:class:`AlphaForwardArgs`, :class:`AlphaBackwardArgs`, :class:`AlphaTrainArgs`,
+:class:`AlphaLambertWArgs`) and checked against the C layout when the library loads.
 """
 
 from __future__ import annotations

@@ -33,9 +33,12 @@ otherwise (straight-through leak and reset); ``dU_T/dI_t = 1`` and ``d readout/d
 gradient of an input spike is only computed where that input spiked: the upstream neuron's
 straight-through derivative is zero elsewhere.
 
-Built once per machine with the system C compiler (cached under ``$SPIKELIB_CACHE``, default
-``~/.cache/spikelib/build``, keyed by source, flags and CPU), called through ctypes, which releases the
-GIL: images are split across ``torch.get_num_threads()`` Python threads. float32 and float64 versions.
+The C code is ``_sae.h`` (spike iteration, geometry, argument structs) and the template ``_sae.c``,
+instantiated for float64 and float32 by :func:`spikelib._cbuild.template_source`. Built once per machine
+with the system C compiler (cached under ``$SPIKELIB_CACHE``, default ``~/.cache/spikelib/build``, keyed by
+source, flags and CPU), called through ctypes with one argument struct per call (:class:`SaeForwardArgs`,
+:class:`SaeBackwardArgs`); ctypes releases the GIL, so images are split across ``torch.get_num_threads()``
+Python threads.
 """
 
 from __future__ import annotations
