@@ -7,6 +7,11 @@ flags (``-march=native`` code must not be reused on another CPU), written atomic
 processes never load half a library. Without a compiler, with a read-only cache or on an exotic platform
 it warns once and reports itself unavailable; callers then use their torch path. ctypes releases the GIL,
 so :meth:`CKernel.parallel` splits a batch across ``torch.get_num_threads()`` Python threads.
+
+Every kernel's C text comes from :func:`template_source`: the shared preamble ``_kernel.h`` (whose comment
+describes the template convention), the kernel's headers, then each template ``.c`` file once per
+precision of :data:`PRECISIONS`. Exported functions take a pointer to one argument struct, mirrored in
+Python as a :class:`ctypes.Structure`; :func:`check_layout` compares the two.
 """
 
 from __future__ import annotations
@@ -27,6 +32,62 @@ from typing import Callable
 import torch
 
 from spikelib._io import atomic_path
+
+
+_PREAMBLE = Path(__file__).with_name("_kernel.h")
+
+#: The instantiations of every template: the C type REAL, the entry-point suffix SUF, and the libm
+#: functions EXP and SQRT of that type.
+PRECISIONS = (("double", "f64", "exp", "sqrt"), ("float", "f32", "expf", "sqrtf"))
+
+
+def _with_line(path: Path) -> str:
+    """The file's text after a ``#line`` directive, so that compiler messages name the real file."""
+    return f'#line 1 "{path.parent.name}/{path.name}"\n{path.read_text()}\n'
+
+
+def template_source(headers: tuple[Path, ...] = (), templates: tuple[Path, ...] = ()) -> str:
+    """The C text of one library: ``_kernel.h``, ``headers`` verbatim, then every template once per
+    precision (REAL, SUF, EXP, SQRT defined before it and undefined after it)."""
+    parts = [_with_line(p) for p in (_PREAMBLE, *headers)]
+    for real, suffix, exp, sqrt in PRECISIONS:
+        parts.append(f"#define REAL {real}\n#define SUF(x) x##_{suffix}\n#define EXP {exp}\n#define SQRT {sqrt}\n")
+        parts.extend(_with_line(p) for p in templates)
+        parts.append("#undef REAL\n#undef SUF\n#undef EXP\n#undef SQRT\n")
+    return "".join(parts)
+
+
+_LAYOUT_MAX = 48  # LAYOUT_MAX in _kernel.h
+
+
+class KernelLayout(ctypes.Structure):
+    """Mirror of ``KernelLayout`` in spikelib/_kernel.h: what ``<struct>_layout()`` reports."""
+
+    _fields_ = [("size", ctypes.c_int64), ("n", ctypes.c_int64), ("offset", ctypes.c_int64 * _LAYOUT_MAX),
+                ("field_size", ctypes.c_int64 * _LAYOUT_MAX), ("name", ctypes.c_char_p * _LAYOUT_MAX)]
+
+
+def c_layout(lib, struct: str) -> tuple[int, list[tuple[str, int, int]]]:
+    """``(sizeof, [(field, offset, size), ...])`` of the C struct ``struct`` as the library reports it."""
+    fn = getattr(lib, f"{struct}_layout")
+    fn.restype, fn.argtypes = None, [ctypes.POINTER(KernelLayout)]
+    out = KernelLayout()
+    fn(ctypes.byref(out))
+    return out.size, [(out.name[i].decode(), out.offset[i], out.field_size[i]) for i in range(out.n)]
+
+
+def py_layout(cls: type[ctypes.Structure]) -> tuple[int, list[tuple[str, int, int]]]:
+    """``(sizeof, [(field, offset, size), ...])`` of a ctypes mirror, comparable with :func:`c_layout`."""
+    return ctypes.sizeof(cls), [(name, getattr(cls, name).offset, getattr(cls, name).size)
+                                for name, *_ in cls._fields_]
+
+
+def check_layout(lib, cls: type[ctypes.Structure]) -> None:
+    """RuntimeError unless the C struct named like ``cls`` and its Python mirror ``cls`` have the same size
+    and the same fields (name, offset, size) in the same order."""
+    c, py = c_layout(lib, cls.__name__), py_layout(cls)
+    if c != py:
+        raise RuntimeError(f"the C struct {cls.__name__} {c} and its ctypes mirror {py} differ")
 
 
 def build_dir() -> Path:

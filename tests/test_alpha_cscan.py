@@ -16,6 +16,7 @@ import torch
 
 import spikelib.alpha.functional as F
 from spikelib.alpha import _cscan, spike_times
+from spikelib.alpha.lambertw import lambertw0
 from spikelib.alpha.reference import spike_times_event_driven
 
 
@@ -158,6 +159,27 @@ def test_c_kernel_matches_torch_path_on_random_batches(kernel, dtype, monkeypatc
     assert n_clipped > 50 and n_silent_rows > 10
     assert n_long > 10 or dtype == torch.float64
     assert n_grazing < 0.02 * n_spiking  # the float32 exclusion is rare
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 4e-15), (torch.float32, 1e-6)])
+def test_c_lambertw0_matches_python(kernel, dtype, rtol):
+    """The C kernel's W0 (_train.c, used for every spike time of the C trainer) against lambertw.py's:
+    the same algorithm, so agreement to a few ulp everywhere -- at the branch point -1/e, across the
+    switches between its start values (|p| = 1e-3 and 0.5, z = -0.3 and 3), huge z -- and the same NaN
+    (z < -1/e), inf and 0."""
+    e = math.exp(-1.0)
+    special = [0.0, -e, -e + 1e-15, -e + 1e-12, -e - 1e-10, -1.0, -0.3, -0.2999, 3.0, 3.0001, 1e-300, -1e-300,
+               1e300, math.inf]
+    z = torch.cat([torch.tensor(special, dtype=torch.float64),
+                   -e + torch.logspace(-16, 0, 200, dtype=torch.float64),  # from the branch point up
+                   torch.logspace(-10, 200, 300, dtype=torch.float64),
+                   -torch.logspace(-10, math.log10(e) - 1e-9, 200, dtype=torch.float64)]).to(dtype)
+    c, py = kernel.lambertw0(z), lambertw0(z)
+    assert torch.equal(torch.isnan(c), torch.isnan(py)) and torch.isnan(c[5])  # z = -1 < -1/e
+    assert torch.equal(c[torch.isinf(z)], py[torch.isinf(z)]) and c[z == 0].eq(0).all()
+    ok = ~torch.isnan(py)
+    torch.testing.assert_close(c[ok], py[ok], rtol=rtol, atol=rtol * 1e-3)
+    assert (c[ok] == py[ok]).float().mean() > 0.9  # mostly bit-identical: the same operations in order
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

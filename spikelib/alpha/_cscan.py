@@ -1,4 +1,4 @@
-"""The CPU scan kernel (``_scan.c``): built once per machine with the system C compiler, called via ctypes.
+"""The alpha-neuron C kernels (``_scan.c``, ``_train.c``): built once per machine, called via ctypes.
 
 Why a C kernel: the vectorised torch formulation evaluates the crossing test for every prefix of every
 (example, neuron) in memory; a sequential scan keeps the running sums in cache and stops each neuron at its
@@ -9,6 +9,11 @@ check that both agree. Without a C compiler everything falls back to the torch p
 The shared library is cached under ``$SPIKELIB_CACHE`` (default ``~/.cache/spikelib/build``), keyed by the
 source, the compiler flags and the CPU's feature flags, and written atomically. ctypes releases the GIL, so
 examples are split across threads (``torch.get_num_threads()``).
+
+The C code is ``_alpha.h`` (the argument structs) and the templates ``_scan.c`` and ``_train.c``,
+instantiated for float64 and float32 by :func:`spikelib._cbuild.template_source`. Every entry point takes
+one struct, mirrored here (:class:`AlphaForwardArgs`, :class:`AlphaBackwardArgs`, :class:`AlphaTrainArgs`,
+:class:`AlphaLambertWArgs`) and checked against the C layout when the library loads.
 """
 
 from __future__ import annotations
@@ -18,36 +23,69 @@ from pathlib import Path
 
 import torch
 
-from spikelib._cbuild import CKernel, dtype_suffix
+from spikelib._cbuild import CKernel, check_layout, dtype_suffix, template_source
 
-_SOURCE = Path(__file__).with_name("_scan.c")
-_TRAIN_SOURCE = Path(__file__).with_name("_train.c")
+_HERE = Path(__file__).parent
 _FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99"]
+
+_i64, _ptr_t, _dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
 
 
 def _source() -> str:
-    """_scan.c, then the training template _train.c instantiated for double and float."""
-    train = _TRAIN_SOURCE.read_text()
-    parts = [_SOURCE.read_text()]
-    for real, suffix, sqrt in (("double", "f64", "sqrt"), ("float", "f32", "sqrtf")):
-        parts.append(f"#define REAL {real}\n#define SUF(x) x##_{suffix}\n#define SORT_IDX sort_idx_{real}\n"
-                     f"#define SQRT {sqrt}\n{train}\n#undef REAL\n#undef SUF\n#undef SORT_IDX\n#undef SQRT\n")
-    return "\n".join(parts)
+    """_alpha.h (the argument structs), then the templates _scan.c and _train.c for double and float."""
+    return template_source((_HERE / "_alpha.h",), (_HERE / "_scan.c", _HERE / "_train.c"))
+
+
+# The argument structs: each mirrors the C struct of the same name in _alpha.h, field by field
+# (checked when the library loads: spikelib._cbuild.check_layout). Scalars double, arrays untyped.
+
+
+class AlphaForwardArgs(ctypes.Structure):
+    """Mirror of ``AlphaForwardArgs`` in _alpha.h (``alpha_forward_f64/_f32``)."""
+
+    _fields_ = [("n0", _i64), ("n1", _i64), ("K", _i64), ("J", _i64), ("t_s", _ptr_t), ("order", _ptr_t),
+                ("w", _ptr_t), ("tau", _dbl), ("theta", _dbl), ("span", _dbl), ("a", _ptr_t), ("b", _ptr_t),
+                ("ref", _ptr_t), ("k_star", _ptr_t), ("scratch", _ptr_t)]
+
+
+class AlphaBackwardArgs(ctypes.Structure):
+    """Mirror of ``AlphaBackwardArgs`` in _alpha.h (``alpha_backward_f64/_f32``)."""
+
+    _fields_ = [("n0", _i64), ("n1", _i64), ("K", _i64), ("J", _i64), ("n_in", _i64), ("t_s", _ptr_t),
+                ("order", _ptr_t), ("k_star", _ptr_t), ("w", _ptr_t), ("ref", _ptr_t), ("t_out", _ptr_t),
+                ("inv_denom", _ptr_t), ("g", _ptr_t), ("tau", _dbl), ("clip", _dbl), ("grad_w", _ptr_t),
+                ("grad_t", _ptr_t)]
+
+
+class AlphaTrainArgs(ctypes.Structure):
+    """Mirror of ``AlphaTrainArgs`` in _alpha.h (``alpha_train_epoch_f64/_f32``)."""
+
+    _fields_ = [("L", _i64), ("sizes", _ptr_t), ("P", _i64), ("params", _ptr_t), ("m", _ptr_t), ("v", _ptr_t),
+                ("w_off", _ptr_t), ("pulse_off", _ptr_t), ("n_groups", _i64), ("group_off", _ptr_t),
+                ("group_len", _ptr_t), ("group_lr", _ptr_t), ("group_step", _ptr_t), ("group_clamp", _ptr_t),
+                ("beta1", _dbl), ("beta2", _dbl), ("eps", _dbl), ("N", _i64), ("x", _ptr_t), ("targets", _ptr_t),
+                ("labels", _ptr_t), ("order", _ptr_t), ("batch", _i64), ("n_threads", _i64), ("loss_kind", _i64),
+                ("update_all", _i64), ("latency", _dbl), ("tau", _dbl), ("theta", _dbl), ("clip", _dbl),
+                ("penalty", _dbl), ("span", _dbl), ("min_w1", _dbl), ("stats", _ptr_t)]
+
+
+class AlphaLambertWArgs(ctypes.Structure):
+    """Mirror of ``AlphaLambertWArgs`` in _alpha.h (``alpha_lambertw0_f64/_f32``)."""
+
+    _fields_ = [("n", _i64), ("z", _ptr_t), ("w", _ptr_t)]
+
+
+#: (entry point, argument struct, return type) of every exported function, without the precision suffix.
+ENTRY_POINTS = (("alpha_forward", AlphaForwardArgs, None), ("alpha_backward", AlphaBackwardArgs, None),
+                ("alpha_train_epoch", AlphaTrainArgs, ctypes.c_int), ("alpha_lambertw0", AlphaLambertWArgs, None))
 
 
 def _declare(lib) -> None:
-    i64, ptr, dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
-    for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        tr = getattr(lib, f"alpha_train_epoch_{suffix}")
-        tr.restype = ctypes.c_int
-        tr.argtypes = ([i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, ptr, dbl, dbl, dbl, i64, ptr,
-                        ptr, ptr, ptr, i64, i64, ctypes.c_int, ctypes.c_int] + [real] * 7 + [ptr])
-        fwd = getattr(lib, f"alpha_forward_{suffix}")
-        fwd.restype = None
-        fwd.argtypes = [i64, i64, i64, i64, ptr, ptr, ptr, real, real, real, ptr, ptr, ptr, ptr, ptr]
-        bwd = getattr(lib, f"alpha_backward_{suffix}")
-        bwd.restype = None
-        bwd.argtypes = [i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, real, real, ptr, ptr]
+    for name, struct, restype in ENTRY_POINTS:
+        check_layout(lib, struct)
+        for suffix in ("f32", "f64"):
+            fn = getattr(lib, f"{name}_{suffix}")
+            fn.restype, fn.argtypes = restype, [ctypes.POINTER(struct)]
 
 
 #: The kernel (``SPIKELIB_CSCAN=0`` turns it off); its ``lib`` / ``failed`` hold the load state.
@@ -85,11 +123,13 @@ def forward(t_s: torch.Tensor, order: torch.Tensor, w: torch.Tensor, tau: float,
     workers = max(1, min(torch.get_num_threads(), N))
     scratch = torch.empty(workers, 2 * J, dtype=t_s.dtype)
     fn = getattr(lib, f"alpha_forward_{_suffix(t_s.dtype)}")
-    KERNEL.parallel(
-        fn, N,
-        lambda i: (K, J, _ptr(t_s), _ptr(order), _ptr(w), tau, theta, span, _ptr(a), _ptr(b), _ptr(ref),
-                   _ptr(k_star), _ptr(scratch[i])),
-    )
+
+    def run(n0: int, n1: int, i: int) -> None:
+        fn(ctypes.byref(AlphaForwardArgs(
+            n0=n0, n1=n1, K=K, J=J, t_s=_ptr(t_s), order=_ptr(order), w=_ptr(w), tau=tau, theta=theta, span=span,
+            a=_ptr(a), b=_ptr(b), ref=_ptr(ref), k_star=_ptr(k_star), scratch=_ptr(scratch[i]))))
+
+    KERNEL.parallel(run, N, lambda i: (i,))
     return a, b, ref, k_star
 
 
@@ -98,16 +138,32 @@ def backward(t_s, order, w, k_star, ref_k, t_out, inv_denom, grad_out, tau: floa
     lib = library()
     N, K = t_s.shape
     J = w.shape[1]
-    args = [x.contiguous() for x in (t_s, order, w, k_star, ref_k, t_out, inv_denom, grad_out)]
+    t_s, order, w, k_star, ref_k, t_out, inv_denom, grad_out = (
+        x.contiguous() for x in (t_s, order, w, k_star, ref_k, t_out, inv_denom, grad_out))
     workers = max(1, min(torch.get_num_threads(), N))
     grad_w = torch.zeros(workers, *w.shape, dtype=w.dtype)  # one buffer per thread: no atomics
     grad_t = torch.zeros(N, n_in, dtype=t_s.dtype)
     fn = getattr(lib, f"alpha_backward_{_suffix(t_s.dtype)}")
-    KERNEL.parallel(
-        fn, N,
-        lambda i: (K, J, n_in, *[_ptr(x) for x in args], tau, clip, _ptr(grad_w[i]), _ptr(grad_t)),
-    )
+
+    def run(n0: int, n1: int, i: int) -> None:
+        fn(ctypes.byref(AlphaBackwardArgs(
+            n0=n0, n1=n1, K=K, J=J, n_in=n_in, t_s=_ptr(t_s), order=_ptr(order), k_star=_ptr(k_star), w=_ptr(w),
+            ref=_ptr(ref_k), t_out=_ptr(t_out), inv_denom=_ptr(inv_denom), g=_ptr(grad_out), tau=tau, clip=clip,
+            grad_w=_ptr(grad_w[i]), grad_t=_ptr(grad_t))))
+
+    KERNEL.parallel(run, N, lambda i: (i,))
     return grad_w.sum(dim=0), grad_t
+
+
+def lambertw0(z: torch.Tensor) -> torch.Tensor:
+    """W0(z) elementwise by the C kernel's ``lambertw0`` (float32 or float64, CPU): the entry point of the
+    lockstep test against :func:`spikelib.alpha.lambertw.lambertw0`."""
+    lib = library()
+    z = z.contiguous()
+    w = torch.empty_like(z)
+    getattr(lib, f"alpha_lambertw0_{_suffix(z.dtype)}")(
+        ctypes.byref(AlphaLambertWArgs(n=z.numel(), z=_ptr(z), w=_ptr(w))))
+    return w
 
 
 def train_epoch(net, opt, x: torch.Tensor, order: torch.Tensor, *, batch_size: int, penalty: float,
@@ -174,13 +230,16 @@ def train_epoch(net, opt, x: torch.Tensor, order: torch.Tensor, *, batch_size: i
     tgt = targets.to(dtype).contiguous() if targets is not None else torch.zeros(1, dtype=dtype)
     stats = torch.zeros(3, dtype=torch.float64)
     layer = layers[0]
-    rc = getattr(lib, f"alpha_train_epoch_{suffix}")(
-        len(layers), _ptr(sizes), P, _ptr(flat), _ptr(m), _ptr(v), _ptr(w_off), _ptr(pulse_off), len(groups),
-        _ptr(g_off), _ptr(g_len), _ptr(g_lr), _ptr(g_step), _ptr(g_clamp), float(b1), float(b2), float(eps),
-        len(order), _ptr(x), _ptr(lab), _ptr(tgt), _ptr(order), int(batch_size), torch.get_num_threads(),
-        0 if labels is not None else 1,
-        int(bool(update_all)), float(latency), layer.tau, layer.theta, layer.clip_derivative, float(penalty),
-        float(span), float(min_one_plus_w), _ptr(stats))
+    args = AlphaTrainArgs(
+        L=len(layers), sizes=_ptr(sizes), P=P, params=_ptr(flat), m=_ptr(m), v=_ptr(v), w_off=_ptr(w_off),
+        pulse_off=_ptr(pulse_off), n_groups=len(groups), group_off=_ptr(g_off), group_len=_ptr(g_len),
+        group_lr=_ptr(g_lr), group_step=_ptr(g_step), group_clamp=_ptr(g_clamp), beta1=float(b1), beta2=float(b2),
+        eps=float(eps), N=len(order), x=_ptr(x), targets=_ptr(tgt), labels=_ptr(lab), order=_ptr(order),
+        batch=int(batch_size), n_threads=torch.get_num_threads(), loss_kind=0 if labels is not None else 1,
+        update_all=int(bool(update_all)), latency=float(latency), tau=layer.tau, theta=layer.theta,
+        clip=layer.clip_derivative, penalty=float(penalty), span=float(span), min_w1=float(min_one_plus_w),
+        stats=_ptr(stats))
+    rc = getattr(lib, f"alpha_train_epoch_{suffix}")(ctypes.byref(args))
     if rc != 0:
         raise MemoryError("the C trainer could not allocate its buffers")
     with torch.no_grad():

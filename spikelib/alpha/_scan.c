@@ -7,106 +7,111 @@
  * moved forward (exactly: a' = a e^{-tau D}, b' = (b - D a) e^{-tau D}) whenever e^{tau (t - ref)} would
  * exceed e^{span}, so float32 is safe for long spike trains.
  *
- * Compiled once per machine by spikelib/alpha/_cscan.py; both float and double versions are generated.
+ * A template over REAL / SUF / EXP (spikelib/_kernel.h), instantiated for double and float after
+ * _alpha.h, which declares the argument structs. Built by spikelib/alpha/_cscan.py.
  */
-#include <math.h>
-#include <stdint.h>
-#include <string.h>
 
-#define DEFINE_KERNELS(T, SUFFIX, EXP)                                                                   \
-void alpha_forward_##SUFFIX(int64_t n0, int64_t n1, int64_t K, int64_t J, const T *t_s,                  \
-                            const int64_t *order, const T *w, T tau, T theta, T span, T *a_out,         \
-                            T *b_out, T *ref_out, int64_t *k_star, T *scratch) {                         \
-    T *a = scratch, *b = scratch + J;                                                                    \
-    const T inv_tau = (T)1 / tau;                                                                        \
-    for (int64_t n = n0; n < n1; ++n) {                                                                  \
-        const T *tn = t_s + n * K;                                                                       \
-        const int64_t *on = order + n * K;                                                               \
-        int64_t *ks = k_star + n * J;                                                                    \
-        T *ao = a_out + n * J, *bo = b_out + n * J, *ro = ref_out + n * J;                               \
-        int64_t remaining = J;                                                                           \
-        for (int64_t j = 0; j < J; ++j) { a[j] = 0; b[j] = 0; ks[j] = K; ao[j] = 0; bo[j] = 0; ro[j] = 0; } \
-        T ref = tn[0];                                                                                   \
-        for (int64_t k = 0; k < K && remaining > 0; ++k) {                                               \
-            T tk = tn[k];                                                                                \
-            if (!isfinite(tk)) break;                                                                    \
-            T d = tk - ref;                                                                              \
-            if (tau * d > span) { /* move the frame to tk */                                             \
-                T f = EXP(-tau * d);                                                                     \
-                for (int64_t j = 0; j < J; ++j) { b[j] = (b[j] - d * a[j]) * f; a[j] *= f; }             \
-                ref = tk; d = 0;                                                                         \
-            }                                                                                            \
-            T e = EXP(tau * d), ed = e * d;                                                              \
-            T ek = EXP(-tau * d);                                                                        \
-            T tn1 = (k + 1 < K) ? tn[k + 1] : (T)INFINITY;                                               \
-            int has_next = isfinite(tn1);                                                                \
-            T sn = has_next ? tn1 - ref : (T)0;                                                          \
-            T en = has_next ? EXP(-tau * sn) : (T)0;                                                     \
-            const T *wr = w + on[k] * J;                                                                 \
-            for (int64_t j = 0; j < J; ++j) {                                                            \
-                T aj = a[j] + wr[j] * e, bj = b[j] + wr[j] * ed;                                         \
-                a[j] = aj; b[j] = bj;                                                                    \
-                if (ks[j] != K || !(aj > 0)) continue;                                                   \
-                T a_tau = aj * inv_tau;                                                                  \
-                T uk = aj * d - bj;                                                                      \
-                if (!(uk <= a_tau) || !(ek * uk <= theta)) continue;                                     \
-                int ok;                                                                                  \
-                T un = aj * sn - bj;                                                                     \
-                if (has_next && un <= a_tau) ok = en * un >= theta;                                      \
-                else ok = a_tau * EXP(-(T)1 - tau * (bj / aj)) >= theta;                                 \
-                if (ok) { ks[j] = k; ao[j] = aj; bo[j] = bj; ro[j] = ref; --remaining; }                 \
-            }                                                                                            \
-        }                                                                                                \
-    }                                                                                                    \
-}                                                                                                        \
-                                                                                                         \
-/* Gradient terms for the causal inputs (k <= k_star) of every spiking output:                           \
- *   grad_w[order[k], j] += g_j e^{tau (t_k - ref_j)} (t_k - t_out_j) / denom_j                          \
- *   grad_t[n, order[k]] += sum_j g_j w_kj e^{tau (t_k - ref_j)} (tau (t_k - t_out_j) + 1) / denom_j      \
- * with denom = a (1 + W) (passed as 1/denom); local derivatives clipped to +-clip when clip > 0. grad_w is accumulated      \
- * into this thread's own buffer. */                                                                     \
-void alpha_backward_##SUFFIX(int64_t n0, int64_t n1, int64_t K, int64_t J, int64_t n_in, const T *t_s,   \
-                             const int64_t *order, const T *w, const int64_t *k_star, const T *ref,     \
-                             const T *t_out, const T *inv_denom, const T *g, T tau, T clip, T *grad_w,       \
-                             T *grad_t) {                                                                \
-    const T big = sizeof(T) == 4 ? (T)3.4e38 : (T)1.7e308;                                               \
-    for (int64_t n = n0; n < n1; ++n) {                                                                  \
-        const T *tn = t_s + n * K;                                                                       \
-        const int64_t *on = order + n * K, *ks = k_star + n * J;                                         \
-        const T *rn = ref + n * J, *ton = t_out + n * J, *dn = inv_denom + n * J, *gn = g + n * J;           \
-        int64_t kmax = -1;                                                                               \
-        int one_frame = 1; /* every output in the frame of the first input: one exp per input */           \
-        for (int64_t j = 0; j < J; ++j) {                                                                \
-            if (ks[j] < K && gn[j] != 0 && ks[j] > kmax) kmax = ks[j];                                   \
-            if (ks[j] < K && rn[j] != tn[0]) one_frame = 0;                                              \
-        }                                                                                                \
-        for (int64_t k = 0; k <= kmax; ++k) {                                                            \
-            T tk = tn[k];                                                                                \
-            const int64_t i = on[k];                                                                     \
-            const T *wr = w + i * J;                                                                     \
-            T *gw = grad_w + i * J;                                                                      \
-            T acc = 0;                                                                                   \
-            T e0 = EXP(tau * (tk - tn[0]));                                                              \
-            for (int64_t j = 0; j < J; ++j) {                                                            \
-                if (k > ks[j] || gn[j] == 0) continue;                                                   \
-                T x = tau * (tk - rn[j]);                                                                \
-                T s = (one_frame ? e0 : EXP(x < span_cap(T) ? x : span_cap(T))) * dn[j];                 \
-                T diff = tk - ton[j];                                                                    \
-                T dw = s * diff, dt = wr[j] * s * (tau * diff + 1);                                      \
-                if (clip > 0) {                                                                          \
-                    dw = dw > clip ? clip : (dw < -clip ? -clip : dw);                                   \
-                    dt = dt > clip ? clip : (dt < -clip ? -clip : dt);                                   \
-                }                                                                                        \
-                T vw = gn[j] * dw, vt = gn[j] * dt;                                                      \
-                gw[j] += isfinite(vw) ? vw : (isnan(vw) ? 0 : (vw > 0 ? big : -big));                    \
-                acc += isfinite(vt) ? vt : (isnan(vt) ? 0 : (vt > 0 ? big : -big));                      \
-            }                                                                                            \
-            grad_t[n * n_in + i] = isfinite(acc) ? acc : (isnan(acc) ? 0 : (acc > 0 ? big : -big));      \
-        }                                                                                                \
-    }                                                                                                    \
+/* MIRROR(alpha-crossing): keep in lockstep with spikelib/alpha/functional.py:_forward_core (the prefix
+ * test); tested by tests/test_alpha_cscan.py::test_c_kernel_matches_torch_path_on_random_batches */
+void SUF(alpha_forward)(const AlphaForwardArgs *args) {
+    const int64_t n0 = args->n0, n1 = args->n1, K = args->K, J = args->J;
+    const REAL *t_s = args->t_s, *w = args->w;
+    const int64_t *order = args->order;
+    const REAL tau = (REAL)args->tau, theta = (REAL)args->theta, span = (REAL)args->span;
+    REAL *a_out = args->a, *b_out = args->b, *ref_out = args->ref;
+    int64_t *k_star = args->k_star;
+    REAL *a = args->scratch, *b = (REAL *)args->scratch + J;
+    const REAL inv_tau = (REAL)1 / tau;
+    for (int64_t n = n0; n < n1; ++n) {
+        const REAL *tn = t_s + n * K;
+        const int64_t *on = order + n * K;
+        int64_t *ks = k_star + n * J;
+        REAL *ao = a_out + n * J, *bo = b_out + n * J, *ro = ref_out + n * J;
+        int64_t remaining = J;
+        for (int64_t j = 0; j < J; ++j) { a[j] = 0; b[j] = 0; ks[j] = K; ao[j] = 0; bo[j] = 0; ro[j] = 0; }
+        REAL ref = tn[0];
+        for (int64_t k = 0; k < K && remaining > 0; ++k) {
+            REAL tk = tn[k];
+            if (!isfinite(tk)) break;
+            REAL d = tk - ref;
+            if (tau * d > span) { /* move the frame to tk */
+                REAL f = EXP(-tau * d);
+                for (int64_t j = 0; j < J; ++j) { b[j] = (b[j] - d * a[j]) * f; a[j] *= f; }
+                ref = tk; d = 0;
+            }
+            REAL e = EXP(tau * d), ed = e * d;
+            REAL ek = EXP(-tau * d);
+            REAL tn1 = (k + 1 < K) ? tn[k + 1] : (REAL)INFINITY;
+            int has_next = isfinite(tn1);
+            REAL sn = has_next ? tn1 - ref : (REAL)0;
+            REAL en = has_next ? EXP(-tau * sn) : (REAL)0;
+            const REAL *wr = w + on[k] * J;
+            for (int64_t j = 0; j < J; ++j) {
+                REAL aj = a[j] + wr[j] * e, bj = b[j] + wr[j] * ed;
+                a[j] = aj; b[j] = bj;
+                if (ks[j] != K || !(aj > 0)) continue;
+                /* the crossing lies at or after t_k: a > 0, t_k before the peak, V(t_k) <= theta */
+                REAL a_tau = aj * inv_tau;
+                REAL uk = aj * d - bj;
+                if (!(uk <= a_tau) || !(ek * uk <= theta)) continue;
+                /* ... and at or before t_{k+1} (or exists at all: the peak reaches theta) */
+                int ok;
+                REAL un = aj * sn - bj;
+                if (has_next && un <= a_tau) ok = en * un >= theta;
+                else ok = a_tau * EXP(-(REAL)1 - tau * (bj / aj)) >= theta;
+                if (ok) { ks[j] = k; ao[j] = aj; bo[j] = bj; ro[j] = ref; --remaining; }
+            }
+        }
+    }
 }
 
-#define span_cap(T) (sizeof(T) == 4 ? (T)80 : (T)700)
-
-DEFINE_KERNELS(float, f32, expf)
-DEFINE_KERNELS(double, f64, exp)
+/* Gradient terms for the causal inputs (k <= k_star) of every spiking output:
+ *   grad_w[order[k], j] += g_j e^{tau (t_k - ref_j)} (t_k - t_out_j) / denom_j
+ *   grad_t[n, order[k]] += sum_j g_j w_kj e^{tau (t_k - ref_j)} (tau (t_k - t_out_j) + 1) / denom_j
+ * with denom = a (1 + W) (passed as 1/denom); local derivatives clipped to +-clip when clip > 0. grad_w is
+ * accumulated into this thread's own buffer.
+ * MIRROR(alpha-gradients): keep in lockstep with spikelib/alpha/functional.py:_backward_core (eqs. 4-5);
+ * tested by tests/test_alpha_cscan.py::test_c_kernel_matches_torch_path_on_random_batches */
+void SUF(alpha_backward)(const AlphaBackwardArgs *args) {
+    const int64_t n0 = args->n0, n1 = args->n1, K = args->K, J = args->J, n_in = args->n_in;
+    const REAL *t_s = args->t_s, *w = args->w, *ref = args->ref, *t_out = args->t_out;
+    const REAL *inv_denom = args->inv_denom, *g = args->g;
+    const int64_t *order = args->order, *k_star = args->k_star;
+    const REAL tau = (REAL)args->tau, clip = (REAL)args->clip;
+    REAL *grad_w = args->grad_w, *grad_t = args->grad_t;
+    const REAL big = sizeof(REAL) == 4 ? (REAL)3.4e38 : (REAL)1.7e308;
+    for (int64_t n = n0; n < n1; ++n) {
+        const REAL *tn = t_s + n * K;
+        const int64_t *on = order + n * K, *ks = k_star + n * J;
+        const REAL *rn = ref + n * J, *ton = t_out + n * J, *dn = inv_denom + n * J, *gn = g + n * J;
+        int64_t kmax = -1;
+        int one_frame = 1; /* every output in the frame of the first input: one exp per input */
+        for (int64_t j = 0; j < J; ++j) {
+            if (ks[j] < K && gn[j] != 0 && ks[j] > kmax) kmax = ks[j];
+            if (ks[j] < K && rn[j] != tn[0]) one_frame = 0;
+        }
+        for (int64_t k = 0; k <= kmax; ++k) {
+            REAL tk = tn[k];
+            const int64_t i = on[k];
+            const REAL *wr = w + i * J;
+            REAL *gw = grad_w + i * J;
+            REAL acc = 0;
+            REAL e0 = EXP(tau * (tk - tn[0]));
+            for (int64_t j = 0; j < J; ++j) {
+                if (k > ks[j] || gn[j] == 0) continue;
+                REAL x = tau * (tk - rn[j]);
+                REAL s = (one_frame ? e0 : EXP(x < span_cap(REAL) ? x : span_cap(REAL))) * dn[j];
+                REAL diff = tk - ton[j];
+                REAL dw = s * diff, dt = wr[j] * s * (tau * diff + 1);
+                if (clip > 0) {
+                    dw = dw > clip ? clip : (dw < -clip ? -clip : dw);
+                    dt = dt > clip ? clip : (dt < -clip ? -clip : dt);
+                }
+                REAL vw = gn[j] * dw, vt = gn[j] * dt;
+                gw[j] += isfinite(vw) ? vw : (isnan(vw) ? 0 : (vw > 0 ? big : -big));
+                acc += isfinite(vt) ? vt : (isnan(vt) ? 0 : (vt > 0 ? big : -big));
+            }
+            grad_t[n * n_in + i] = isfinite(acc) ? acc : (isnan(acc) ? 0 : (acc > 0 ? big : -big));
+        }
+    }
+}

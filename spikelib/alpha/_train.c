@@ -4,46 +4,39 @@
  * Boolean tasks of §3.1 (a 2-2-2 network, batch size 1, ~10^5 sequential updates per run) that overhead is
  * everything. This file runs the same epoch -- forward scan, eq. (3), the loss gradient, eqs. (4)-(5)
  * layer by layer, the no-spike penalty, the authors' Adam, the pulse clamp -- example by example, with the
- * per-layer scan kernels of _scan.c. It is a template: spikelib/alpha/_cscan.py appends it to _scan.c
- * twice, with REAL = double / float, SUF(x) = x##_f64 / x##_f32, SQRT = sqrt / sqrtf and
- * SORT_IDX = sort_idx_double / _float.
+ * per-layer scan kernels of _scan.c. A template over REAL / SUF / SQRT (spikelib/_kernel.h), instantiated
+ * for double and float after _scan.c; the argument structs are declared in _alpha.h.
  *
  * Parameters live in one flat buffer `params` (each layer's (n_in + P) x n_out weights, then the pulse-time
  * vectors), with Adam's m and v beside it; `group_*` describe the Adam parameter tensors (offset, length,
  * learning rate, step count, whether to clamp to >= 0 afterwards).
  */
 
-#ifndef ALPHA_TRAIN_COMMON
-#define ALPHA_TRAIN_COMMON
-#include <pthread.h>
-#include <stdlib.h>
-
 /* stable merge sort of idx[0..n) by key[idx[.]] (ascending); tmp has room for n entries */
-#define DEFINE_SORT(T)                                                                                   \
-static void sort_idx_##T(int64_t *idx, int64_t *tmp, int64_t n, const T *key) {                         \
-    if (n < 16) {                                                                                        \
-        for (int64_t i = 1; i < n; ++i) {                                                                \
-            int64_t v = idx[i], j = i;                                                                   \
-            while (j > 0 && key[idx[j - 1]] > key[v]) { idx[j] = idx[j - 1]; --j; }                     \
-            idx[j] = v;                                                                                  \
-        }                                                                                                \
-        return;                                                                                          \
-    }                                                                                                    \
-    int64_t h = n / 2;                                                                                   \
-    sort_idx_##T(idx, tmp, h, key);                                                                      \
-    sort_idx_##T(idx + h, tmp, n - h, key);                                                              \
-    int64_t i = 0, j = h, k = 0;                                                                         \
-    while (i < h && j < n) tmp[k++] = key[idx[j]] < key[idx[i]] ? idx[j++] : idx[i++];                   \
-    while (i < h) tmp[k++] = idx[i++];                                                                   \
-    while (j < n) tmp[k++] = idx[j++];                                                                   \
-    memcpy(idx, tmp, (size_t)n * sizeof(int64_t));                                                      \
+static void SUF(sort_idx)(int64_t *idx, int64_t *tmp, int64_t n, const REAL *key) {
+    if (n < 16) {
+        for (int64_t i = 1; i < n; ++i) {
+            int64_t v = idx[i], j = i;
+            while (j > 0 && key[idx[j - 1]] > key[v]) { idx[j] = idx[j - 1]; --j; }
+            idx[j] = v;
+        }
+        return;
+    }
+    int64_t h = n / 2;
+    SUF(sort_idx)(idx, tmp, h, key);
+    SUF(sort_idx)(idx + h, tmp, n - h, key);
+    int64_t i = 0, j = h, k = 0;
+    while (i < h && j < n) tmp[k++] = key[idx[j]] < key[idx[i]] ? idx[j++] : idx[i++];
+    while (i < h) tmp[k++] = idx[i++];
+    while (j < n) tmp[k++] = idx[j++];
+    memcpy(idx, tmp, (size_t)n * sizeof(int64_t));
 }
-DEFINE_SORT(float)
-DEFINE_SORT(double)
-#endif
 
 /* W0, the principal branch of Lambert W: the algorithm of spikelib/alpha/lambertw.py (branch-point
- * series near -1/e, else Winitzki or the asymptotic start, three Halley steps). */
+ * series near -1/e, else Winitzki or the asymptotic start, three Halley steps). It calls libm's double
+ * functions in both precisions (the float results are rounded to float per statement).
+ * MIRROR(alpha-lambertw): keep in lockstep with spikelib/alpha/lambertw.py:lambertw0; tested by
+ * tests/test_alpha_cscan.py::test_c_lambertw0_matches_python */
 static REAL SUF(lambertw0)(REAL z) {
     static const double c[7] = {-1.0, 1.0, -1.0 / 3.0, 11.0 / 72.0, -43.0 / 540.0, 769.0 / 17280.0,
                                 -221.0 / 8505.0};
@@ -68,6 +61,13 @@ static REAL SUF(lambertw0)(REAL z) {
     return w;
 }
 
+/* w[i] = W0(z[i]), the entry point of the lockstep test. */
+void SUF(alpha_lambertw0)(const AlphaLambertWArgs *args) {
+    const REAL *z = args->z;
+    REAL *w = args->w;
+    for (int64_t i = 0; i < args->n; ++i) w[i] = SUF(lambertw0)(z[i]);
+}
+
 /* One layer's state for the example in flight. */
 typedef struct {
     REAL *t_in;      /* n_in + P input times (inputs, then pulses) */
@@ -78,20 +78,25 @@ typedef struct {
     int64_t *k_star;
 } SUF(LayerState);
 
-/* Forward pass of one layer for one example: eq. (3) on the first valid prefix found by the scan. */
+/* Forward pass of one layer for one example: eq. (3) on the first valid prefix found by the scan.
+ * MIRROR(alpha-spike-time): keep in lockstep with spikelib/alpha/functional.py:_crossing_time and
+ * _inverse_denominator; tested by tests/test_alpha_ctrain.py::test_boolean_updates_match_the_torch_loop_exactly */
 static void SUF(layer_forward)(SUF(LayerState) *s, int64_t n_all, int64_t J, const REAL *w, REAL tau,
                                REAL theta, REAL span, REAL min_w1, int64_t *tmp, REAL *scratch) {
     int64_t K = 0;
     for (int64_t i = 0; i < n_all; ++i)
         if (isfinite(s->t_in[i])) s->order[K++] = i;
-    SORT_IDX(s->order, tmp, K, s->t_in);
+    SUF(sort_idx)(s->order, tmp, K, s->t_in);
     for (int64_t k = 0; k < K; ++k) s->t_s[k] = s->t_in[s->order[k]];
     s->K = K;
     if (K == 0) {
         for (int64_t j = 0; j < J; ++j) { s->t_out[j] = (REAL)INFINITY; s->inv_denom[j] = 0; s->k_star[j] = 0; }
         return;
     }
-    SUF(alpha_forward)(0, 1, K, J, s->t_s, s->order, w, tau, theta, span, s->a, s->b, s->ref, s->k_star, scratch);
+    const AlphaForwardArgs fa = {.n0 = 0, .n1 = 1, .K = K, .J = J, .t_s = s->t_s, .order = s->order, .w = w,
+                                 .tau = tau, .theta = theta, .span = span, .a = s->a, .b = s->b, .ref = s->ref,
+                                 .k_star = s->k_star, .scratch = scratch};
+    SUF(alpha_forward)(&fa);
     const REAL log_tt = log(tau * theta);
     for (int64_t j = 0; j < J; ++j) {
         if (s->k_star[j] >= K) { s->t_out[j] = (REAL)INFINITY; s->inv_denom[j] = 0; continue; }
@@ -172,6 +177,8 @@ static void SUF(run_example)(SUF(Worker) *wk, int64_t ex) {
     const REAL *t = st[L - 1].t_out;
     REAL *g = st[L - 1].g;
     int contributes = 1;
+    /* MIRROR(alpha-class-loss): keep in lockstep with spikelib/alpha/losses.py:classification_loss and
+     * predict; tested by tests/test_alpha_ctrain.py::test_boolean_updates_match_the_torch_loop_exactly */
     if (sh->loss_kind == 0) {
         const int64_t y = sh->labels[ex];
         int64_t best = -1;
@@ -188,6 +195,8 @@ static void SUF(run_example)(SUF(Worker) *wk, int64_t ex) {
         wk->stats[1] += correct;
         contributes = sh->update_all || !correct;
     } else {
+        /* MIRROR(alpha-ae-loss): keep in lockstep with spikelib/alpha/losses.py:autoencoder_loss; tested by
+         * tests/test_alpha_ctrain.py::test_autoencoder_epoch_matches_the_torch_loop */
         const REAL *tg = sh->targets + ex * n_out;
         REAL sq = 0;
         for (int64_t j = 0; j < n_out; ++j) {
@@ -211,15 +220,21 @@ static void SUF(run_example)(SUF(Worker) *wk, int64_t ex) {
         for (int64_t j = 0; j < J; ++j) if (!isfinite(s->t_out[j])) s->g[j] = 0;
         if (s->K == 0) { if (l > 0) for (int64_t i = 0; i < n_in; ++i) st[l - 1].g[i] = 0; continue; }
         memset(wk->grad_t, 0, (size_t)n_all * sizeof(REAL));
-        SUF(alpha_backward)(0, 1, s->K, J, n_all, s->t_s, s->order, sh->params + sh->w_off[l], s->k_star, s->ref,
-                            s->t_out, s->inv_denom, s->g, sh->tau, sh->clip, wk->grad + sh->w_off[l], wk->grad_t);
+        const AlphaBackwardArgs ba = {.n0 = 0, .n1 = 1, .K = s->K, .J = J, .n_in = n_all, .t_s = s->t_s,
+                                      .order = s->order, .k_star = s->k_star, .w = sh->params + sh->w_off[l],
+                                      .ref = s->ref, .t_out = s->t_out, .inv_denom = s->inv_denom, .g = s->g,
+                                      .tau = sh->tau, .clip = sh->clip, .grad_w = wk->grad + sh->w_off[l],
+                                      .grad_t = wk->grad_t};
+        SUF(alpha_backward)(&ba);
         for (int64_t p = 0; p < P; ++p) wk->grad[sh->pulse_off[l] + p] += wk->grad_t[n_in + p];
         if (l > 0) memcpy(st[l - 1].g, wk->grad_t, (size_t)n_in * sizeof(REAL));
     }
 }
 
 /* The authors' Adam on one parameter tensor: p -= lr m_hat / sqrt(v_hat + eps); clamp to >= 0 (pulse
- * times); the gradient is zeroed for the next batch. restrict and a branch-free body let it vectorise. */
+ * times); the gradient is zeroed for the next batch. restrict and a branch-free body let it vectorise.
+ * MIRROR(alpha-adam): keep in lockstep with spikelib/alpha/training.py:AlphaAdam; tested by
+ * tests/test_alpha_ctrain.py::test_mini_batches_with_pulses_per_layer_match */
 static void SUF(adam_update)(REAL *restrict p, REAL *restrict m, REAL *restrict v, REAL *restrict g, int64_t n,
                              REAL b1, REAL b2, REAL c1, REAL c2, REAL lr, REAL eps, int clamp) {
     for (int64_t i = 0; i < n; ++i) {
@@ -246,18 +261,22 @@ static void *SUF(run_share)(void *arg) {
  * The examples of a batch are split over up to n_threads threads (contiguous shares; partial gradients
  * summed in thread order, so a run is repeatable for a given thread count).
  * stats[0] += summed loss, stats[1] += correct, stats[2] += contributing. Returns 0, or -1 if out of memory. */
-int SUF(alpha_train_epoch)(
-    int64_t L, const int64_t *sizes, int64_t P, REAL *params, REAL *m, REAL *v, const int64_t *w_off,
-    const int64_t *pulse_off, int64_t n_groups, const int64_t *group_off, const int64_t *group_len,
-    const double *group_lr, int64_t *group_step, const int64_t *group_clamp, double beta1, double beta2,
-    double eps, int64_t N, const REAL *x, const int64_t *labels, const REAL *targets, const int64_t *order,
-    int64_t batch, int64_t n_threads, int loss_kind, int update_all, REAL latency, REAL tau, REAL theta,
-    REAL clip, REAL penalty, REAL span, REAL min_w1, double *stats) {
+int SUF(alpha_train_epoch)(const AlphaTrainArgs *args) {
+    const int64_t L = args->L, P = args->P, n_groups = args->n_groups, N = args->N, batch = args->batch;
+    const int64_t *sizes = args->sizes, *w_off = args->w_off, *group_off = args->group_off;
+    const int64_t *group_len = args->group_len, *group_clamp = args->group_clamp;
+    int64_t *group_step = args->group_step;
+    const double *group_lr = args->group_lr;
+    const double beta1 = args->beta1, beta2 = args->beta2, eps = args->eps;
+    REAL *params = args->params, *m = args->m, *v = args->v;
+    const REAL penalty = (REAL)args->penalty;
+    double *stats = args->stats;
     SUF(Shared) sh = {0};
-    sh.L = L; sh.P = P; sh.sizes = sizes; sh.w_off = w_off; sh.pulse_off = pulse_off; sh.labels = labels;
-    sh.order = order; sh.params = params; sh.x = x; sh.targets = targets; sh.loss_kind = loss_kind;
-    sh.update_all = update_all; sh.latency = latency; sh.tau = tau; sh.theta = theta; sh.clip = clip;
-    sh.span = span; sh.min_w1 = min_w1;
+    sh.L = L; sh.P = P; sh.sizes = sizes; sh.w_off = w_off; sh.pulse_off = args->pulse_off;
+    sh.labels = args->labels; sh.order = args->order; sh.params = params; sh.x = args->x;
+    sh.targets = args->targets; sh.loss_kind = (int)args->loss_kind; sh.update_all = (int)args->update_all;
+    sh.latency = (REAL)args->latency; sh.tau = (REAL)args->tau; sh.theta = (REAL)args->theta;
+    sh.clip = (REAL)args->clip; sh.span = (REAL)args->span; sh.min_w1 = (REAL)args->min_w1;
     for (int64_t g = 0; g < n_groups; ++g)
         if (group_off[g] + group_len[g] > sh.n_params) sh.n_params = group_off[g] + group_len[g];
     for (int64_t l = 0; l < L; ++l) {
@@ -266,7 +285,7 @@ int SUF(alpha_train_epoch)(
         sh.n_neurons += sizes[l + 1];
     }
     sh.max_g = sh.max_all > sh.max_out ? sh.max_all : sh.max_out;
-    int64_t T = n_threads < 1 ? 1 : n_threads;
+    int64_t T = args->n_threads < 1 ? 1 : args->n_threads;
     if (T > batch) T = batch;
     SUF(Worker) *wk = calloc((size_t)T, sizeof(SUF(Worker)));
     pthread_t *tid = calloc((size_t)T, sizeof(pthread_t));
@@ -299,7 +318,10 @@ int SUF(alpha_train_epoch)(
         }
         stats[2] += (double)n_contrib;
         if (n_contrib == 0) continue;
-        /* mean over contributing examples, the no-spike penalty, Adam (epsilon inside the root) */
+        /* mean over contributing examples, the no-spike penalty, Adam (epsilon inside the root)
+         * MIRROR(alpha-no-spike-penalty): keep in lockstep with spikelib/alpha/training.py:train_step and
+         * spikelib/alpha/autoencoder.py:_add_no_spike_penalty; tested by
+         * tests/test_alpha_ctrain.py::test_mini_batches_with_pulses_per_layer_match */
         const REAL inv_n = (REAL)1 / (REAL)n_contrib;
         for (int64_t i = 0; i < sh.n_params; ++i) grad[i] *= inv_n;
         REAL *sil = silent;

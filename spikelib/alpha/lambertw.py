@@ -32,6 +32,7 @@ def _branch_series(p: torch.Tensor) -> torch.Tensor:
     return w
 
 
+# MIRROR(alpha-lambertw): keep in lockstep with spikelib/alpha/_train.c:lambertw0; tested by tests/test_alpha_cscan.py::test_c_lambertw0_matches_python
 def lambertw0(z: torch.Tensor, *, iterations: int = 3) -> torch.Tensor:
     """W0(z) elementwise. ``z < -1/e`` gives NaN (no real solution); ``z = inf`` gives inf.
 

@@ -35,6 +35,7 @@ class _SpikeCrossEntropy(torch.autograd.Function):
         return (y - p) * grad.unsqueeze(-1), None
 
 
+# MIRROR(alpha-class-loss): keep in lockstep with spikelib/alpha/_train.c:run_example; tested by tests/test_alpha_ctrain.py::test_boolean_updates_match_the_torch_loop_exactly
 def classification_loss(t_out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per-example cross entropy ``-sum_k y_k log(p_k + 1e-8)``, p = softmax(-t) (§2.3).
 
@@ -52,6 +53,7 @@ def predict(t_out: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isfinite(t_out).any(dim=-1), pred, torch.full_like(pred, -1))
 
 
+# MIRROR(alpha-ae-loss): keep in lockstep with spikelib/alpha/_train.c:run_example; tested by tests/test_alpha_ctrain.py::test_autoencoder_epoch_matches_the_torch_loop
 def autoencoder_loss(t_out: torch.Tensor, target: torch.Tensor, latency: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Reconstruction loss of the spiking autoencoder (Comsa et al. 2021b, §2.5).
 

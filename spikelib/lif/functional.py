@@ -64,6 +64,7 @@ def _straight_through(value: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return value.detach() + (x - x.detach())
 
 
+# MIRROR(lif-neuron): keep in lockstep with spikelib/lif/_sae.c:lif_update; tested by tests/test_conv_sae.py::test_kernel_matches_torch_reference
 def _step(u_prev, current, leak, threshold, fire_on, lower_bound, upper_bound, spike_fn,
           detach_reset, straight_through_leak, straight_through_bounds):
     decayed = (1.0 - leak) * u_prev
@@ -148,6 +149,7 @@ def simulate(
     return torch.stack(spikes), torch.stack(potentials)
 
 
+# MIRROR(lif-cumulative): keep in lockstep with spikelib/lif/_sae.c:lif_update; tested by tests/test_conv_sae.py::test_kernel_matches_torch_reference
 def cumulative_potential(
     x: torch.Tensor, *, decay: float, decay_input: bool = True, straight_through_decay: bool = False
 ) -> torch.Tensor:
@@ -175,6 +177,7 @@ def cumulative_potential(
     return torch.stack(out)
 
 
+# MIRROR(lif-readout): keep in lockstep with spikelib/lif/_sae.c:sae_forward; tested by tests/test_conv_sae.py::test_readout_is_max_cumulative_current_over_scale_and_its_gradient
 def max_readout(u_cum: torch.Tensor, scale: float, *, t_min: int = 0) -> torch.Tensor:
     """Hübotter et al.'s decoder (eq. 8): ``x_hat = max_{t >= t_min} U_t / scale``, (T, ...) -> (...).
 

@@ -1,0 +1,95 @@
+/* Argument structs of the alpha-neuron kernels (_scan.c, _train.c), shared by both precisions.
+ *
+ * Each struct is mirrored once in spikelib/alpha/_cscan.py (same name, same field order); the *_layout()
+ * functions below let spikelib/_cbuild.py:check_layout compare the two. Arrays are REAL (double or float,
+ * as the entry point's suffix says) unless typed here; scalars are double and cast to REAL on entry.
+ */
+#include <pthread.h>
+
+/* alpha_forward_f64/_f32: the first valid prefix of every (example, output) for examples [n0, n1). */
+typedef struct {
+    int64_t n0, n1;       /* the examples of this call */
+    int64_t K, J;         /* spiking inputs per example (inf padded), output neurons */
+    const void *t_s;      /* (N, K) sorted input times */
+    const int64_t *order; /* (N, K) their rows in w */
+    const void *w;        /* (rows, J) weights */
+    double tau, theta, span;
+    void *a, *b, *ref;    /* out (N, J): running sums and reference time of the chosen prefix */
+    int64_t *k_star;      /* out (N, J): the chosen prefix, K if silent */
+    void *scratch;        /* 2 J values of this thread */
+} AlphaForwardArgs;
+
+/* alpha_backward_f64/_f32: gradient terms of the causal inputs of examples [n0, n1). */
+typedef struct {
+    int64_t n0, n1, K, J, n_in;
+    const void *t_s;                /* (N, K) */
+    const int64_t *order, *k_star;  /* (N, K), (N, J) */
+    const void *w;                  /* (n_in, J) */
+    const void *ref, *t_out, *inv_denom, *g; /* (N, J); inv_denom = 1 / (a (1 + W)); g upstream gradient */
+    double tau, clip;
+    void *grad_w;                   /* (n_in, J), this thread's own buffer */
+    void *grad_t;                   /* (N, n_in) */
+} AlphaBackwardArgs;
+
+/* alpha_train_epoch_f64/_f32: one training epoch (see _train.c for the parameter layout). */
+typedef struct {
+    int64_t L;                                  /* layers */
+    const int64_t *sizes;                       /* L + 1 layer widths */
+    int64_t P;                                  /* pulses per layer */
+    void *params, *m, *v;                       /* flat parameters and Adam's moments */
+    const int64_t *w_off, *pulse_off;           /* per layer: offset of its weights / pulse times */
+    int64_t n_groups;                           /* Adam parameter tensors */
+    const int64_t *group_off, *group_len;
+    const double *group_lr;
+    int64_t *group_step;                        /* in/out: Adam's step counts */
+    const int64_t *group_clamp;                 /* clamp to >= 0 after the step (pulse times) */
+    double beta1, beta2, eps;
+    int64_t N;                                  /* examples in order */
+    const void *x, *targets;                    /* (examples, n_in) inputs; (examples, n_out) targets */
+    const int64_t *labels, *order;
+    int64_t batch, n_threads;
+    int64_t loss_kind;                          /* 0 classification, 1 autoencoder */
+    int64_t update_all;
+    double latency, tau, theta, clip, penalty, span, min_w1;
+    double *stats;                              /* += loss, correct, contributing */
+} AlphaTrainArgs;
+
+/* alpha_lambertw0_f64/_f32: w[i] = W0(z[i]) by _train.c's lambertw0 (for the lockstep test). */
+typedef struct {
+    int64_t n;
+    const void *z;
+    void *w;
+} AlphaLambertWArgs;
+
+#define span_cap(T) (sizeof(T) == 4 ? (T)80 : (T)700)
+
+void AlphaForwardArgs_layout(KernelLayout *o) {
+    o->size = sizeof(AlphaForwardArgs); o->n = 0;
+#define F(f) LAYOUT_FIELD(o, AlphaForwardArgs, f)
+    F(n0); F(n1); F(K); F(J); F(t_s); F(order); F(w); F(tau); F(theta); F(span); F(a); F(b); F(ref);
+    F(k_star); F(scratch);
+#undef F
+}
+
+void AlphaBackwardArgs_layout(KernelLayout *o) {
+    o->size = sizeof(AlphaBackwardArgs); o->n = 0;
+#define F(f) LAYOUT_FIELD(o, AlphaBackwardArgs, f)
+    F(n0); F(n1); F(K); F(J); F(n_in); F(t_s); F(order); F(k_star); F(w); F(ref); F(t_out); F(inv_denom);
+    F(g); F(tau); F(clip); F(grad_w); F(grad_t);
+#undef F
+}
+
+void AlphaTrainArgs_layout(KernelLayout *o) {
+    o->size = sizeof(AlphaTrainArgs); o->n = 0;
+#define F(f) LAYOUT_FIELD(o, AlphaTrainArgs, f)
+    F(L); F(sizes); F(P); F(params); F(m); F(v); F(w_off); F(pulse_off); F(n_groups); F(group_off);
+    F(group_len); F(group_lr); F(group_step); F(group_clamp); F(beta1); F(beta2); F(eps); F(N); F(x);
+    F(targets); F(labels); F(order); F(batch); F(n_threads); F(loss_kind); F(update_all); F(latency); F(tau);
+    F(theta); F(clip); F(penalty); F(span); F(min_w1); F(stats);
+#undef F
+}
+
+void AlphaLambertWArgs_layout(KernelLayout *o) {
+    o->size = sizeof(AlphaLambertWArgs); o->n = 0;
+    LAYOUT_FIELD(o, AlphaLambertWArgs, n); LAYOUT_FIELD(o, AlphaLambertWArgs, z); LAYOUT_FIELD(o, AlphaLambertWArgs, w);
+}
