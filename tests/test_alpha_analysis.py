@@ -1,4 +1,5 @@
-"""spikelib.alpha.analysis: accuracy in batches, per-layer spikes, membrane traces, the paper's numbers."""
+"""spikelib.alpha.analysis: accuracy in batches, per-layer spikes, membrane traces (the paper's numbers and
+the published network files: tests/test_experiments_comsa_alpha.py)."""
 
 import math
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikelib.alpha import AlphaNetwork, analysis, load_published_network, predict, spike_times
+from spikelib.alpha import AlphaNetwork, analysis, predict
 from spikelib.alpha.losses import classification_loss
 from spikelib.encoding import latency
 
@@ -57,15 +58,6 @@ def test_count_correct_silent_outputs_are_wrong_and_errors():
     assert math.isnan(analysis.Accuracy(0, 0).percent)
 
 
-def test_paper_count_and_match():
-    assert analysis.paper_count(97.96, 10000) == 9796
-    assert analysis.paper_count(99.9633, 60000) == 59978  # 59977.98: the paper rounds to 4 decimals
-    assert analysis.paper_count(99.885, 60000) == 59931
-    assert analysis.matches_paper(analysis.Accuracy(9740, 10000), 97.40)
-    assert not analysis.matches_paper(analysis.Accuracy(9741, 10000), 97.40)
-    assert set(analysis.TABLE2_ACCURACY) == {(n, s) for n in ("slow", "fast") for s in ("test", "train")}
-
-
 def test_layer_spikes_agree_with_the_network():
     net, images = _net(), _images(1)
     t_in = latency(images)[0]
@@ -99,36 +91,9 @@ def test_layer_membrane_reaches_threshold_at_the_spike_times():
     assert v_hidden.shape == (7, 6)
 
 
-def test_fig1b_example_spikes_at_the_papers_time():
-    ex = analysis.FIG1B
-    t = torch.tensor(ex["t_in"], dtype=torch.float64).unsqueeze(0)
-    w = torch.tensor(ex["w"], dtype=torch.float64).unsqueeze(1)
-    t_out = float(spike_times(t, w, ex["tau"], ex["theta"])[0, 0])
-    assert round(t_out, 2) == ex["t_out_paper"]
-    assert t_out == pytest.approx(18.63574, abs=1e-5)  # the authors' code (reference notes)
-    assert math.isinf(float(spike_times(t, w, ex["tau"], 1.0)[0, 0]))
-
-
 def test_spiking_drops_silent_entries():
     idx, t = analysis.spiking(torch.tensor([0.5, float("inf"), 0.25]))
     assert idx.tolist() == [0, 2] and t.tolist() == [0.5, 0.25]
-
-
-def test_published_network_path(shared_dir, monkeypatch, tmp_path):
-    folder = shared_dir / "reference" / "comsa2021-mnist-networks"
-    if not (folder / "slow_network").is_file():
-        pytest.skip("published networks not in the shared folder")
-    monkeypatch.delenv("SPIKELIB_SHARED", raising=False)
-    path = analysis.published_network_path("slow")
-    assert path.resolve() == (folder / "slow_network").resolve()
-    assert load_published_network(path).sizes == (784, 340, 10)
-    with pytest.raises(ValueError, match="slow, fast"):
-        analysis.published_network_path("medium")
-    monkeypatch.setenv("SPIKELIB_SHARED", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="SPIKELIB_SHARED"):
-        analysis.published_network_path("fast")
-    monkeypatch.setenv("SPIKELIB_SHARED", str(shared_dir))
-    assert analysis.published_network_path("fast").name == "fast_network"
 
 
 def test_earliest_other():

@@ -1,9 +1,10 @@
-"""spikelib.alpha.boolean (the §3.1 protocol) and analysis.deep_dream (§2.7)."""
+"""The Boolean protocol of §3.1 (spikelib.experiments.comsa_alpha) and analysis.deep_dream (§2.7)."""
 
 import pytest
 import torch
 
-from spikelib.alpha import BOOLEAN_TABLE1, AlphaNetwork, analysis, boolean, predict
+from spikelib.alpha import BOOLEAN_TABLE1, AlphaNetwork, analysis, predict
+from spikelib.experiments import comsa_alpha
 
 # A faster-learning variant of the Table 1 defaults, so that a test run takes seconds.
 FAST = BOOLEAN_TABLE1.replace(learning_rate=0.075, learning_rate_pulses=0.024, fire_threshold=0.7,
@@ -11,7 +12,7 @@ FAST = BOOLEAN_TABLE1.replace(learning_rate=0.075, learning_rate_pulses=0.024, f
 
 
 def test_train_task_stops_at_the_first_perfect_seed_and_keeps_the_best():
-    r = boolean.train_task("or", seeds=range(5), epochs=6, n_train=200, n_test=100, hp=FAST)
+    r = comsa_alpha.train_task("or", seeds=range(5), epochs=6, n_train=200, n_test=100, hp=FAST)
     accs = [s["train_accuracy"] for s in r.seeds_tried]
     assert r.train_accuracy == max(accs)
     assert r.seed == r.seeds_tried[accs.index(max(accs))]["seed"]
@@ -24,16 +25,17 @@ def test_train_task_stops_at_the_first_perfect_seed_and_keeps_the_best():
     assert r.test_accuracy == pytest.approx(float((predict(r.net(x_test)) == y_test).double().mean()))
     s = r.summary()
     assert s["n_seeds_tried"] == len(accs) and s["paper_test_accuracy"] == 1.0
+    assert r.paper_test_accuracy == 1.0 and comsa_alpha.seeds_text(r).startswith(f"{len(accs)} (")
 
 
 def test_train_task_rejects_no_seeds():
     with pytest.raises(ValueError, match="seeds"):
-        boolean.train_task("and", seeds=[], epochs=1)
+        comsa_alpha.train_task("and", seeds=[], epochs=1)
 
 
 def test_class_map_agrees_with_the_network():
     net = FAST.network(2, 2, seed=3, dtype=torch.float64)
-    grid, classes = boolean.class_map(net, 7)
+    grid, classes = comsa_alpha.class_map(net, 7)
     assert grid.shape == (7,) and classes.shape == (7, 7)
     i, j = 2, 5  # classes[i, j] is the class of inputs (grid[j], grid[i])
     expected = predict(net(torch.stack([grid[j], grid[i]]).unsqueeze(0)))[0]

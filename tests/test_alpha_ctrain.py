@@ -26,7 +26,7 @@ def _lockstep(net, hp, x, y, order, batches_per_call=1):
     step = hp.batch_size * batches_per_call
     for i in range(0, len(order), step):
         idx = order[i:i + step]
-        stats = {e: train_epoch(nets[e], opts[e], x, y, hp, idx, engine=e) for e in nets}
+        stats = {e: train_epoch(nets[e], opts[e], x, y, hp, idx, backend=e) for e in nets}
         yield nets, opts, stats
 
 
@@ -97,30 +97,36 @@ def test_float32_agrees_with_float64_closely():
     nets = {}
     for dt in (torch.float32, torch.float64):
         nets[dt] = hp.network(2, 2, seed=0, dtype=dt)
-        train_epoch(nets[dt], make_optimizer(nets[dt], hp), x.to(dt), y, hp, order, engine="c")
+        train_epoch(nets[dt], make_optimizer(nets[dt], hp), x.to(dt), y, hp, order, backend="c")
     for p, q in zip(nets[torch.float32].parameters(), nets[torch.float64].parameters()):
         assert p.dtype == torch.float32
         assert torch.allclose(p.double(), q, atol=1e-4)
 
 
-def test_fit_defaults_to_the_c_engine_on_cpu_and_gives_its_result():
+def test_fit_defaults_to_the_c_backend_on_cpu_and_gives_its_result():
     hp = BOOLEAN_TABLE1
     x, y = boolean_task("and", 200, seed=1, dtype=torch.float64)
     runs = {}
-    for engine in ("auto", "c"):
+    for backend in ("auto", "c"):
         net = hp.network(2, 2, seed=0, dtype=torch.float64)
-        runs[engine] = (net, fit(net, (x, y), hp, epochs=3, seed=0, engine=engine))
+        runs[backend] = (net, fit(net, (x, y), config=hp, epochs=3, seed=0, backend=backend))
     assert _max_diff(runs["auto"][0], runs["c"][0]) == 0.0
     assert runs["auto"][1]["history"][-1]["train_loss_running"] == runs["c"][1]["history"][-1]["train_loss_running"]
+    # engine= is the deprecated alias of backend=
+    net = hp.network(2, 2, seed=0, dtype=torch.float64)
+    with pytest.warns(DeprecationWarning, match="engine= is deprecated"):
+        old = fit(net, (x, y), config=hp, epochs=3, seed=0, engine="c")
+    assert _max_diff(net, runs["c"][0]) == 0.0 and old["history"][-1]["train_loss_running"] == \
+        runs["c"][1]["history"][-1]["train_loss_running"]
 
 
 def test_the_boolean_tasks_reach_the_papers_100_percent():
     """§3.1: 2-2-2 networks with the Table 1 defaults solve every task; the C trainer makes the paper's
     100 epochs cheap enough to test (the first seeds that are perfect on training, a few seconds)."""
-    from spikelib.alpha import boolean
+    from spikelib.experiments import comsa_alpha
 
     for task in ("xor", "circles"):
-        r = boolean.train_task(task, seeds=range(20), epochs=100)
+        r = comsa_alpha.train_task(task, seeds=range(20), epochs=100)
         assert r.train_accuracy == 1.0 and r.test_accuracy == 1.0, r.seeds_tried
 
 
@@ -130,10 +136,12 @@ def test_backend_errors_name_the_fix(monkeypatch):
     x, y = boolean_task("or", 4, seed=0, dtype=torch.float64)
     opt = make_optimizer(net, hp)
     with pytest.raises(ValueError, match="backend must be one of"):
+        train_epoch(net, opt, x, y, hp, torch.arange(4), backend="gpu")
+    with pytest.warns(DeprecationWarning, match="engine="), pytest.raises(ValueError, match="backend must be one of"):
         train_epoch(net, opt, x, y, hp, torch.arange(4), engine="gpu")
     monkeypatch.setattr(_cscan.KERNEL, "library", lambda: None)  # as if it could not be built
     with pytest.raises(RuntimeError, match="backend='torch'"):
-        train_epoch(net, opt, x, y, hp, torch.arange(4), engine="c")
+        train_epoch(net, opt, x, y, hp, torch.arange(4), backend="c")
     assert training.use_c_backend("auto", net, x) is False  # auto falls back to torch
     monkeypatch.undo()
     with pytest.raises(RuntimeError, match="float32 and float64"):
@@ -145,7 +153,7 @@ def test_the_optimiser_must_hold_the_networks_parameters():
     net, other = hp.network(2, 2, dtype=torch.float64), hp.network(2, 2, dtype=torch.float64)
     x, y = boolean_task("or", 4, seed=0, dtype=torch.float64)
     with pytest.raises(ValueError, match="exactly the network's"):
-        train_epoch(net, make_optimizer(other, hp), x, y, hp, torch.arange(4), engine="c")
+        train_epoch(net, make_optimizer(other, hp), x, y, hp, torch.arange(4), backend="c")
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -166,7 +174,7 @@ def test_no_nan_or_inf_reaches_the_parameters(seed, scale, theta, tau, clip, dty
     y = torch.randint(0, 2, (16,), generator=gen)
     opt = make_optimizer(net, hp)
     for _ in range(3):
-        s = train_epoch(net, opt, x, y, hp, torch.randperm(16, generator=gen), engine="c")
+        s = train_epoch(net, opt, x, y, hp, torch.randperm(16, generator=gen), backend="c")
         assert s["loss"] == s["loss"]  # not NaN
     for p in net.parameters():
         assert torch.isfinite(p).all()
@@ -188,7 +196,7 @@ def test_threads_split_a_batch_repeatably():
         for name, threads in (("one", 1), ("two", 2), ("two_again", 2)):
             torch.set_num_threads(threads)
             nets[name] = hp.network(5, 3, seed=0, dtype=torch.float64)
-            train_epoch(nets[name], make_optimizer(nets[name], hp), x, y, hp, order, engine="c")
+            train_epoch(nets[name], make_optimizer(nets[name], hp), x, y, hp, order, backend="c")
     finally:
         torch.set_num_threads(before)
     assert _max_diff(nets["two"], nets["two_again"]) == 0.0

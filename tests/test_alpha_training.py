@@ -1,4 +1,4 @@
-"""Losses, AlphaAdam, train_step, fit (Boolean XOR, checkpoint/resume, model selection)."""
+"""Losses, AlphaAdam, train_step, fit (Boolean XOR, checkpoint/resume, model selection, the contract)."""
 
 import copy
 import math
@@ -339,27 +339,27 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path):
     val = xor_data(40, 2)
     ckpt = tmp_path / "run" / "ckpt.pt"
     first = hp.network(2, 2, seed=3, dtype=torch.float64)
-    r1 = fit(first, train, hp, epochs=2, val=val, seed=5, checkpoint=ckpt)
+    r1 = fit(first, train, val, hp, epochs=2, seed=5, checkpoint=ckpt)
     assert len(r1["history"]) == 2 and ckpt.is_file()
     assert [p.name for p in ckpt.parent.iterdir()] == ["ckpt.pt"]  # atomic write: no temporary left
     state = torch.load(ckpt, weights_only=True)
-    assert {"model", "optimizer", "generator", "history", "best"} <= set(state)
+    assert {"model", "optimizer", "generator", "history", "best", "fingerprint"} <= set(state)
     assert len(state["history"]) == 2
     # resume with a new network object (initialised differently): only the third epoch runs
     epochs_run = []
     resumed = hp.network(2, 2, seed=99, dtype=torch.float64)
-    r2 = fit(resumed, train, hp, epochs=3, val=val, seed=5, checkpoint=ckpt, on_epoch=epochs_run.append)
+    r2 = fit(resumed, train, val, hp, epochs=3, seed=5, checkpoint=ckpt, on_epoch=epochs_run.append)
     assert [e["epoch"] for e in epochs_run] == [2]
     assert len(r2["history"]) == 3
     straight = hp.network(2, 2, seed=3, dtype=torch.float64)
-    r3 = fit(straight, train, hp, epochs=3, val=val, seed=5)
+    r3 = fit(straight, train, val, hp, epochs=3, seed=5)
     assert _strip(r2["history"]) == _strip(r3["history"])
     assert r2["best"] == r3["best"]
     for (k, a), (_, b) in zip(resumed.state_dict().items(), straight.state_dict().items()):
         assert torch.equal(a, b), k
     # a finished run resumed with the same number of epochs does nothing
     again = []
-    r4 = fit(hp.network(2, 2, seed=0, dtype=torch.float64), train, hp, epochs=3, val=val, seed=5,
+    r4 = fit(hp.network(2, 2, seed=0, dtype=torch.float64), train, val, hp, epochs=3, seed=5,
              checkpoint=ckpt, on_epoch=again.append)
     assert again == [] and _strip(r4["history"]) == _strip(r3["history"])
     # other hyperparameters, data or seed: the checkpoint is not resumed, with a warning naming it
@@ -367,7 +367,7 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path):
         args = {"hp": hp, "train": train, "seed": 5, **kw}
         fresh = []
         with pytest.warns(UserWarning, match="ckpt.pt was written for other settings"):
-            fit(hp.network(2, 2, seed=3, dtype=torch.float64), args["train"], args["hp"], epochs=1, val=val,
+            fit(hp.network(2, 2, seed=3, dtype=torch.float64), args["train"], val, args["hp"], epochs=1,
                 seed=args["seed"], checkpoint=ckpt, on_epoch=fresh.append)
         assert [e["epoch"] for e in fresh] == [0]
 
@@ -384,7 +384,7 @@ def test_best_validation_epoch_is_restored():
         records.append(record)
         snapshots.append(copy.deepcopy(net.state_dict()))
 
-    r = fit(net, train, hp, epochs=6, val=val, seed=0, on_epoch=on_epoch)
+    r = fit(net, train, val, hp, epochs=6, seed=0, on_epoch=on_epoch)
     accs = [rec["val_accuracy"] for rec in records]
     best = max(range(len(accs)), key=lambda i: (accs[i], -i))  # first epoch with the highest accuracy
     assert r["best"] == {"epoch": best, "accuracy": accs[best]}
@@ -416,7 +416,7 @@ def test_fit_learns_noisy_xor():
         assert 0.4 < y.double().mean() < 0.6
         net = hp.network(2, 2, seed=seed, dtype=torch.float64)
         start = evaluate(net, x, y)["accuracy"]
-        r = fit(net, (x, y), hp, epochs=4, val=(x, y), seed=seed)
+        r = fit(net, (x, y), (x, y), hp, epochs=4, seed=seed)
         train_acc = evaluate(net, x, y)["accuracy"]
         test_acc = evaluate(net, x_test, y_test)["accuracy"]
         tried.append((seed, start, r["best"]["epoch"], train_acc, test_acc))
@@ -450,7 +450,7 @@ def test_train_epoch_lookahead_equals_plain_loop(batch_size):
     opts = [make_optimizer(n, hp) for n in nets]
     for epoch in range(4):  # accuracy rises over the epochs, so both look-ahead regimes are exercised
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
-        fast = train_epoch(nets[0], opts[0], x, y, hp, order, engine="torch")  # the torch look-ahead
+        fast = train_epoch(nets[0], opts[0], x, y, hp, order, backend="torch")  # the torch look-ahead
         plain = _plain_epoch(nets[1], opts[1], x, y, hp, order)
         assert fast["correct"] == plain["correct"] and fast["contributing"] == plain["contributing"]
         assert fast["loss"] == pytest.approx(plain["loss"], rel=1e-12)
@@ -470,6 +470,58 @@ def test_fit_epoch_metrics_enter_the_history():
         seen.append(n)
         return {"pulse": float(n.pulse_parameters()[0][0])}
 
-    r = fit(net, (x, y), XOR_FAST, epochs=2, seed=0, epoch_metrics=metrics)
+    r = fit(net, (x, y), config=XOR_FAST, epochs=2, seed=0, epoch_metrics=metrics)
     assert seen == [net, net]
     assert [h["pulse"] for h in r["history"]] == [h["pulse_times"][0][0] for h in r["history"]]
+
+
+def test_fit_follows_the_training_contract():
+    """fit(net, train, val=None, config=None, *, epochs, seed, ...) -> FitResult; the old call shape warns."""
+    from spikelib.alpha import MNIST_README
+    from spikelib.fitting import FitResult
+
+    x, y = xor_data(30, 3)
+    hp = XOR_FAST
+    r = fit(hp.network(2, 2, seed=1, dtype=torch.float64), (x, y), config=hp, epochs=2, seed=4)
+    assert isinstance(r, FitResult) and r.best == r["best"] and set(r) == {"history", "best"}
+    assert [h["epoch"] for h in r.history] == [0, 1] and "val_accuracy" not in r.history[0]
+    # the old positional hyperparameters: a DeprecationWarning and the same run
+    old_net = hp.network(2, 2, seed=1, dtype=torch.float64)
+    with pytest.warns(DeprecationWarning, match="config="):
+        old = fit(old_net, (x, y), hp, epochs=2, seed=4)
+    assert _strip(old["history"]) == _strip(r["history"]) and old["best"] == r["best"]
+    with pytest.raises(ValueError, match="epochs="):
+        fit(hp.network(2, 2, seed=1, dtype=torch.float64), (x, y), config=hp)
+    # config=None is the authors' README set: its learning rates reach the optimiser
+    seen = {}
+    import spikelib.alpha.training as training
+
+    original = training.make_optimizer
+    try:
+        training.make_optimizer = lambda net, h: seen.setdefault("hp", h) and original(net, h)
+        fit(hp.network(2, 2, seed=1, dtype=torch.float64), (x, y), epochs=1, backend="torch")
+    finally:
+        training.make_optimizer = original
+    assert seen["hp"] is MNIST_README
+
+
+def test_deprecated_checkpoint_helpers_still_round_trip(tmp_path):
+    """save/restore_training_state and run_fingerprint stay (deprecated) until their last caller moves."""
+    from spikelib.alpha.training import restore_training_state, run_fingerprint, save_training_state
+    from spikelib.fitting import fingerprint
+
+    assert run_fingerprint(XOR_FAST, torch.arange(3), 5) == fingerprint(XOR_FAST, torch.arange(3), 5)
+    net = XOR_FAST.network(2, 2, seed=1, dtype=torch.float64)
+    opt = make_optimizer(net, XOR_FAST)
+    gen = torch.Generator().manual_seed(3)
+    path = tmp_path / "state.pt"
+    save_training_state(path, net, opt, gen, [{"epoch": 0}], {"epoch": 0}, fingerprint="abc")
+    other = XOR_FAST.network(2, 2, seed=2, dtype=torch.float64)
+    gen2 = torch.Generator()
+    history, best = restore_training_state(path, other, make_optimizer(other, XOR_FAST), gen2, [], {}, "abc")
+    assert history == [{"epoch": 0}] and best == {"epoch": 0}
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
+    assert torch.equal(gen2.get_state(), gen.get_state())
+    with pytest.warns(UserWarning, match="written for other settings"):
+        assert restore_training_state(path, other, make_optimizer(other, XOR_FAST), gen2, [], {}, "xyz") == ([], {})
+    assert restore_training_state(tmp_path / "none.pt", other, opt, gen2, ["h"], {"b": 1}) == (["h"], {"b": 1})

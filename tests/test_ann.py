@@ -105,16 +105,53 @@ def test_mlp_classifier_shape_and_init():
     assert sum(p.numel() for p in m.parameters()) == 784 * 340 + 340 + 340 * 10 + 10
 
 
-def test_train_mlp_classifier_learns_mnist_subset():
+def test_fit_mlp_classifier_learns_mnist_subset():
     images, labels = _mnist("train")
     test_images, test_labels = _mnist("test")
     train = (images[:2000], labels[:2000])
     val = (images[2000:2500], labels[2000:2500])
     test = (test_images[:1000], test_labels[:1000])
-    r = ann.train_mlp_classifier(train, val, test, batch_size=32, epochs=3, seed=0)
+    model = ann.MLPClassifier(seed=0)
+    r = ann.fit_mlp_classifier(model, train, val, ann.MLPConfig(batch_size=32), epochs=3, seed=0, test=test)
     assert r["test_accuracy"] > 0.85, r  # chance is 0.1; 97.9 % needs the full set and more epochs
     assert r["max_test_accuracy"] >= r["test_accuracy"]
     assert len(r["history"]) == 3 and r["n_train"] == 2000
     assert r["val_accuracy"] == max(h["val_accuracy"] for h in r["history"])
-    again = ann.train_mlp_classifier(train, val, test, batch_size=32, epochs=3, seed=0)
+    assert r.best == {"epoch": r["best_epoch"], "val_accuracy": r["val_accuracy"], "test_accuracy": r["test_accuracy"]}
+    # the model keeps its last epoch's weights (the selection is reported, not applied)
+    assert ann.accuracy(model, ann.as_inputs(test[0]), torch.from_numpy(np.array(test[1])).long()) == r["history"][-1]["test_accuracy"]
+    with pytest.warns(DeprecationWarning, match="fit_mlp_classifier"):
+        again = ann.train_mlp_classifier(train, val, test, batch_size=32, epochs=3, seed=0)
     assert [h["test_accuracy"] for h in again["history"]] == [h["test_accuracy"] for h in r["history"]]
+
+
+def _tiny_digits(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    x = torch.rand(n, 6, generator=g) * 0.1 + torch.nn.functional.one_hot(y, 6).float()
+    return x, y
+
+
+def test_fit_mlp_classifier_contract_checkpoint_and_options(tmp_path):
+    train, val = _tiny_digits(40, 0), _tiny_digits(20, 1)
+    cfg = {"batch_size": 8, "learning_rate": 0.01, "epochs": 3}  # a mapping config; its epochs apply
+    straight = ann.fit_mlp_classifier(ann.MLPClassifier((6, 5, 3), seed=1), train, val, cfg, seed=2)
+    assert [h["epoch"] for h in straight["history"]] == [0, 1, 2] and "test_accuracy" not in straight
+    assert set(straight.history[0]) == {"epoch", "train_loss_running", "val_accuracy", "seconds"}
+    assert straight["n_val"] == 20 and "n_test" not in straight and straight["batch_size"] == 8
+    ckpt = tmp_path / "mlp.pt"
+    seen = []
+    ann.fit_mlp_classifier(ann.MLPClassifier((6, 5, 3), seed=1), train, val, cfg, epochs=2, seed=2, checkpoint=ckpt)
+    resumed = ann.fit_mlp_classifier(ann.MLPClassifier((6, 5, 3), seed=9), train, val, cfg, seed=2,
+                                     checkpoint=ckpt, on_epoch=seen.append)
+    assert [e["epoch"] for e in seen] == [2]  # only the third epoch ran
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(resumed["history"]) == strip(straight["history"]) and resumed.best == straight.best
+    with pytest.raises(ValueError, match="other settings"):  # another seed: not resumed
+        ann.fit_mlp_classifier(ann.MLPClassifier((6, 5, 3), seed=1), train, val, cfg, seed=3, checkpoint=ckpt)
+    no_val = ann.fit_mlp_classifier(ann.MLPClassifier((6, 5, 3), seed=1), train, None, cfg, epochs=1)
+    assert no_val.best is None and "val_accuracy" not in no_val and no_val["n_train"] == 40
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        ann.fit_mlp_classifier(ann.MLPClassifier((6, 5, 3)), train, val, cfg, epochs=0)
+    with pytest.raises(RuntimeError, match="no C implementation"):
+        ann.fit_mlp_classifier(ann.MLPClassifier((6, 5, 3)), train, val, cfg, backend="c")

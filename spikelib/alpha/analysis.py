@@ -1,10 +1,10 @@
 """Looking inside alpha-synapse networks: accuracy, per-layer spikes, membrane traces (Comsa et al. 2021).
 
-Helpers for the pages on the authors' published MNIST networks (§3.2, Table 2, Figs. 1b, 2, 6 and 7):
+Model-level helpers for the pages on the authors' MNIST networks (§2.7, §3.2, Figs. 1b, 2, 5-8); the
+paper's numbers, the published network files and the comparisons with Table 2 are one layer up, in
+:mod:`spikelib.experiments.comsa_alpha`.
 
-- :func:`published_network_path` -- where the published ``slow_network`` / ``fast_network`` files are.
-- :func:`count_correct` -- correct classifications of a network on a dataset, in batches (Table 2).
-- :func:`paper_count`, :func:`matches_paper` -- the count of correct images a paper percentage implies.
+- :func:`count_correct` -- correct classifications of a network on a set of images, in batches (Table 2).
 - :func:`layer_spikes` -- every layer's spike times and the pulses it feeds forward, for one example
   (Fig. 6).
 - :func:`layer_membrane` -- the membrane potentials of one layer over a time grid, for one example
@@ -13,81 +13,19 @@ Helpers for the pages on the authors' published MNIST networks (§3.2, Table 2, 
 - :func:`earliest_other` -- the first neuron to spike other than a given one (Fig. 7's non-target neuron).
 - :func:`spike_timing` -- mean spike time per layer and the slow/fast regime test (§3.2, Fig. 5).
 - :func:`deep_dream` -- an input that makes the network produce a chosen class (§2.7, Fig. 8).
-
-The paper's own numbers that the pages compare with are typed once, here: :data:`TABLE2_ACCURACY`,
-:data:`TABLE2_LOSS`, :data:`MLP_BEST_TEST_ACCURACY` and :data:`FIG1B`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import torch
 
-from spikelib import data
 from spikelib.alpha.functional import membrane_potential
 from spikelib.alpha.losses import classification_loss, predict
 from spikelib.alpha.modules import AlphaNetwork
 from spikelib.encoding import latency
-
-#: Where the paper's numbers below come from.
-PAPER_SOURCE = "Comsa et al. 2021, Table 2"
-
-#: Table 2 of the paper: accuracy (%) of the published networks, keyed by (network, split).
-TABLE2_ACCURACY: Mapping[tuple[str, str], float] = {
-    ("slow", "test"): 97.96,
-    ("fast", "test"): 97.40,
-    ("slow", "train"): 99.9633,
-    ("fast", "train"): 99.885,
-}
-
-#: Table 2 of the paper: mean cross-entropy loss of the published networks, keyed by (network, split).
-TABLE2_LOSS: Mapping[tuple[str, str], float] = {
-    ("slow", "test"): 0.173248,
-    ("fast", "test"): 0.19768,
-    ("slow", "train"): 0.002884,
-    ("fast", "train"): 0.00444,
-}
-
-#: §3.2: the best test accuracy (%) of the ReLU MLP 784-340-10 baseline.
-MLP_BEST_TEST_ACCURACY = 97.9
-
-#: The example neuron of the paper's Fig. 1b (caption: tau = 1, weights w, input times t, t_out = 18.64).
-#: The caption gives no threshold; the authors' code reproduces 18.64 with theta = 0.5 (with theta = 1 the
-#: neuron stays silent).
-FIG1B: Mapping[str, object] = {
-    "t_in": (1.0, 8.0, 12.0, 15.0, 17.0, 18.0),
-    "w": (0.3, -0.4, 0.5, 0.7, 0.5, 0.8),
-    "tau": 1.0,
-    "theta": 0.5,
-    "t_out_paper": 18.64,
-    "source": "Comsa et al. 2021, Fig. 1b caption",
-}
-
-NETWORK_NAMES = ("slow", "fast")
-_NETWORK_FOLDER = Path("reference") / "comsa2021-mnist-networks"
-
-
-def published_network_path(name: str) -> Path:
-    """The file of the authors' published ``slow`` or ``fast`` MNIST network (§3.2, Table 2).
-
-    Looked up in ``$SPIKELIB_SHARED/reference/comsa2021-mnist-networks/``, else in a
-    ``shared/reference/comsa2021-mnist-networks/`` beside the repository or the working directory (or one of
-    their parents). Raises FileNotFoundError naming the places searched.
-    """
-    if name not in NETWORK_NAMES:
-        raise ValueError(f"unknown published network {name!r}; use one of {', '.join(NETWORK_NAMES)}")
-    found = data.find_shared(f"{_NETWORK_FOLDER}/{name}_network")
-    if found is not None and found.is_file():
-        return found
-    searched = ", ".join(str(c / _NETWORK_FOLDER) for c in data.shared_candidates())
-    raise FileNotFoundError(
-        f"{name}_network not found in {searched}; set SPIKELIB_SHARED to the shared folder, or copy the "
-        "ihmehimmeli repository's tempcoding/networks/ files there"
-    )
 
 
 @dataclass(frozen=True)
@@ -129,19 +67,6 @@ def count_correct(net: AlphaNetwork, images: np.ndarray, labels: np.ndarray, *, 
         correct += int((predict(out) == y).sum())
         loss += float(classification_loss(out, y).double().sum())
     return Accuracy(correct, len(images), loss)
-
-
-def paper_count(percent: float, n: int) -> int:
-    """The number of correct examples out of ``n`` that a paper's (rounded) percentage stands for."""
-    return int(round(percent * n / 100.0))
-
-
-def matches_paper(acc: Accuracy, percent: float) -> bool:
-    """True when ``acc.correct`` equals the count the paper's ``percent`` implies on ``acc.n`` examples.
-
-    Exact only when ``acc.n`` is the set the paper evaluated (the full MNIST test or training set).
-    """
-    return acc.correct == paper_count(percent, acc.n)
 
 
 @dataclass(frozen=True)

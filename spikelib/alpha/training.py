@@ -5,14 +5,14 @@
 - :class:`AlphaAdam`: Adam with epsilon inside the square root, as in the authors' code.
 - :func:`train_step`: one mini-batch; only misclassified examples contribute unless ``update_all``; the
   no-spike penalty; pulse times clamped >= 0.
-- :func:`train_epoch`: one pass; on CPU a whole epoch runs in C (``engine="auto"``), else in torch.
-- :func:`fit`: epochs with model selection on validation accuracy, checkpoint and resume.
+- :func:`train_epoch`: one pass; on CPU a whole epoch runs in C (``backend="auto"``), else in torch.
+- :func:`fit`: epochs with model selection on validation accuracy, checkpoint and resume; the training
+  contract of :mod:`spikelib.fitting`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import time
 import warnings
@@ -21,12 +21,12 @@ from typing import Callable
 
 import torch
 
-from spikelib._io import atomic_path
 from spikelib.alpha import _cscan
 from spikelib.alpha import functional as _functional
 from spikelib.alpha.losses import classification_loss, predict
 from spikelib.alpha.modules import AlphaNetwork
-from spikelib.backend import BACKENDS, resolve_backend
+from spikelib.backend import BACKENDS, from_engine, resolve_backend
+from spikelib.fitting import Checkpoint, FitResult, clone_state, fingerprint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,17 +179,20 @@ def c_epoch_numerics(dtype: torch.dtype) -> dict:
 
 
 def train_epoch(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, y: torch.Tensor, hp: Hyperparameters,
-                order: torch.Tensor, *, engine: str = "auto") -> dict:
+                order: torch.Tensor, *, backend: str = "auto", engine: str | None = None) -> dict:
     """One pass over ``x[order]`` in mini-batches; returns the summed loss, correct and contributing counts.
 
-    With the C engine (:func:`use_c_engine`) the whole epoch runs in ``_train.c``. In torch: when only misclassified examples contribute, a batch that is classified correctly changes nothing
+    ``backend`` (``"auto"``, ``"c"``, ``"torch"``; ``engine=`` is its deprecated alias) picks where it runs
+    (:func:`use_c_backend`): in C the whole epoch runs in ``_train.c``. In torch: when only misclassified
+    examples contribute, a batch that is classified correctly changes nothing
     (no gradient, no Adam step), so runs of such batches are found with one batched, gradient-free
     forward pass and skipped; :func:`train_step` is called only for the batches that update. The weights,
     optimiser state and statistics are exactly those of the plain batch-by-batch loop, at a fraction of the
     cost once most examples are right (the Boolean tasks, §3.1). The look-ahead grows while it finds only
     correct batches and falls back to single batches while most are wrong.
     """
-    if use_c_backend(engine, net, x):
+    backend = from_engine(engine, backend)
+    if use_c_backend(backend, net, x):
         return _cscan.train_epoch(net, opt, x, order, batch_size=hp.batch_size, penalty=hp.penalty_no_spike,
                                   labels=y, update_all=hp.update_all_datapoints, **c_epoch_numerics(net.dtype))
     bs = hp.batch_size
@@ -245,49 +248,40 @@ def evaluate(net: AlphaNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: in
 
 
 def run_fingerprint(*parts) -> str:
-    """A short hash of what determines a training run (hyperparameters, data, seed, shapes), stored in
-    its checkpoint so that a checkpoint written for other settings or data is never resumed. Tensors and
-    arrays are hashed by content, everything else by ``repr`` (dataclasses: their fields)."""
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, torch.Tensor):
-            part = part.detach().cpu().contiguous().numpy()
-        if hasattr(part, "tobytes") and hasattr(part, "dtype"):
-            h.update(f"{part.dtype}{part.shape}".encode())
-            h.update(part.tobytes())
-        else:
-            h.update(repr(dataclasses.asdict(part) if dataclasses.is_dataclass(part) else part).encode())
-        h.update(b"|")
-    return h.hexdigest()[:16]
+    """Deprecated: :func:`spikelib.fitting.fingerprint` (the same hash)."""
+    return fingerprint(*parts)
 
 
 def save_training_state(path: Path | None, net: torch.nn.Module, opt: torch.optim.Optimizer,
                         gen: torch.Generator, history: list, best: dict, fingerprint: str | None = None) -> None:
-    """Checkpoint a training run atomically (weights, optimiser, shuffling generator, history, best epoch,
-    and the run's :func:`run_fingerprint`)."""
-    if path is None:
-        return
-    with atomic_path(path) as tmp:
-        torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                    "history": history, "best": best, "fingerprint": fingerprint}, tmp)
+    """Deprecated (use :class:`spikelib.fitting.Checkpoint`): checkpoint a training run atomically (weights,
+    optimiser, shuffling generator, history, best epoch, and the run's fingerprint)."""
+    Checkpoint(path, fingerprint=fingerprint).save(_training_state(net, opt, gen, history, best))
 
 
 def restore_training_state(path: Path | None, net: torch.nn.Module, opt: torch.optim.Optimizer,
                            gen: torch.Generator, history: list, best: dict,
                            fingerprint: str | None = None) -> tuple[list, dict]:
-    """Resume from :func:`save_training_state`'s file if it exists: loads the weights, optimiser and
-    generator in place and returns its (history, best); otherwise returns the given ones unchanged.
+    """Deprecated (use :class:`spikelib.fitting.Checkpoint`): resume from :func:`save_training_state`'s file
+    if it exists: loads the weights, optimiser and generator in place and returns its (history, best);
+    otherwise returns the given ones unchanged.
 
     A checkpoint whose fingerprint differs from ``fingerprint`` (other hyperparameters, data or seed) is
     not resumed: a warning names it and training starts afresh (the file is overwritten at the next save).
     """
-    if path is None or not path.exists():
-        return history, best
-    state = torch.load(path, weights_only=True)
-    if fingerprint is not None and state.get("fingerprint") != fingerprint:
-        warnings.warn(f"{path} was written for other settings, data or seed (fingerprint "
-                      f"{state.get('fingerprint')} != {fingerprint}); starting afresh instead of resuming it",
-                      stacklevel=2)
+    state = Checkpoint(path, fingerprint=fingerprint, on_mismatch="restart").load()
+    return _resume(state, net, opt, gen, history, best)
+
+
+def _training_state(net: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, history: list,
+                    best: dict) -> dict:
+    return {"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+            "history": history, "best": best}
+
+
+def _resume(state: dict | None, net: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,
+            history: list, best: dict) -> tuple[list, dict]:
+    if state is None:
         return history, best
     net.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
@@ -298,40 +292,56 @@ def restore_training_state(path: Path | None, net: torch.nn.Module, opt: torch.o
 def fit(
     net: AlphaNetwork,
     train: tuple[torch.Tensor, torch.Tensor],
-    hp: Hyperparameters,
-    *,
-    epochs: int,
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    config: Hyperparameters | None = None,
+    *,
+    epochs: int | None = None,
     seed: int = 0,
     checkpoint: str | Path | None = None,
+    backend: str = "auto",
     on_epoch: Callable[[dict], None] | None = None,
     eval_batch_size: int = 1000,
     epoch_metrics: Callable[[AlphaNetwork], dict] | None = None,
-    engine: str = "auto",
-) -> dict:
-    """Train for ``epochs`` epochs; keep the weights of the best validation epoch (§2.6.2).
+    engine: str | None = None,
+) -> FitResult:
+    """Train ``net`` on ``train = (x, y)`` for ``epochs`` epochs; keep the weights of the best validation
+    epoch (§2.6.2), the training contract of :mod:`spikelib.fitting`.
 
-    ``epoch_metrics(net)`` is called after every epoch and its entries are added to that epoch's history
-    record (for instance :func:`spikelib.alpha.analysis.spike_timing`). ``engine``: see
-    :func:`use_c_engine`. With ``checkpoint``, the state is
-    saved atomically after every epoch and a later call with the same
-    path resumes from it (finished epochs are not recomputed). Returns ``{"history": [...], "best": {...}}``
-    and leaves ``net`` holding the selected (best-validation, or last) weights.
+    ``config``: the :class:`Hyperparameters` (None: :data:`MNIST_README`, the authors' shipped settings).
+    ``epochs`` is required (``Hyperparameters`` holds no epoch count). Each epoch shuffles ``x`` with a
+    generator seeded by ``seed`` and runs :func:`train_epoch` on ``backend`` (``engine=`` is its deprecated
+    alias). The selection score is the accuracy on ``val``, or the running training accuracy without it
+    (the Boolean tasks); ties keep the earlier epoch. ``epoch_metrics(net)`` is called after every epoch
+    and its entries join that epoch's history record (e.g. :func:`spikelib.alpha.analysis.spike_timing`).
+    With ``checkpoint`` the state is saved atomically after every epoch (:class:`spikelib.fitting.Checkpoint`)
+    and a later call with the same path resumes it (a longer run of the same settings continues a shorter
+    one); a file written for other settings, data or seed is not resumed: a warning, then training starts
+    afresh. Returns a :class:`~spikelib.fitting.FitResult` (``history``; ``best``: epoch and accuracy) and
+    leaves ``net`` holding the selected weights.
     """
+    if isinstance(val, Hyperparameters) and config is None:  # the old call fit(net, train, hp, ...)
+        warnings.warn("fit(net, train, hp, ...) is deprecated; pass the hyperparameters as config= "
+                      "(fit(net, train, val, config, ...))", DeprecationWarning, stacklevel=2)
+        val, config = None, val
+    backend = from_engine(engine, backend)
+    hp = MNIST_README if config is None else config
+    epochs = getattr(hp, "epochs", None) if epochs is None else epochs
+    if epochs is None:
+        raise ValueError("fit needs epochs= (the alpha Hyperparameters hold no epoch count)")
     x, y = train
     opt = make_optimizer(net, hp)
     gen = torch.Generator().manual_seed(seed)
     history: list[dict] = []
     best = {"epoch": -1, "accuracy": -math.inf, "state": None}
-    path = Path(checkpoint) if checkpoint else None
     # not the epoch count: a longer run of the same settings resumes a shorter one
-    fingerprint = run_fingerprint(hp, x, y, val[0] if val else None, val[1] if val else None, seed,
-                                  {k: tuple(v.shape) for k, v in net.state_dict().items()})
-    history, best = restore_training_state(path, net, opt, gen, history, best, fingerprint)
+    run_id = fingerprint(hp, x, y, val[0] if val else None, val[1] if val else None, seed,
+                         {k: tuple(v.shape) for k, v in net.state_dict().items()}) if checkpoint else None
+    ckpt = Checkpoint(checkpoint or None, fingerprint=run_id, on_mismatch="restart")
+    history, best = _resume(ckpt.load(), net, opt, gen, history, best)
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x), generator=gen)
-        total = train_epoch(net, opt, x, y, hp, perm, engine=engine)
+        total = train_epoch(net, opt, x, y, hp, perm, backend=backend)
         record = {
             "epoch": epoch,
             "train_loss_running": total["loss"] / len(x),
@@ -348,12 +358,11 @@ def fit(
         else:
             score = record["train_accuracy_running"]
         if score > best["accuracy"]:
-            best = {"epoch": epoch, "accuracy": score,
-                    "state": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+            best = {"epoch": epoch, "accuracy": score, "state": clone_state(net)}
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        save_training_state(path, net, opt, gen, history, best, fingerprint)
+        ckpt.save(_training_state(net, opt, gen, history, best))
     if best["state"] is not None:
         net.load_state_dict(best["state"])
-    return {"history": history, "best": {"epoch": best["epoch"], "accuracy": best["accuracy"]}}
+    return FitResult(history, {"epoch": best["epoch"], "accuracy": best["accuracy"]})
