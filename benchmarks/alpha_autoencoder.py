@@ -23,7 +23,9 @@ from spikelib.alpha import _cscan
 from spikelib.alpha import autoencoder as ae
 from spikelib.alpha import functional as F
 from spikelib.alpha import make_optimizer
-from spikelib.alpha.training import ENGINES, use_c_engine
+from spikelib.alpha.training import use_c_backend
+from spikelib.backend import BACKENDS
+from spikelib.experiments import comsa_autoencoders as cae
 
 CPP_EXAMPLES_PER_S = 54000 / 70  # authors' C++, 784-32-784, latency 1, 2 cores
 
@@ -39,15 +41,22 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--engine", default="auto", choices=list(ENGINES),
-                   help="auto: the C training epoch on CPU (spikelib/alpha/_train.c); torch: the torch loop")
+    p.add_argument("--backend", default=None, choices=list(BACKENDS),
+                   help="auto (default): the C training epoch on CPU (spikelib/alpha/_train.c); c: it or an "
+                        "error; torch: the torch loop")
+    p.add_argument("--engine", default=None, choices=list(BACKENDS), help=argparse.SUPPRESS)  # old name
     args = p.parse_args(argv)
+    if args.engine is not None:
+        if args.backend not in (None, args.engine):
+            p.error(f"--engine {args.engine} and --backend {args.backend} disagree; pass --backend only")
+        print("--engine is deprecated; use --backend", file=sys.stderr)
+    backend = args.backend or args.engine or "auto"
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda but torch sees no CUDA device")
     dtype, dev = getattr(torch, args.dtype), torch.device(args.device)
-    hp = ae.autoencoder_hyperparameters(args.eta, args.latency, args.hidden)
-    d = ae.load_autoencoder_data(args.dataset, eta=args.eta, n_train=args.examples, n_val=0,
-                                 n_test=args.eval_examples, dtype=dtype)
+    hp = cae.autoencoder_hyperparameters(args.eta, args.latency, args.hidden)
+    d = cae.load_autoencoder_data(args.dataset, eta=args.eta, n_train=args.examples, n_val=0,
+                                  n_test=args.eval_examples, dtype=dtype)
     x, target = d.train.x.to(dev), d.train.target.to(dev)
 
     # warm-up (kernel build / compilation) is excluded from the timing and reported separately
@@ -62,7 +71,7 @@ def main(argv=None) -> int:
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     sync()
     t0 = time.perf_counter()
-    total = ae.train_autoencoder_epoch(net, opt, x, target, hp, order, engine=args.engine)
+    total = ae.train_autoencoder_epoch(net, opt, x, target, hp, order, backend=backend)
     sync()
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -70,10 +79,10 @@ def main(argv=None) -> int:
     sync()
     eval_s = time.perf_counter() - t0
 
-    if use_c_engine(args.engine, net, x):
-        backend = "c-train-epoch"
+    if use_c_backend(backend, net, x):
+        ran_on = "c-train-epoch"
     else:
-        backend = "torch + cpu-scan-kernel" if dev.type == "cpu" and _cscan.available() else (
+        ran_on = "torch + cpu-scan-kernel" if dev.type == "cpu" and _cscan.available() else (
             "torch-compiled" if F._compile_enabled else "torch-eager")
     print(json.dumps({
         "benchmark": "alpha_autoencoder",
@@ -83,7 +92,7 @@ def main(argv=None) -> int:
         "dataset": args.dataset,
         "device": args.device,
         "dtype": args.dtype,
-        "backend": backend,
+        "backend": ran_on,
         "threads": torch.get_num_threads(),
         "train_examples": len(x),
         "train_s": round(train_s, 3),

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikelib.backend import resolve_backend
+from spikelib.backend import check_backend, resolve_backend
 from spikelib.fitting import Checkpoint, FitResult, fingerprint
 
 #: Keras' Adam epsilon (torch's default is 1e-8).
@@ -147,33 +147,74 @@ def reconstruction_mse(model: nn.Module, x: torch.Tensor, target: torch.Tensor, 
     return total / len(x)
 
 
+#: The settings :func:`fit_dense_autoencoder` takes from its ``config`` (and their defaults: the papers give
+#: none for the ANN autoencoders; Keras' batch size and Adam's usual learning rate).
+AUTOENCODER_CONFIG = {"batch_size": AUTOENCODER_BATCH_SIZE, "learning_rate": 1e-3}
+
+
+def _autoencoder_config(config: Mapping | None, options: dict) -> dict:
+    cfg = dict(AUTOENCODER_CONFIG)
+    given = {**(dict(config) if config is not None else {}), **{k: v for k, v in options.items() if v is not None}}
+    unknown = sorted(set(given) - set(cfg) - {"epochs"})
+    if unknown:
+        raise ValueError(f"unknown dense-autoencoder setting(s) {', '.join(unknown)}; known: "
+                         f"{', '.join([*AUTOENCODER_CONFIG, 'epochs'])}")
+    cfg.update(given)
+    return cfg
+
+
 def fit_dense_autoencoder(
     model: DenseAutoencoder,
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    config: Mapping | None = None,
     *,
-    epochs: int,
-    batch_size: int = AUTOENCODER_BATCH_SIZE,
-    learning_rate: float = 1e-3,
+    epochs: int | None = None,
     seed: int = 0,
+    checkpoint: str | Path | None = None,
+    backend: str = "auto",
     on_epoch: Callable[[dict], None] | None = None,
-) -> dict:
-    """Train ``model`` to map ``train[0]`` (noisy) to ``train[1]`` (clean) with Adam on the MSE.
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+) -> FitResult:
+    """Train ``model`` to map ``train[0]`` (noisy) to ``train[1]`` (clean) with Adam on the mean squared
+    error ``mean_k (model(x)_k - target_k)^2`` (Comsa et al. 2021b, §2.8); the :mod:`spikelib.fitting`
+    contract.
 
-    Keeps the weights of the epoch with the lowest validation MSE (the training MSE without ``val``), as
-    for the spiking autoencoders. Returns ``{"history": [...], "best": {"epoch", "mse"}}``.
+    ``config``: a mapping with ``batch_size``, ``learning_rate`` and ``epochs`` (None: the defaults of
+    :data:`AUTOENCODER_CONFIG`); the keyword options of the same names override it. ``epochs`` is
+    required (here or in ``config``). Keeps the weights of the epoch with the lowest validation MSE (the
+    training MSE without ``val``), as for the spiking autoencoders. With ``checkpoint``, the state is
+    saved after every epoch and a later call with the same path and settings resumes from it.
+    ``backend``: only the torch path exists (``"c"`` is an error). Returns a
+    :class:`spikelib.fitting.FitResult` (``history``; ``best``: ``{"epoch", "mse"}``).
     """
-    x, target = train[0], train[1]
+    cfg = _autoencoder_config(config, {"batch_size": batch_size, "learning_rate": learning_rate})
+    epochs = cfg.get("epochs") if epochs is None else epochs
+    if epochs is None:
+        raise TypeError("fit_dense_autoencoder needs epochs= (or an 'epochs' entry in config)")
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate, eps=ADAM_EPS)
+    if check_backend(backend) != "auto":  # torch only: "auto" (whatever $SPIKELIB_BACKEND says) is torch
+        resolve_backend(backend, what="a dense autoencoder")  # "c" raises, naming why
+    x, target = train[0], train[1]
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"], eps=ADAM_EPS)
     gen = torch.Generator().manual_seed(seed)
+    ckpt = Checkpoint(checkpoint, on_mismatch="restart", fingerprint=fingerprint(
+        {k: v for k, v in cfg.items() if k != "epochs"}, x, target, val[0] if val is not None else None,
+        val[1] if val is not None else None, seed, {k: tuple(v.shape) for k, v in model.state_dict().items()}))
     history: list[dict] = []
     best = {"epoch": -1, "mse": math.inf, "state": None}
-    for epoch in range(epochs):
+    state = ckpt.load()
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        history, best = state["history"], state["best"]
+    for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         total = 0.0
-        for idx in _batches(len(x), batch_size, gen):
+        for idx in _batches(len(x), cfg["batch_size"], gen):
             out = model(x[idx])
             loss = ((out - target[idx].to(out.dtype)) ** 2).mean()
             opt.zero_grad(set_to_none=True)
@@ -189,9 +230,11 @@ def fit_dense_autoencoder(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
+        ckpt.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                   "history": history, "best": best})
     if best["state"] is not None:
         model.load_state_dict(best["state"])
-    return {"history": history, "best": {"epoch": best["epoch"], "mse": best["mse"]}}
+    return FitResult(history, {"epoch": best["epoch"], "mse": best["mse"]})
 
 
 # -------------------------------------------------------------------------------------- classifier

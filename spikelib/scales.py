@@ -122,8 +122,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
                   "searches": ["table4", "table5", "table6", "table7"]},
     },
     # Spiking autoencoders (Comsa et al. 2021b): one spikelib.sweep run of
-    # spikelib.alpha.autoencoder.train_autoencoder_config per entry of snn_grids + ann_grids (sweep.grid
-    # axes, concatenated). n_train / n_val: the first images of the authors' 54,000 / 6,000 split (same
+    # spikelib.experiments.comsa_autoencoders.train_autoencoder_config per entry of snn_grids + ann_grids
+    # (sweep.grid axes, concatenated). n_train / n_val: the first images of the authors' 54,000 / 6,000 split (same
     # images and noise, data_seed, for every config); n_test: the first test images; `epochs` for SNNs and
     # ANNs alike; SVMs (Fig. 7) train on the first n_svm_train embeddings; n_examples test reconstructions
     # are saved per config (Fig. 4); n_tsne test embeddings go into t-SNE (Fig. 5).
@@ -136,8 +136,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # 520 s for the 21 configs (the authors' batch sizes, 1-107, set the cost: batch 1 takes 113 s, batch
     # 107 4-8 s); with the machine to itself 1.3-3x less (300-5,500 images/s). So the SNN sweep takes
     # ~1,900 worker-s loaded, ~850 alone; the 53 ANN configs ~4 s each: 9-18 minutes with 2 workers on 2
-    # cores (start the costly configs first: spikelib.alpha.autoencoder.by_expected_cost). Measured on a
-    # fresh clone, 2 cores, the notebook's workers=0 (2 processes), 2026-11-23: 770 s for the whole page.
+    # cores (start the costly configs first: spikelib.experiments.comsa_autoencoders.by_expected_cost).
+    # Measured on a fresh clone, 2 cores, the notebook's workers=0 (2 processes), 2026-11-23: 770 s for the whole page.
     # Those SNN costs are the torch loop's; the C training epoch (spikelib/alpha/_train.c, the default on
     # CPU) trains a 10,000-image epoch in 4-6 CPU-s even at batch 1-2 (10x less): 465 worker-s for the 21
     # SNN configs, 185 for the 53 ANNs, 433 s for the whole page on a fresh clone (2026-11-23).

@@ -83,7 +83,7 @@ def test_autoencoder_epoch_matches_the_torch_loop():
     nets = {e: copy.deepcopy(net) for e in ("torch", "c")}
     opts = {e: make_optimizer(n, hp) for e, n in nets.items()}
     order = torch.randperm(30, generator=gen)
-    out = {e: autoencoder.train_autoencoder_epoch(nets[e], opts[e], x, x, hp, order, engine=e) for e in nets}
+    out = {e: autoencoder.train_autoencoder_epoch(nets[e], opts[e], x, x, hp, order, backend=e) for e in nets}
     assert out["c"]["n"] == out["torch"]["n"] == 30
     assert out["c"]["loss"] == pytest.approx(out["torch"]["loss"], rel=1e-12)
     assert _max_diff(nets["torch"], nets["c"]) < 1e-12

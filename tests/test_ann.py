@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from spikelib import ann, data
-from spikelib.alpha.autoencoder import ann_parameter_count
+from spikelib.fitting import FitResult
+from spikelib.experiments.comsa_autoencoders import ann_parameter_count
 
 MNIST_DIR = data.data_dir() / "mnist"
 
@@ -75,6 +76,41 @@ def test_fit_dense_autoencoder_reduces_mse_and_keeps_best_epoch(acts):
     after = ann.reconstruction_mse(model, xv, xv)
     assert after == pytest.approx(min(vals), rel=1e-6)  # the best epoch's weights are the ones kept
     assert after < 0.5 * before, (acts, before, vals)
+
+
+def test_fit_dense_autoencoder_contract(tmp_path):
+    x, xv = _blobs(60, 3), _blobs(30, 4)
+    kw = dict(epochs=3, seed=7)
+    by_keywords = ann.fit_dense_autoencoder(m1 := ann.DenseAutoencoder(64, 4, seed=5), (x, x), (xv, xv),
+                                            batch_size=10, learning_rate=3e-3, **kw)
+    by_config = ann.fit_dense_autoencoder(m2 := ann.DenseAutoencoder(64, 4, seed=5), (x, x), (xv, xv),
+                                          {"batch_size": 10, "learning_rate": 3e-3}, **kw)
+    assert isinstance(by_config, FitResult) and dict(by_config).keys() == {"history", "best"}
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(by_keywords.history) == strip(by_config.history) and by_keywords.best == by_config.best
+    assert torch.equal(m1.decoder.weight, m2.decoder.weight)
+    in_config = ann.fit_dense_autoencoder(ann.DenseAutoencoder(64, 4, seed=5), (x, x), (xv, xv),
+                                          {"batch_size": 10, "learning_rate": 3e-3, "epochs": 3}, seed=7)
+    assert strip(in_config.history) == strip(by_config.history)
+    defaults = ann.fit_dense_autoencoder(ann.DenseAutoencoder(64, 4, seed=5), (x, x), epochs=1, seed=7)
+    assert len(defaults.history) == 1 and "val_mse" not in defaults.history[0]
+    with pytest.raises(TypeError, match="needs epochs="):
+        ann.fit_dense_autoencoder(ann.DenseAutoencoder(64, 4), (x, x))
+    with pytest.raises(ValueError, match="unknown dense-autoencoder setting.*momentum"):
+        ann.fit_dense_autoencoder(ann.DenseAutoencoder(64, 4), (x, x), None, {"momentum": 0.9}, epochs=1)
+    with pytest.raises(RuntimeError, match="no C implementation"):
+        ann.fit_dense_autoencoder(ann.DenseAutoencoder(64, 4), (x, x), epochs=1, backend="c")
+    # checkpoint: a run of 3 epochs resumed from one of 1 equals the uninterrupted run
+    ckpt = tmp_path / "ann.ckpt"
+    ann.fit_dense_autoencoder(ann.DenseAutoencoder(64, 4, seed=5), (x, x), (xv, xv), {"batch_size": 10,
+                              "learning_rate": 3e-3}, epochs=1, seed=7, checkpoint=ckpt)
+    seen = []
+    resumed = ann.fit_dense_autoencoder(m3 := ann.DenseAutoencoder(64, 4, seed=99), (x, x), (xv, xv),
+                                        {"batch_size": 10, "learning_rate": 3e-3}, epochs=3, seed=7,
+                                        checkpoint=ckpt, on_epoch=seen.append)
+    assert [r["epoch"] for r in seen] == [1, 2]
+    assert strip(resumed.history) == strip(by_config.history) and resumed.best == by_config.best
+    assert torch.equal(m3.decoder.weight, m2.decoder.weight)
 
 
 def test_fit_dense_autoencoder_is_repeatable():

@@ -7,7 +7,8 @@
 - :class:`Hyperparameters`, :func:`fit`, :func:`train_step`, :func:`evaluate` -- training as in the paper.
 - :func:`load_published_network` -- the authors' published MNIST networks.
 - :class:`AutoencoderHyperparameters`, :func:`fit_autoencoder`, ... -- the spiking autoencoders (Comsa et al.
-  2021b), in :mod:`spikelib.alpha.autoencoder`.
+  2021b), in :mod:`spikelib.alpha.autoencoder` (the authors' sets and the sweep:
+  :mod:`spikelib.experiments.comsa_autoencoders`).
 """
 
 from spikelib.alpha.functional import membrane_potential, set_compile, spike_times
@@ -18,12 +19,9 @@ from spikelib.alpha.modules import AlphaLayer, AlphaNetwork, initial_pulse_times
 from spikelib.alpha.published import PUBLISHED_TAU, load_published_network
 from spikelib.alpha.autoencoder import (
     AutoencoderHyperparameters,
-    autoencoder_hyperparameters,
     autoencoder_train_step,
     evaluate_autoencoder,
     fit_autoencoder,
-    load_autoencoder_hyperparameters,
-    train_autoencoder_config,
 )
 from spikelib.alpha.training import (
     BOOLEAN_TABLE1,
@@ -45,6 +43,5 @@ __all__ = [
     "Hyperparameters", "BOOLEAN_TABLE1", "MNIST_TABLE1", "MNIST_README", "AlphaAdam", "make_optimizer",
     "train_step", "train_epoch", "evaluate", "fit",
     "load_published_network", "PUBLISHED_TAU",
-    "AutoencoderHyperparameters", "load_autoencoder_hyperparameters", "autoencoder_hyperparameters",
-    "autoencoder_train_step", "fit_autoencoder", "evaluate_autoencoder", "train_autoencoder_config",
+    "AutoencoderHyperparameters", "autoencoder_train_step", "fit_autoencoder", "evaluate_autoencoder",
 ]
