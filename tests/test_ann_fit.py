@@ -47,7 +47,7 @@ def test_fit_ann_same_seed_same_run_epochs_override_and_eval():
     for _ in range(2):
         model = ann.SigmoidMLP(6, 8, 3, seed=2)
         runs.append(ann.fit_ann(model, (x, y), (x[:5], y[:5]), cfg, epochs=2, seed=3,
-                                evaluate=lambda m: {"w": float(m.out.weight.sum())}).history)
+                                evaluate=lambda m: {"w": float(m.out.weight.detach().sum())}).history)
     assert runs[0]["loss"] == runs[1]["loss"] and len(runs[0]["batch"]) == 8
     assert [e["batch"] for e in runs[0]["eval"]] == [4, 8] and set(runs[0]["eval"][0]) == {"batch", "val_mse", "w"}
     assert runs[0]["eval"][-1]["val_mse"] == pytest.approx(ann.reconstruction_mse(model, x[:5], y[:5]))

@@ -3,7 +3,6 @@ the figures' runs and tables, the AE-ANN baseline, and the whole sweep on tiny s
 
 import numpy as np
 import pytest
-import torch
 
 from spikelib import audio, data, papers, scales, sweep
 from spikelib.ann import ANNConfig

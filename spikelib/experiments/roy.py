@@ -38,6 +38,10 @@ from spikelib.sweep import config_key
 #: Table 1's rows and models as the results record names them ("ann": the AE-/AC-ANN trained by SGD).
 TABLE1_ROWS = ("mnist_196", "fmnist_512", "fmnist_1024", "audio_a", "audio_b")
 TABLE1_MODELS = ("snn", "ann", "ann_adam")
+#: Table 1's column of the ANNs trained by each optimiser.
+ANN_COLUMN = {"sgd": "ann", "adam": "ann_adam"}
+#: Fig. 4's models and their Table 1 column.
+FIG4_MODELS = {"AE-SNN": "snn", "AE-ANN (SGD)": "ann", "AE-ANN (Adam)": "ann_adam"}
 #: The leak of every run but Fig. 3a's (§3.1: "we set the leak coefficient at 0.1").
 REFERENCE_LEAK = 0.1
 _SNN_KEYS = ("n_train", "n_hidden", "n_steps", "rate_scale", "lr", "batch_size", "epochs", "weight_decay", "trace")
@@ -346,12 +350,6 @@ def fig3_runs(records, s: Mapping) -> dict[str, list[tuple[str, Mapping | None]]
         "c": [(f"T = {t}", find(part="ae_snn", dataset="mnist", leak=REFERENCE_LEAK, mask=True, n_steps=t))
               for t in s["durations"]],
     }
-
-
-#: Table 1's column of the ANNs trained by each optimiser.
-ANN_COLUMN = {"sgd": "ann", "adam": "ann_adam"}
-#: Fig. 4's models and their Table 1 column.
-FIG4_MODELS = {"AE-SNN": "snn", "AE-ANN (SGD)": "ann", "AE-ANN (Adam)": "ann_adam"}
 
 
 def fig4_runs(records) -> dict[str, Mapping | None]:
