@@ -197,7 +197,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
             ],
         },
     },
-    # Spike-based backpropagation (Roy et al. 2019; spikelib.lif.roy, spikelib.lif.audiocoder, spikelib.audio).
+    # Spike-based backpropagation (Roy et al. 2019; spikelib.experiments.roy and roy_audio on spikelib.lif.roy,
+    # spikelib.lif.audiocoder, spikelib.ann.fit_ann and spikelib.audio).
     # mnist: AE-SNN runs (Figs. 3, 4, Table 1) on the first n_train training images; Table 1 on the first
     # n_test test images, the curves every eval_every batches on the first n_eval. The reference run (leak
     # 0.1, mask, T = n_steps) serves Figs. 3a-c and 4 and is the frozen AE of the audio part; `leaks` (3a),

@@ -1,6 +1,6 @@
-"""Cochleagrams (spikelib.audio) and the audio-to-image pieces of Roy et al. (spikelib.lif.audiocoder):
-Lyon's model against the lyon package, the gammatone fallback's shape contract, normalisation, caching,
-datasets A and B, the validation MSE, quantisation, a tiny audiocoder run."""
+"""Cochleagrams (spikelib.audio) and the audio-to-image pieces of Roy et al. (spikelib.lif.audiocoder,
+spikelib.experiments.roy_audio): Lyon's model against the lyon package, the gammatone fallback's shape
+contract, normalisation, caching, datasets A and B, the validation MSE, quantisation, a tiny audiocoder run."""
 
 import warnings
 from dataclasses import dataclass
@@ -10,6 +10,9 @@ import pytest
 import torch
 
 from spikelib import audio
+from spikelib.ann import ANNConfig
+from spikelib.experiments import roy as xroy
+from spikelib.experiments import roy_audio as ra
 from spikelib.lif import audiocoder as ac
 from spikelib.lif import roy
 from spikelib.lif.losses import zscored_mse
@@ -144,13 +147,13 @@ def _images(n_per_class=5, seed=0):
 def test_dataset_a_pairs_every_sample_of_a_digit_with_one_image():
     images, labels = _images()
     digits = np.array([3, 1, 3, 0, 9, 1, 2, 4, 5, 6, 7, 8])
-    pairs = ac.dataset_a(digits, images, labels)
+    pairs = ra.dataset_a(digits, images, labels)
     assert (labels[pairs] == digits).all()
     assert pairs[0] == pairs[2] and pairs[1] == pairs[5]
-    cls = ac.class_images(images, labels)
+    cls = ra.class_images(images, labels)
     assert len(set(cls.tolist())) == 10 and (labels[cls] == np.arange(10)).all()
-    np.testing.assert_array_equal(cls, ac.class_images(images, labels))  # deterministic
-    rand = ac.class_images(images, labels, choose="random", seed=1)
+    np.testing.assert_array_equal(cls, ra.class_images(images, labels))  # deterministic
+    rand = ra.class_images(images, labels, choose="random", seed=1)
     assert (labels[rand] == np.arange(10)).all()
 
 
@@ -160,17 +163,17 @@ def test_dataset_a_typical_image_is_the_most_correlated_with_the_class_mean():
     a, b = rng.integers(0, 256, (2, 4, 4), dtype=np.uint8)
     images[labels == 0] = [b, a, a, b, a]  # the mean looks like a: the first a (index 1) is chosen
     images[2] = np.where(a > 128, 255, 0)
-    assert ac.class_images(images, labels)[0] == 1
+    assert ra.class_images(images, labels)[0] == 1
 
 
 def test_dataset_b_gives_each_sample_its_own_image_of_its_digit():
     images, labels = _images(n_per_class=6)
     digits = np.array([0, 0, 0, 1, 1, 2, 9, 9, 9, 9])
-    pairs = ac.dataset_b(digits, labels, seed=3)
+    pairs = ra.dataset_b(digits, labels, seed=3)
     assert (labels[pairs] == digits).all() and len(set(pairs.tolist())) == len(pairs)
-    np.testing.assert_array_equal(pairs, ac.dataset_b(digits, labels, seed=3))
+    np.testing.assert_array_equal(pairs, ra.dataset_b(digits, labels, seed=3))
     with pytest.raises(ValueError, match="only 6 images"):
-        ac.dataset_b(np.zeros(7, int), labels)
+        ra.dataset_b(np.zeros(7, int), labels)
 
 
 def test_validation_mse_paired_and_minimum():
@@ -204,16 +207,16 @@ def test_tiny_audiocoder_runs_end_to_end():
     """Stored maps of a frozen AE encoder as targets; the audiocoder's spikes through the AE decoder."""
     images, labels = _images(n_per_class=2)
     ae = roy.ae_snn(8, n_in=16, seed=0)
-    maps = ac.hidden_maps(ae, images, n_steps=15, th=5)
+    maps = ra.hidden_maps(ae, images, n_steps=15, th=5)
     assert maps.shape == (20, 5, 8) and maps.dtype == torch.uint8
-    torch.testing.assert_close(maps, ac.hidden_maps(ae, images, n_steps=15)[:, :5])
+    torch.testing.assert_close(maps, ra.hidden_maps(ae, images, n_steps=15)[:, :5])
     rng = np.random.default_rng(1)
     audio_in = rng.random((20, 30)).astype(np.float32)
-    net, hist = ac.train_audiocoder(audio_in, maps, n_hidden=12, n_steps=10, rate_scale=0.5, lr=1e-3,
-                                    batch_size=5, epochs=2, trace="reset",
-                                    evaluate=lambda n: {"mse": float(ac.audio_to_image_mse(
-                                        ac.synthesise(n, ae, audio_in, n_steps=10, rate_scale=0.5)["images"],
-                                        images).mean())})
+    net = ac.audiocoder_snn(30, 12, 8, seed=0)
+    cfg = roy.RoyConfig(n_steps=10, rate_scale=0.5, lr=1e-3, batch_size=5, epochs=2, trace="reset")
+    hist = roy.fit(net, (audio_in, maps), None, cfg,
+                   evaluate=lambda n: {"mse": float(ac.audio_to_image_mse(
+                       ac.synthesise(n, ae, audio_in, n_steps=10, rate_scale=0.5)["images"], images).mean())}).history
     assert net.sizes == (30, 12, 8) and len(hist["loss"]) == 8
     assert [e["batch"] for e in hist["eval"]] == [4, 8]  # once per epoch
     out = ac.synthesise(net, ae, audio_in, n_steps=10, rate_scale=0.5)
@@ -224,17 +227,18 @@ def test_tiny_ann_audiocoder_runs_end_to_end():
     pytest.importorskip("spikelib.ann")
     images, _ = _images(n_per_class=2)
     audio_in = np.random.default_rng(1).random((20, 30)).astype(np.float32)
-    ann = roy.ae_ann(8, n_in=16)
-    hid = ac.ann_hidden(ann, images, bits=2)
+    ann = xroy.ae_ann(8, n_in=16)
+    hid = ra.ann_hidden(ann, images, bits=2)
     assert hid.shape == (20, 8) and len(hid.unique()) <= 4
-    model, h2 = ac.train_audiocoder_ann(audio_in, hid, n_hidden=12, batch_size=5, epochs=1, lr=1e-2)
-    assert ac.synthesise_ann(model, ann, audio_in).shape == (20, 16) and len(h2["loss"]) == 4
+    cfg = ANNConfig(optimizer="adam", lr=1e-2, batch_size=5, epochs=1)
+    model, h2 = ra.train_audiocoder_ann(audio_in, hid, cfg, n_hidden=12)
+    assert ra.synthesise_ann(model, ann, audio_in).shape == (20, 16) and len(h2.history["loss"]) == 4
 
 
 def test_evenly_spaced_and_per_class():
-    assert list(ac.evenly_spaced(10, None)) == list(range(10)) and list(ac.evenly_spaced(3, 5)) == [0, 1, 2]
-    assert list(ac.evenly_spaced(9, 3)) == [0, 4, 8]
+    assert list(ra.evenly_spaced(10, None)) == list(range(10)) and list(ra.evenly_spaced(3, 5)) == [0, 1, 2]
+    assert list(ra.evenly_spaced(9, 3)) == [0, 4, 8]
     with pytest.raises(ValueError):
-        ac.evenly_spaced(5, 0)
+        ra.evenly_spaced(5, 0)
     digits = np.array([3, 0, 3, 1, 0, 3, 0])
-    assert list(ac.per_class(digits, 2)) == [1, 4, 3, 0, 2]
+    assert list(ra.per_class(digits, 2)) == [1, 4, 3, 0, 2]

@@ -1,7 +1,9 @@
 """Roy et al.'s AE-SNN training (spikelib.lif.roy): the online rule by hand, its equivalence with BPTT
-where they must agree, Adam restarted per batch, the mask, finite differences, training, checkpoints."""
+where they must agree, Adam restarted per batch, the mask, finite differences, training (fit under the
+training contract), checkpoints."""
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -190,7 +192,9 @@ def test_training_reduces_the_zscored_mse(rule):
     net = roy.ae_snn(24, n_in=64, seed=0)
     before = roy.evaluate_autoencoder(net, test, n_steps=15)["mean_mse"]
     lr = 5e-3 if rule == "online" else 2e-2
-    net, hist = roy.train_ae_snn(train, n_hidden=24, n_steps=15, lr=lr, batch_size=20, epochs=2, rule=rule, net=net)
+    result = roy.fit(net, train, config=roy.RoyConfig(n_steps=15, lr=lr, batch_size=20, epochs=2, rule=rule))
+    hist = result.history
+    assert result["history"] is hist  # FitResult also reads as the old mapping
     after = roy.evaluate_autoencoder(net, test, n_steps=15)
     assert len(hist["mse"]) == 60 and np.all(np.isfinite(hist["loss"]))
     assert after["mean_mse"] < 0.75 * before
@@ -198,157 +202,80 @@ def test_training_reduces_the_zscored_mse(rule):
     torch.testing.assert_close(after["mse"], zscored_mse(after["counts"], roy.as_rates(test)))
 
 
+def _fit_bars(data, cfg, **kw):
+    net = roy.ae_snn(12, n_in=64, seed=0)
+    return net, roy.fit(net, data, None, cfg, **kw).history
+
+
 @pytest.mark.parametrize("rule", ["online", "bptt"])
 def test_checkpoint_resume_gives_the_uninterrupted_run(tmp_path, rule):
     data = _bars(100, 2)
-    kw = dict(n_hidden=12, n_steps=5, lr=1e-2, batch_size=20, epochs=2, rule=rule,
-              evaluate=lambda n: {"w": float(n.decoder.weight.detach().sum())}, eval_every=3)
-    full, h_full = roy.train_ae_snn(data, **kw)
+    cfg = roy.RoyConfig(n_steps=5, lr=1e-2, batch_size=20, epochs=2, rule=rule)
+    kw = dict(evaluate=lambda n: {"w": float(n.decoder.weight.detach().sum())}, eval_every=3)
+    full, h_full = _fit_bars(data, cfg, **kw)
     ckpt = tmp_path / "run.pt"
-    roy.train_ae_snn(data, checkpoint=ckpt, checkpoint_every=2, max_batches=7, **kw)
+    _fit_bars(data, cfg, checkpoint=ckpt, checkpoint_every=2, max_batches=7, **kw)
     assert ckpt.exists() and not list(tmp_path.glob(".*tmp"))
     assert torch.load(ckpt, weights_only=True)["position"] == 7
-    resumed, h_res = roy.train_ae_snn(data, checkpoint=ckpt, checkpoint_every=2, **kw)
+    resumed, h_res = _fit_bars(data, cfg, checkpoint=ckpt, checkpoint_every=2, **kw)
     assert torch.equal(resumed.encoder.weight, full.encoder.weight)
     assert torch.equal(resumed.decoder.weight, full.decoder.weight)
     assert h_res["mse"] == h_full["mse"] and h_res["batch"] == list(range(10))
     # an evaluation at the interruption point (batch 7) is extra; the scheduled ones agree
     assert [e for e in h_res["eval"] if e["batch"] % 3 == 0] == [e for e in h_full["eval"] if e["batch"] % 3 == 0]
-    with pytest.raises(ValueError, match="another configuration"):
-        roy.train_ae_snn(data, checkpoint=ckpt, **{**kw, "lr": 0.5})
+    with pytest.raises(ValueError, match="other settings"):
+        _fit_bars(data, dataclasses.replace(cfg, lr=0.5), checkpoint=ckpt, **kw)
+
+
+def test_fit_contract_epochs_val_on_epoch_and_targets():
+    data, held_out = _bars(60, 5), _bars(30, 6)
+    cfg = roy.RoyConfig(n_steps=4, lr=1e-2, batch_size=20, epochs=5, trace="input")
+    epochs = []
+    net, hist = _fit_bars(data, cfg, epochs=2, on_epoch=epochs.append)  # epochs= overrides the config's
+    assert len(hist["batch"]) == 6 and hist["epoch"] == [0, 0, 0, 1, 1, 1]
+    assert [e["epoch"] for e in epochs] == [0, 1] and [e["batches"] for e in epochs] == [3, 3]
+    assert epochs[1]["loss"] == pytest.approx(np.mean(hist["loss"][3:]))
+    # val: the held-out images, scored once per epoch by default
+    net, hist = _fit_bars(data, cfg, epochs=2, seed=1)
+    net_v = roy.ae_snn(12, n_in=64, seed=0)
+    hist_v = roy.fit(net_v, data, held_out, cfg, epochs=2, seed=1).history
+    assert hist_v["mse"] == hist["mse"] and [e["batch"] for e in hist_v["eval"]] == [3, 6]
+    final = roy.evaluate_autoencoder(net_v, held_out, n_steps=4, rate_scale=roy.MNIST_RATE)
+    assert hist_v["eval"][-1]["val_mse"] == final["mean_mse"]
+    assert hist_v["eval"][-1]["val_spike_mse"] == final["mean_spike_mse"]
+    # targets: as a pair or as a family option, the same run
+    maps = torch.from_numpy((np.random.default_rng(0).random((60, 3, 5)) < 0.3).astype(np.uint8))
+    runs = []
+    for how in ("pair", "option"):
+        net = roy.TwoLayerLIF(64, 10, 5, seed=2)
+        train = (data, maps) if how == "pair" else data
+        runs.append(roy.fit(net, train, None, cfg, epochs=1, targets=None if how == "pair" else maps).history)
+        assert np.isnan(runs[-1]["mse"]).all()
+    assert runs[0]["spike_mse"] == runs[1]["spike_mse"]
+    with pytest.raises(ValueError, match="not both"):
+        roy.fit(roy.TwoLayerLIF(64, 10, 5), (data, maps), None, cfg, targets=maps)
+    with pytest.raises(ValueError, match="evaluate="):
+        roy.fit(roy.TwoLayerLIF(64, 10, 5), (data, maps), held_out, cfg)
+
+
+def test_fit_backend_is_torch_only():
+    data = _bars(20, 7)
+    cfg = dict(n_steps=2, batch_size=10)
+    assert len(roy.fit(roy.ae_snn(4, n_in=64), data, None, cfg, backend="torch").history["batch"]) == 2
+    with pytest.raises(RuntimeError, match="no C implementation"):
+        roy.fit(roy.ae_snn(4, n_in=64), data, None, cfg, backend="c")
+    with pytest.raises(ValueError, match="backend"):
+        roy.fit(roy.ae_snn(4, n_in=64), data, None, cfg, backend="cuda")
 
 
 def test_clear_errors():
     net = roy.ae_snn(4, n_in=64)
+    cfg = dict(n_steps=3, rate_scale=0.3, lr=1e-3, batch_size=2)
     with pytest.raises(ValueError, match="rule"):
-        roy.train_snn(net, _bars(4), n_steps=3, rate_scale=0.3, lr=1e-3, batch_size=2, rule="rtrl")
+        roy.fit(net, _bars(4), config={**cfg, "rule": "rtrl"})
     with pytest.raises(ValueError, match="features"):
-        roy.train_snn(net, np.zeros((4, 10), np.uint8), n_steps=3, rate_scale=0.3, lr=1e-3, batch_size=2)
+        roy.fit(net, np.zeros((4, 10), np.uint8), config=cfg)
     with pytest.raises(ValueError, match="trace"):
         roy.roy_online(net, torch.zeros(2, 1, 64), torch.zeros(2, 1, 64), trace="full")
     with pytest.raises(ValueError, match="target"):
         roy.roy_online(net, torch.zeros(2, 1, 64), torch.zeros(2, 1, 63))
-
-
-def test_ann_baselines_learn():
-    pytest.importorskip("spikelib.ann")
-    train, test = _bars(400, 3), _bars(100, 4)
-    for optimizer, lr in (("sgd", 0.5), ("adam", 1e-2)):
-        model, hist = roy.train_ae_ann(train, n_hidden=16, optimizer=optimizer, lr=lr, batch_size=20, epochs=3)
-        assert len(hist["mse"]) == 60
-        assert roy.evaluate_ae_ann(model, test)["mean_mse"] < 0.8 * hist["mse"][0]
-
-
-# ------------------------------------------------------------------ the chapter's sweep (spike_backprop)
-
-
-def _smoke():
-    from spikelib import scales
-
-    return scales.settings("spike_backprop", "smoke")
-
-
-def test_spike_backprop_configs_cover_the_figures_once():
-    from spikelib.sweep import config_key
-
-    s = _smoke()
-    stage1, stage2 = roy.spike_backprop_configs(s, seed=3)
-    keys1 = [config_key(c) for c in stage1]
-    assert len(set(keys1)) == len(keys1) and len({config_key(c) for c in stage2}) == len(stage2)
-    assert all(c["seed"] == 3 for c in stage1 + stage2)
-    snn = [c for c in stage1 if c["part"] == "ae_snn" and c["dataset"] == "mnist"]
-    assert sum(c["reference"] for c in snn) == 1
-    # one run per leak, mask off, one per duration: the reference serves all three panels once
-    assert len(snn) == len(s["leaks"]) + 1 + len(s["durations"]) - 1
-    assert {c["n_steps"] for c in snn} == set(s["durations"])
-    assert len([c for c in stage1 if c["part"] == "ae_ann"]) == 2 * (1 + len(s["fmnist"]["hidden_sizes"]))
-    ac_snn = [c for c in stage2 if c["part"] == "ac_snn"]
-    assert sorted(c["th"] for c in ac_snn if c["dataset"] == "A") == sorted(s["audio"]["th_values"])
-    assert [c["th"] for c in ac_snn if c["dataset"] == "B"] == [s["audio"]["th_b"]]
-    # stage 2 reads the artifacts of stage 1 by key
-    assert all(c["ae"] in keys1 for c in stage2)
-    assert {stage1[keys1.index(c["ae"])]["part"] for c in stage2 if c["part"] == "ac_ann"} == {"ae_ann"}
-
-
-def test_table1_rows_find_record_and_wall_times():
-    s = _smoke()
-    stage1, stage2 = roy.spike_backprop_configs(s)
-    recs = [{"key": str(i), "config": c, "results": {"test_mse": float(i)}, "wall_s": 2.0}
-            for i, c in enumerate(stage1 + stage2)]
-    rows = roy.table1_rows(recs, s)
-    assert [(r["row"], r["model"]) for r in rows] == [(r, m) for r in roy.TABLE1_ROWS for m in roy.TABLE1_MODELS]
-    got = {(r["row"], r["model"]): r["mse"] for r in rows}
-    cfg = lambda r: (stage1 + stage2)[int(r)]  # noqa: E731
-    assert cfg(got["mnist_196", "snn"])["reference"] is True
-    assert cfg(got["audio_a", "snn"])["th"] == s["audio"]["th_a"]
-    assert cfg(got["audio_b", "snn"])["dataset"] == "B"
-    assert cfg(got["fmnist_1024", "ann_adam"])["n_hidden"] == s["fmnist"]["hidden_sizes"][1]
-    assert cfg(got["audio_a", "ann"])["bits"] is None and cfg(got["audio_a", "ann"])["optimizer"] == "sgd"
-    assert roy.table1_rows(recs[:1], s)[1]["mse"] is None  # missing records: None, not an error
-    with pytest.raises(ValueError, match="records match"):
-        roy.find_record(recs, part="ac_snn")
-    with pytest.raises(KeyError):
-        roy.find_record(recs, part="nothing")
-    times = roy.wall_times(recs)
-    assert times["total"] == 2.0 * len(recs) and set(times) == {"ae_snn", "ae_ann", "ac_snn", "ac_ann", "total"}
-
-
-def test_settings_rows_flatten_beside_the_reference():
-    rows = roy.settings_rows({"a": {"b": 1, "c": {"d": 2}}, "e": [1, 2]}, {"a": {"b": 5}, "e": [1, 2]})
-    assert rows == [("a.b", 1, 5), ("a.c.d", 2, None), ("e", [1, 2], [1, 2])]
-
-
-def test_the_whole_sweep_runs_on_tiny_data_and_reruns_for_free(tmp_path, monkeypatch):
-    """Both stages through spikelib.sweep.run_sweep on synthetic images and cochleagrams; the second call
-    reads the records (no recomputation)."""
-    from spikelib import audio, data, sweep
-    from spikelib.lif import audiocoder as ac
-
-    rng = np.random.default_rng(0)
-    labels = np.tile(np.arange(10), 12)
-    images = (rng.random((120, 28, 28)) * 255 * (rng.random((120, 28, 28)) < 0.3)).astype(np.uint8)
-    monkeypatch.setattr(data, "load_mnist", lambda split="train": (images, labels))
-    monkeypatch.setattr(data, "load_fashion_mnist", lambda split="train": (images[::-1].copy(), labels))
-
-    def cochleagrams(split, **kw):
-        n = 30 if split == "train" else 20
-        return audio.Cochleagrams(data=rng.random((n, 3, 4)).astype(np.float32), digits=np.arange(n) % 10,
-                                  speakers=["x"] * n, indices=np.arange(n), files=[f"{i}.wav" for i in range(n)],
-                                  backend="test", settings={"sample_rate": 8000})
-
-    monkeypatch.setattr(audio, "fsdd_cochleagrams", cochleagrams)
-    ac._audio_pairs.cache_clear()
-    s = {"mnist": {"n_train": 20, "n_test": 10, "n_hidden": 8, "n_steps": 3, "rate_scale": 0.3, "lr": 1e-3,
-                   "batch_size": 10, "epochs": 1, "weight_decay": 1e-4, "trace": "input"},
-         "leaks": [0.0, 0.1], "durations": [2, 3], "eval_every": 1, "n_eval": 5,
-         "fmnist": {"n_train": 10, "n_test": 5, "hidden_sizes": [4, 6], "n_steps": 3, "rate_scale": 0.5,
-                    "lr": 1e-3, "batch_size": 10, "epochs": 1, "weight_decay": 1e-4, "trace": "input"},
-         "ann": {"n_train_mnist": 20, "n_train_fmnist": 10, "batch_size": 10, "epochs": 1, "weight_decay": 1e-4,
-                 "lr": {"mnist": {"sgd": 0.1, "adam": 5e-3}, "fmnist": {"sgd": 5e-3, "adam": 5e-3}}},
-         "audio": {"backend": "test", "n_channels": 3, "n_frames": 4, "decimation": 8, "n_train": None,
-                   "n_test": 10, "n_hidden": 6, "n_steps": 4, "rate_scale": 0.5, "lr": 1e-3, "batch_size": 10,
-                   "epochs": 2, "weight_decay": 1e-4, "trace": "input", "th_values": [3, 1], "th_a": 3,
-                   "th_b": 1, "ae_steps": 3},
-         "ac_ann": {"n_hidden": 6, "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 10, "epochs": 2, "bits": [1, None]},
-         "n_show": 3}
-    stage1, stage2 = roy.spike_backprop_configs(s)
-    common = {"scale": "smoke", "device": "cpu"}
-    quiet = lambda *a: None  # noqa: E731
-    recs = (sweep.run_sweep(roy.run_spike_backprop_config, stage1, tmp_path, common=common, on_progress=quiet)
-            + sweep.run_sweep(roy.run_spike_backprop_config, stage2, tmp_path, common=common, on_progress=quiet))
-    rows = roy.table1_rows(recs, s)
-    assert all(r["mse"] is not None and 0 <= r["mse"] <= 4 for r in rows)
-    ref = roy.find_record(recs, part="ae_snn", reference=True)
-    assert ref["results"]["n_test"] == 10 and len(ref["results"]["history"]["spike_mse"]) == 2
-    assert [e["batch"] for e in ref["results"]["eval"]] == [1, 2]
-    arr = roy.load_artifacts(roy.artifact_path(tmp_path, ref["key"]))
-    assert arr["images"].shape == (3, 28, 28) and arr["reconstructions"].shape == (3, 784)
-    assert roy.load_ae_snn(tmp_path, ref["key"]).sizes == (784, 8, 784)
-    a3 = roy.find_record(recs, part="ac_snn", dataset="A", th=3)
-    assert [e["epoch"] for e in a3["results"]["curve"]] == [1, 2] and a3["results"]["n_test"] == 10
-    b = roy.load_artifacts(roy.artifact_path(tmp_path, roy.find_record(recs, part="ac_snn", dataset="B")["key"]))
-    assert b["synthesised"].shape == (10, 784) and list(b["digits"]) == list(range(10))
-    assert not list(tmp_path.glob("*.ckpt"))
-    again = sweep.run_sweep(roy.run_spike_backprop_config, stage1 + stage2, tmp_path, common=common, on_progress=quiet)
-    assert [r["wall_s"] for r in again] == [r["wall_s"] for r in recs]  # read back, not recomputed
-    ac._audio_pairs.cache_clear()

@@ -1,0 +1,288 @@
+"""Audio to image (Roy et al. 2019, §3.2, Figs. 6-8, Table 1): the multimodal datasets and stage 2 of the
+book's sweep (:func:`run_audio_config`, called by :func:`spikelib.experiments.roy.run_spike_backprop_config`).
+
+1. A trained MNIST AE-SNN is frozen. Each image paired with an audio sample is Poisson-coded once
+   (T = 15) and run through its encoder; the hidden spike map (196 x 15) is stored (:func:`hidden_maps`).
+   ``Th`` <= 15 keeps the first Th frames (Th in {15, 10, 5, 2, 1}, Fig. 7a).
+2. The audiocoder (AC-SNN, :func:`spikelib.lif.audiocoder.audiocoder_snn`) takes the rate-coded flattened
+   cochleagram and is trained with Roy's rule (:func:`spikelib.lif.roy.fit`) to reproduce the stored map.
+3. Its output spikes drive the frozen AE decoder (:func:`spikelib.lif.audiocoder.synthesise`), scored by
+   the z-scored MSE against the paired image (:func:`pairs_mse`).
+
+Datasets (§3.2.1, the paper's names; the authors' README and code swap A and B):
+
+- A, "one image per class": ten MNIST images, one per digit; every audio sample is paired with its
+  class's image (:func:`dataset_a`). The paper picks them by hand; here the image most correlated with
+  its class mean (``choose="typical"``) or a seeded random one.
+- B, "one image per audio sample": each training audio sample gets its own randomly chosen MNIST image of
+  its digit (:func:`dataset_b`).
+
+Validation MSE: A, against the class's image. B, training set: against the paired image; test set: the
+lowest MSE over the training images of the dataset (the paper: "compared with all the training images";
+the authors' code takes only the same class's: ``same_class=True`` of
+:func:`spikelib.lif.audiocoder.audio_to_image_mse`).
+
+The ANN audiocoder (AC-ANN, §3.2.3): an n_in-2048-196 :class:`spikelib.ann.SigmoidMLP` trained by SGD or
+Adam (:func:`spikelib.ann.fit_ann`) on the AE-ANN's hidden vectors quantised to ``2^bits`` levels
+(:func:`spikelib.lif.audiocoder.quantise`); the AE-ANN's decoder makes the image.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from spikelib import audio, data
+from spikelib.ann import ANNConfig, SigmoidMLP, derive_seed, fit_ann
+from spikelib.fitting import FitResult
+from spikelib.lif.audiocoder import audio_to_image_mse, audiocoder_snn, labels_of, quantise, synthesise
+from spikelib.lif.losses import zscored_mse
+from spikelib.lif.roy import RoyConfig, TwoLayerLIF, as_rates, fit, run_snn
+
+# ------------------------------------------------------------------------------------------ datasets
+
+
+def class_images(images, labels, *, choose: str = "typical", seed: int = 0) -> np.ndarray:
+    """Index of one image per digit 0-9 (dataset A). ``"typical"``: the image with the highest
+    correlation with its class mean (deterministic; a stand-in for the paper's manual pick);
+    ``"random"``: a seeded random one."""
+    labels = labels_of(labels)
+    if choose not in ("typical", "random"):
+        raise ValueError(f"choose must be 'typical' or 'random', got {choose!r}")
+    rng = np.random.default_rng(seed)
+    x = np.asarray(images, dtype=np.float64).reshape(len(labels), -1)
+    out = []
+    for d in range(10):
+        members = np.flatnonzero(labels == d)
+        if len(members) == 0:
+            raise ValueError(f"no image of digit {d}")
+        if choose == "random":
+            out.append(int(rng.choice(members)))
+            continue
+        z = x[members] - x[members].mean(axis=1, keepdims=True)
+        z /= np.linalg.norm(z, axis=1, keepdims=True) + 1e-12
+        mean = z.mean(axis=0)
+        out.append(int(members[np.argmax(z @ mean)]))
+    return np.array(out, dtype=np.int64)
+
+
+def dataset_a(audio_digits, images, image_labels, *, choose: str = "typical", seed: int = 0) -> np.ndarray:
+    """Dataset A: the image index paired with each audio sample, the same image for every sample of a
+    digit (:func:`class_images`)."""
+    return class_images(images, image_labels, choose=choose, seed=seed)[labels_of(audio_digits)]
+
+
+def dataset_b(audio_digits, image_labels, *, seed: int = 0) -> np.ndarray:
+    """Dataset B: each audio sample paired with its own random image of the same digit (no image twice)."""
+    digits, labels = labels_of(audio_digits), labels_of(image_labels)
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(digits), dtype=np.int64)
+    for d in np.unique(digits):
+        who = np.flatnonzero(digits == d)
+        pool = np.flatnonzero(labels == d)
+        if len(pool) < len(who):
+            raise ValueError(f"digit {d}: {len(who)} audio samples but only {len(pool)} images")
+        out[who] = rng.choice(pool, size=len(who), replace=False)
+    return out
+
+
+def hidden_maps(ae: TwoLayerLIF, images, *, n_steps: int = 15, rate_scale: float = 0.3, seed: int = 2,
+                th: int | None = None) -> torch.Tensor:
+    """The frozen AE encoder's hidden spike maps of ``images`` (Poisson-coded once): uint8 (N, Th, n_hidden),
+    the first ``th`` (default all ``n_steps``) frames."""
+    maps = run_snn(ae, images, n_steps=n_steps, rate_scale=rate_scale, seed=seed, keep_hidden=True)["hidden"]
+    if th is not None:
+        if not 1 <= th <= n_steps:
+            raise ValueError(f"th must lie in 1..{n_steps}, got {th}")
+        maps = maps[:, :th]
+    return maps
+
+
+def evenly_spaced(n_total: int, k: int | None) -> np.ndarray:
+    """``k`` indices spread evenly over ``range(n_total)`` (all of them for ``k=None`` or ``k >= n_total``)."""
+    if k is None or k >= n_total:
+        return np.arange(n_total)
+    if k < 1:
+        raise ValueError(f"need k >= 1 (or None for all), got {k}")
+    return np.linspace(0, n_total - 1, k).round().astype(np.int64)
+
+
+def per_class(digits, k: int) -> np.ndarray:
+    """Indices of the first ``k`` samples of each digit 0-9 present, digit by digit (Fig. 8b: 5 per class)."""
+    digits = labels_of(digits)
+    return np.concatenate([np.flatnonzero(digits == d)[:k] for d in range(10)]).astype(np.int64)
+
+
+@dataclass
+class AudioPairs:
+    """A multimodal dataset of §3.2.1 on FSDD: cochleagram rates and, per training sample, the index of its
+    paired MNIST training image; test samples are paired (A) or scored against ``candidates`` (B)."""
+
+    dataset: str
+    x_train: np.ndarray  # (N, channels x frames) rates in [0, 1]
+    x_test: np.ndarray
+    digits_train: np.ndarray
+    digits_test: np.ndarray
+    images: np.ndarray  # MNIST training images (60000, 28, 28) uint8
+    image_labels: np.ndarray
+    pair_train: np.ndarray  # index into images for every training sample
+    pair_test: np.ndarray | None  # A: the class image of every test sample; B: None (minimum over candidates)
+    backend: str
+
+    @property
+    def candidates(self) -> np.ndarray:
+        """Dataset B's test reference: all training images of the dataset (the paper's rule)."""
+        return self.images[self.pair_train]
+
+
+_PAIR_KEYS = ("backend", "n_channels", "n_frames", "decimation", "n_train", "n_test", "dataset")
+
+
+def audio_pairs(config: Mapping, *, seed: int = 0) -> AudioPairs:
+    """Dataset ``config["dataset"]`` ("A" or "B") of FSDD cochleagrams (``backend``, ``n_channels``,
+    ``n_frames``, ``decimation``; ``n_train`` / ``n_test`` recordings evenly spaced, None: all) paired with
+    MNIST training images: A by :func:`dataset_a` (the typical image of each digit), B by :func:`dataset_b`
+    from ``seed``. The last few are kept in memory (a sweep asks for the same one many times); treat the
+    arrays as read-only."""
+    return _audio_pairs(tuple(config[k] for k in _PAIR_KEYS), int(seed))
+
+
+@functools.lru_cache(maxsize=2)
+def _audio_pairs(items: tuple, seed: int) -> AudioPairs:
+    config = dict(zip(_PAIR_KEYS, items))
+    kw = dict(n_frames=config["n_frames"], decimation=config["decimation"], n_channels=config["n_channels"],
+              backend=config["backend"])
+    tr, te = audio.fsdd_cochleagrams("train", **kw), audio.fsdd_cochleagrams("test", **kw)
+    itr, ite = evenly_spaced(len(tr), config["n_train"]), evenly_spaced(len(te), config["n_test"])
+    images, labels = data.load_mnist("train")
+    dtr, dte = np.asarray(tr.digits)[itr], np.asarray(te.digits)[ite]
+    if config["dataset"] == "A":
+        cls = class_images(images, labels)
+        pair_train, pair_test = cls[dtr], cls[dte]
+    elif config["dataset"] == "B":
+        pair_train, pair_test = dataset_b(dtr, labels, seed=seed), None
+    else:
+        raise ValueError(f"dataset must be 'A' or 'B', got {config['dataset']!r}")
+    return AudioPairs(config["dataset"], tr.flat()[itr], te.flat()[ite], dtr, dte, images, np.asarray(labels),
+                      pair_train, pair_test, tr.backend)
+
+
+def pairs_mse(pairs: AudioPairs, outputs: torch.Tensor, split: str) -> torch.Tensor:
+    """Per-sample validation MSE (§3.2.3) of synthesised images (N, 784) of ``split``: against the paired
+    image, except dataset B's test set: the minimum over all its training images."""
+    if split == "train":
+        return audio_to_image_mse(outputs, pairs.images[pairs.pair_train])
+    if pairs.pair_test is not None:
+        return audio_to_image_mse(outputs, pairs.images[pairs.pair_test])
+    return audio_to_image_mse(outputs, candidates=pairs.candidates)
+
+
+def summary(mse: torch.Tensor) -> Mapping[str, float]:
+    """Mean and standard error of per-sample MSEs."""
+    m = torch.as_tensor(mse, dtype=torch.float64)
+    return {"mean": float(m.mean()), "sem": float(m.std() / math.sqrt(len(m))) if len(m) > 1 else 0.0}
+
+
+# ------------------------------------------------------------------------------------------ ANN side
+
+
+def zscored_metric(out: torch.Tensor, target: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """:func:`spikelib.ann.fit_ann`'s ``metric``: Table 1's z-scored MSE of each output against its target."""
+    return zscored_mse(out, target)
+
+
+@torch.no_grad()
+def ann_hidden(ae_ann: nn.Module, images, *, bits: int | None = None) -> torch.Tensor:
+    """The AE-ANN's hidden vectors (N, n_hidden) of ``images``, quantised to ``bits`` (None: full precision)."""
+    return quantise(ae_ann.encode(as_rates(images)), bits)
+
+
+def train_audiocoder_ann(inputs, hidden: torch.Tensor, config: ANNConfig, *, n_hidden: int = 2048, seed: int = 0,
+                         evaluate=None, eval_every: int | None = None) -> tuple[nn.Module, FitResult]:
+    """An AC-ANN (:class:`spikelib.ann.SigmoidMLP`) trained by :func:`spikelib.ann.fit_ann` on cochleagram
+    rates to output ``hidden`` (N, 196), the quantised AE-ANN states: ``(model, result)``. The paper: lr
+    1e-4, weight decay 1e-4, batch 100, 20 epochs, SGD or Adam. ``evaluate(model)``: once per epoch by
+    default. History ``mse``: the z-scored MSE against the hidden state."""
+    x = as_rates(inputs)
+    model = SigmoidMLP(x.shape[1], n_hidden, hidden.shape[1], seed=seed)
+    result = fit_ann(model, (x, hidden.to(torch.float32)), None, config, seed=seed, metric=zscored_metric,
+                     evaluate=evaluate, eval_every=eval_every)
+    return model, result
+
+
+@torch.no_grad()
+def synthesise_ann(ac_ann: nn.Module, ae_ann: nn.Module, inputs) -> torch.Tensor:
+    """ANN audio to image: the AC-ANN's output through the AE-ANN's decoder, (N, 784)."""
+    return ae_ann.decode(ac_ann(as_rates(inputs)))
+
+
+# ------------------------------------------------------------------- the book's experiment, stage 2
+
+
+def run_audio_config(config: Mapping, ae: nn.Module, *, device: str = "cpu", checkpoint=None) -> tuple[dict, dict]:
+    """Stage 2 of :func:`spikelib.experiments.roy.spike_backprop_configs`: an AC-SNN (``part="ac_snn"``) or
+    AC-ANN (``"ac_ann"``) on dataset A or B with the frozen AE ``ae`` (the AE-SNN or AE-ANN of the config's
+    ``ae`` key). Returns ``(results, arrays)``.
+
+    AC-SNN: the AE encoder's hidden maps of the paired images (T = ``ae_steps``, first ``th`` frames) are
+    the targets; test MSE after every epoch (``curve``). AC-ANN: the AE-ANN's hidden vectors quantised to
+    ``bits``. Results: ``test_mse`` (Table 1) and its standard error, ``train_mse``, ``curve``,
+    ``history`` (per batch). ``arrays``: synthesised images of 5 test samples per digit (Fig. 8b).
+    """
+    seed = int(config["seed"])
+    pairs = audio_pairs(config, seed=seed)
+    n_batches = math.ceil(len(pairs.x_train) / config["batch_size"])
+    if config["part"] == "ac_snn":
+        T, rate = int(config["n_steps"]), float(config["rate_scale"])
+        targets = hidden_maps(ae, pairs.images[pairs.pair_train], n_steps=config["ae_steps"],
+                              seed=derive_seed(seed, 2), th=config["th"])
+
+        def images_of(net, x):
+            return synthesise(net, ae, x, n_steps=T, rate_scale=rate)["images"]
+
+        def evaluate(net):
+            return {"test_mse": float(pairs_mse(pairs, images_of(net, pairs.x_test), "test").mean())}
+
+        x = as_rates(pairs.x_train)
+        net = audiocoder_snn(x.shape[1], config["n_hidden"], targets.shape[2], seed=seed)
+        cfg = RoyConfig(n_steps=T, rate_scale=rate, lr=config["lr"], batch_size=config["batch_size"],
+                        epochs=config["epochs"], weight_decay=config["weight_decay"], trace=config["trace"])
+        history = fit(net, (x, targets), None, cfg, seed=seed, evaluate=evaluate, eval_every=n_batches,
+                      checkpoint=checkpoint).history
+        hist = {k: history[k] for k in ("batch", "loss", "spike_mse", "hidden_rate")}
+        out_test, out_train = images_of(net, pairs.x_test), images_of(net, pairs.x_train)
+        stored = targets.float().mean().item()
+    elif config["part"] == "ac_ann":
+        hidden = ann_hidden(ae, pairs.images[pairs.pair_train], bits=config["bits"])
+
+        def evaluate(model):
+            return {"test_mse": float(pairs_mse(pairs, synthesise_ann(model, ae, pairs.x_test), "test").mean())}
+
+        cfg = ANNConfig(optimizer=config["optimizer"], lr=config["lr"], weight_decay=config["weight_decay"],
+                        batch_size=config["batch_size"], epochs=config["epochs"])
+        net, result = train_audiocoder_ann(pairs.x_train, hidden, cfg, n_hidden=config["n_hidden"], seed=seed,
+                                           evaluate=evaluate)
+        history = result.history
+        hist = {k: history[k] for k in ("batch", "loss", "mse")}
+        out_test, out_train = synthesise_ann(net, ae, pairs.x_test), synthesise_ann(net, ae, pairs.x_train)
+        stored = hidden.mean().item()
+    else:
+        raise ValueError(f"part must be 'ac_snn' or 'ac_ann', got {config['part']!r}")
+    test, train = summary(pairs_mse(pairs, out_test, "test")), summary(pairs_mse(pairs, out_train, "train"))
+    show = per_class(pairs.digits_test, 5)
+    arrays = dict(digits=pairs.digits_test[show], synthesised=out_test[show].numpy().astype(np.float32),
+                  paired=pairs.images[pairs.pair_test[show]] if pairs.pair_test is not None
+                  else np.zeros((0, 28, 28), np.uint8))
+    results = {"test_mse": test["mean"], "test_mse_sem": test["sem"], "train_mse": train["mean"],
+               "train_mse_sem": train["sem"],
+               "curve": [{"epoch": round(e["batch"] / n_batches), "test_mse": e["test_mse"]} for e in history["eval"]],
+               "history": hist, "train_seconds": history["seconds"], "n_train": len(pairs.x_train),
+               "n_test": len(pairs.x_test), "n_inputs": int(pairs.x_train.shape[1]), "backend": pairs.backend,
+               "mean_target": stored}
+    return results, arrays
