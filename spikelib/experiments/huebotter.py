@@ -34,6 +34,7 @@ from spikelib.fitting import Checkpoint
 from spikelib.lif import sae_training
 from spikelib.lif.conv_sae import LAYERS, ConvSAE, as_images, build_model, encode, n_parameters
 from spikelib.lif.sae_losses import reconstruction_loss
+from spikelib.lif.sae_metrics import DISTANCES
 from spikelib.lif.sae_training import fit, make_model, make_optimizer, run_model, train_step
 from spikelib.scales import settings as scale_settings
 
