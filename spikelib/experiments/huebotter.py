@@ -34,7 +34,7 @@ from spikelib.fitting import Checkpoint
 from spikelib.lif import sae_training
 from spikelib.lif.conv_sae import LAYERS, ConvSAE, as_images, build_model, encode, n_parameters
 from spikelib.lif.sae_losses import reconstruction_loss
-from spikelib.lif.sae_metrics import DISTANCES
+from spikelib.lif.sae_metrics import DISTANCES  # noqa: F401  (Table 8's distances, for the chapter)
 from spikelib.lif.sae_training import fit, make_model, make_optimizer, run_model, train_step
 from spikelib.scales import settings as scale_settings
 
@@ -184,14 +184,14 @@ def train_sae_config(config: Mapping[str, Any], *, scale: str, device: str = "cp
     """Train and validate one configuration; JSON-able results (for :func:`spikelib.sweep.run_sweep`).
 
     ``config``: ``model`` (``sae``/``ae``/``vae`` or a Table-1 name of :data:`MODELS`) and any of
-    :data:`~spikelib.lif.sae_training.DEFAULTS` (``nz``, ``T``, ``noise``, ``decay``, loss weights ``l2 p1 p2 a1 a1_latent beta``,
-    ``epochs``, ``n_train``, ``n_val``, ...); what it leaves out comes from
-    ``spikelib.scales.settings("regularised_sae", scale)``, then :data:`~spikelib.lif.sae_training.DEFAULTS`. Data: the first
-    ``n_train`` MNIST training images, validation on the first ``n_val`` test images.
+    :data:`~spikelib.lif.sae_training.DEFAULTS` (``nz``, ``T``, ``noise``, ``decay``, loss weights
+    ``l2 p1 p2 a1 a1_latent beta``, ``epochs``, ``n_train``, ``n_val``, ...); what it leaves out comes from
+    ``spikelib.scales.settings("regularised_sae", scale)``, then ``DEFAULTS``. Data: the first ``n_train``
+    MNIST training images, validation on the first ``n_val`` test images.
 
     Returns ``{"config", "n_parameters", "history", "final", "seconds_per_step", "backend", "device"}``;
     ``final`` is the last epoch's validation metrics (``lrec``, ``inp``, ``anr``, ``afr``, ``rae``,
-    ``spikes_per_example``, ``distance_ratio``).
+    ``spikes_per_example``, ``distance_ratio``); ``backend`` where the SAE ran (``"c"`` or ``"torch"``).
     """
     config = dict(config)
     config.pop("search", None)  # a label of search_configs: keeps those configs apart from Table 1's

@@ -92,8 +92,8 @@ def cluster_panels(latent: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, 
         if kind == "activity":
             order = d["cols"]
             vae = kinds[m] == "vae"
-            im = ax.imshow(d["matrix"][np.ix_(d["rows"], d["cols"])], aspect="auto", cmap="RdBu_r" if vae else "viridis",
-                           vmin=-1 if vae else 0, vmax=1, interpolation="nearest")
+            im = ax.imshow(d["matrix"][np.ix_(d["rows"], d["cols"])], aspect="auto",
+                           cmap="RdBu_r" if vae else "viridis", vmin=-1 if vae else 0, vmax=1, interpolation="nearest")
             ax.set_ylabel("latent neuron (clustered)", fontsize=8)
         else:
             order = d["corr_order"]

@@ -176,7 +176,8 @@ def timing(timings: Sequence[Mapping[str, Any]], defaults: Mapping[str, Any], *,
     """Seconds per training step (Fig. 3F-G) as a table."""
     sae_T = {t["T"]: t["seconds_per_step"] for t in timings if t["timing"] == "T"}
     nz_t = {(t["model"], t["nz"]): t["seconds_per_step"] for t in timings if t["timing"] == "nz"}
-    lines = [(f"SAE, T = {T}, n_z = {defaults['nz']}", f"{v:.3f}", f"{scale}, {device}") for T, v in sorted(sae_T.items())]
+    lines = [(f"SAE, T = {T}, n_z = {defaults['nz']}", f"{v:.3f}", f"{scale}, {device}")
+             for T, v in sorted(sae_T.items())]
     lines += [(f"{k.upper()}, n_z = {nz}, T = {defaults['T']}", f"{v:.3f}", f"{scale}, {device}")
               for (k, nz), v in sorted(nz_t.items())]
     return (markdown_table(("measurement", "seconds per step", "scale"), lines, align="lrl")
@@ -204,7 +205,8 @@ def fig4_notes(decays: Mapping[str, Sequence[Mapping[str, Any]]], *, scale: str,
         return ""
     return "\n".join(lines) + ("" if scale == "paper" else
                                "\n\nWith the short training of this scale, a faster decay (more spikes, Fig. 4B) may "
-                               "simply make learning easier early on; the paper's ordering is for fully trained models.")
+                               "simply make learning easier early on; the paper's ordering is for fully trained "
+                               "models.")
 
 
 def search_table(table: str, rows: Sequence[Mapping[str, Any]], settings: Mapping[str, Any],
@@ -256,7 +258,8 @@ def table7(t7: Sequence[Mapping[str, Any]], note: str) -> tuple[list, str]:
     for r in t7:
         run = r["run"]
         if r["basis"] == "table1":
-            weights = ", ".join(f"{WEIGHT_NAMES.get(k, k)} = {v:g}" for k, v in r["weights"].items()) or "no regularisation"
+            weights = (", ".join(f"{WEIGHT_NAMES.get(k, k)} = {v:g}" for k, v in r["weights"].items())
+                       or "no regularisation")
             what = f"Table-1 {r['table1']} ({weights})"
         elif r["basis"] == "assumed":
             what = "assumed: " + ", ".join(f"{k} = {v:g}" for k, v in r["assumed"].items())
@@ -317,7 +320,8 @@ def reproduction_notes(table1_rows: Sequence[Mapping[str, Any]], rows_by_model: 
     vae_ratio = [t1[m]["distance_ratio"] for m in vaes if m in t1]
     other_ratio = [t1[m]["distance_ratio"] for m in others if m in t1]
     if vae_ratio and other_ratio:
-        notes.append(f"- Class structure (Table 1's last column): VAE/βVAE ratios {', '.join(f'{v:.2f}' for v in vae_ratio)} "
+        notes.append("- Class structure (Table 1's last column): VAE/βVAE ratios "
+                     f"{', '.join(f'{v:.2f}' for v in vae_ratio)} "
                      f"against {min(other_ratio):.2f}–{max(other_ratio):.2f} for the SAEs and AEs (the paper: "
                      f"{_range(vaes)} against {_range(others)}).")
     sae_rows = [m for m in ("SAE", "SAE-sparse", "SAE-dense") if m in rows_by_model]
@@ -343,8 +347,8 @@ def reproduction_notes(table1_rows: Sequence[Mapping[str, Any]], rows_by_model: 
         + ".")
     if scale != "paper":
         notes.append(f"- Not the paper's protocol: {s['epochs']} epoch(s) of {s['n_train']:,} images at T = {s['T']} "
-                     f"({len(hb.experiment_seeds(s))} seed(s)) against {paper['epochs']} epochs of {paper['n_train']:,} "
-                     f"at T = {paper['T']} ({paper['seeds']} seeds). The paper's SAE numbers are end points of "
+                     f"({len(hb.experiment_seeds(s))} seed(s)) against {paper['epochs']} epochs of "
+                     f"{paper['n_train']:,} at T = {paper['T']} ({paper['seeds']} seeds). The paper's SAE numbers are end points of "
                      f"{steps_per_run(paper):,} training steps; the models here have had {steps_per_run(s)}, so their "
                      "errors and dead-neuron proportions are far above the paper's; the axes have "
                      f"{n_axis_runs} runs (the paper: every model at 3-4 values of each axis, 5 seeds).")

@@ -123,7 +123,8 @@ def latent_activity(out) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, config: Mapping[str, Any], *, seed: int = 0,
-             labels: torch.Tensor | None = None, batch_size: int | None = None, backend: str = "auto") -> dict[str, Any]:
+             labels: torch.Tensor | None = None, batch_size: int | None = None,
+             backend: str = "auto") -> dict[str, Any]:
     """Validation metrics on images ``x`` (N, 1, H, W), batch by batch with a fixed encoding seed.
 
     ``lrec`` is the mean per-image sum of squared errors (Table 1). For the latent layer, INP, ANR, AFR and
