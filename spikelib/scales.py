@@ -69,7 +69,7 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": {"n_test": 10000, "n_train": 60000, "n_grid": 2000},
         "paper": {"n_test": 10000, "n_train": 60000, "n_grid": 2000},
     },
-    # Regularised convolutional SAE (Hübotter et al. 2021): one spikelib.lif.conv_sae.train_sae_config run per
+    # Regularised convolutional SAE (Hübotter et al. 2021): one spikelib.experiments.huebotter.train_sae_config run per
     # config ("model": a Table-1 name, plus the setting varied) and seed (`seeds` of them): `epochs` epochs on
     # the first n_train MNIST training images in batches of batch_size, T time steps, validation on the first
     # n_val test images; the parameter search of Table 6 trains search_epochs epochs of the first search_n_train
@@ -88,7 +88,7 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # At quick the SAEs are far from trained (Lrec 43-80), SAE-sparse and the VAEs still output blank images.
     # paper: ~4 h per SAE run on 2 cores (a GPU is expected; the torch path runs there); the parameter
     # searches (Tables 4-7) run only where a scale lists them in "searches"; "table7" is the 4 single-weight rows
-    # of Table 7's first block under an assumption of ours (conv_sae.TABLE7_ASSUMPTION), 20 SAE runs: paper only.
+    # of Table 7's first block under an assumption of ours (huebotter.TABLE7_ASSUMPTION), 20 SAE runs: paper only.
     # Fresh clone, 2 cores, 2026-11-23: the page without searches took 348 s; quick's Tables 4-5 searches (25
     # AE/VAE runs of the quick epochs) then added 561 s while CI ran beside them (niced), about half that alone.
     # Table 6 at quick: 21 SAE runs of 20 steps (1,280 images) at T = 25, the quick T; measured 8.6-13.5 s

@@ -1,5 +1,6 @@
-"""Regularised convolutional SAE (Hübotter et al. 2021): architecture, kernel vs torch reference, losses,
-metrics, training and resume (spikelib.lif.conv_sae)."""
+"""Regularised convolutional SAE (Hübotter et al. 2021): architecture, C kernel vs torch reference, losses,
+metrics, training and resume (spikelib.lif.conv_sae, sae_losses, sae_metrics, sae_training). The chapter's
+experiments are tests/test_huebotter.py."""
 
 import json
 import math
@@ -8,8 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from spikelib import scales, scorecard
-from spikelib.lif import _sae_kernel, conv_sae as cs
+from spikelib.experiments import huebotter as hb
+from spikelib.lif import _sae_kernel
+from spikelib.lif import conv_sae as cs
+from spikelib.lif import sae_losses as sl
+from spikelib.lif import sae_metrics as sm
+from spikelib.lif import sae_training as st
 
 needs_kernel = pytest.mark.skipif(not _sae_kernel.available(), reason="no C compiler for the SAE kernel")
 
@@ -43,7 +48,7 @@ def test_layer_shapes_and_output_shapes():
     assert cs.layer_shapes(7) == [(16, 24, 24), (32, 20, 20), (7,), (12800,), (16, 24, 24), (1, 28, 28)]
     m = cs.ConvSAE(7, seed=0)
     x = torch.rand(3, 1, 28, 28)
-    for backend in ("torch", "kernel") if _sae_kernel.available() else ("torch",):
+    for backend in ("torch", "c") if _sae_kernel.available() else ("torch",):
         out = m(cs.encode(x, 4, generator=torch.Generator().manual_seed(0)), backend=backend, record_latent=True)
         assert out.xhat.shape == (3, 1, 28, 28)
         assert [tuple(c.shape[1:]) for c in out.counts] == cs.layer_shapes(7)
@@ -72,9 +77,9 @@ def test_init_follows_the_authors_scales():
 def _run(model, spikes, x, backend):
     model.zero_grad()
     out = model(spikes, backend=backend, record_latent=True)
-    loss = (cs.reconstruction_loss(out.xhat, x) + 0.3 * cs.potential_l2(out.u_final, out.T)
-            + 0.2 * cs.potential_l1(out.u_final, out.T) + 0.5 * cs.activity_l1(out.counts, out.T)
-            + 0.7 * cs.activity_l1([out.counts[cs.LATENT]], out.T))
+    loss = (sl.reconstruction_loss(out.xhat, x) + 0.3 * sl.potential_l2(out.u_final, out.T)
+            + 0.2 * sl.potential_l1(out.u_final, out.T) + 0.5 * sl.activity_l1(out.counts, out.T)
+            + 0.7 * sl.activity_l1([out.counts[cs.LATENT]], out.T))
     loss.backward()
     return out, [p.grad.clone() for p in model.parameters()]
 
@@ -87,7 +92,7 @@ def test_kernel_matches_torch_reference(bounded, fire_on, cumulative):
     m = cs.ConvSAE(12, bounded=bounded, fire_on=fire_on, cumulative=cumulative, seed=1).double()
     x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
     spikes = cs.encode(x, 10, generator=torch.Generator().manual_seed(2))
-    a, ga = _run(m, spikes, x, "kernel")
+    a, ga = _run(m, spikes, x, "c")
     b, gb = _run(m, spikes, x, "torch")
     assert torch.equal(a.latent_spikes, b.latent_spikes)
     for ca, cb in zip(a.counts, b.counts):
@@ -106,7 +111,7 @@ def test_kernel_float32_close_to_reference():
     m = cs.ConvSAE(10, seed=4)
     x = torch.rand(2, 1, 28, 28)
     spikes = cs.encode(x, 6, generator=torch.Generator().manual_seed(0))
-    a, ga = _run(m, spikes, x, "kernel")
+    a, ga = _run(m, spikes, x, "c")
     b, gb = _run(m, spikes, x, "torch")
     torch.testing.assert_close(a.xhat, b.xhat, rtol=1e-5, atol=1e-5)
     for x_, y_ in zip(ga, gb):
@@ -171,19 +176,19 @@ def test_regularisers_and_losses_by_hand():
     counts = [torch.tensor([[2.0, 0.0], [4.0, 1.0]]), torch.tensor([[3.0], [1.0]])]
     u = [torch.tensor([[4.0, -8.0], [0.0, 2.0]]), torch.tensor([[-4.0], [4.0]])]
     B = 2
-    assert cs.activity_l1(counts, T).item() == pytest.approx((7 / 4 + 4 / 4) / B)
-    assert cs.activity_l1([counts[1]], T).item() == pytest.approx(1.0 / B)
-    assert cs.potential_l1(u, T).item() == pytest.approx((1 + 2 + 0 + 0.5 + 1 + 1) / B)
-    assert cs.potential_l2(u, T).item() == pytest.approx((1 + 4 + 0 + 0.25 + 1 + 1) / B)
+    assert sl.activity_l1(counts, T).item() == pytest.approx((7 / 4 + 4 / 4) / B)
+    assert sl.activity_l1([counts[1]], T).item() == pytest.approx(1.0 / B)
+    assert sl.potential_l1(u, T).item() == pytest.approx((1 + 2 + 0 + 0.5 + 1 + 1) / B)
+    assert sl.potential_l2(u, T).item() == pytest.approx((1 + 4 + 0 + 0.25 + 1 + 1) / B)
     xhat, x = torch.tensor([[1.0, 2.0], [0.0, 0.0]]), torch.tensor([[0.0, 0.0], [1.0, 1.0]])
-    assert cs.reconstruction_loss(xhat, x).item() == pytest.approx((1 + 4 + 1 + 1) / 2)
+    assert sl.reconstruction_loss(xhat, x).item() == pytest.approx((1 + 4 + 1 + 1) / 2)
     lin = torch.nn.Linear(2, 1)
     with torch.no_grad():
         lin.weight.copy_(torch.tensor([[1.0, -2.0]]))
         lin.bias.fill_(3.0)
-    assert cs.weight_l2(lin).item() == pytest.approx(1 + 4 + 9)
+    assert sl.weight_l2(lin).item() == pytest.approx(1 + 4 + 9)
     mu, logvar = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(4.0)]])
-    assert cs.kl_divergence(mu, logvar).item() == pytest.approx(0.5 * 1 + 0.5 * (4 - 1 - math.log(4)))
+    assert sl.kl_divergence(mu, logvar).item() == pytest.approx(0.5 * 1 + 0.5 * (4 - 1 - math.log(4)))
 
 
 def test_loss_terms_weights_the_terms():
@@ -191,9 +196,9 @@ def test_loss_terms_weights_the_terms():
     x = torch.rand(2, 1, 28, 28)
     out = m(cs.encode(x, 5, generator=torch.Generator().manual_seed(1)))
     w = {"l2": 0.1, "p1": 0.2, "p2": 0.3, "a1": 0.4, "a1_latent": 0.5}
-    terms = cs.loss_terms(m, out, x, w)
-    assert terms["p2"].item() == pytest.approx(cs.potential_l2(out.u_final, 5).item(), rel=1e-5)
-    assert terms["a1"].item() == pytest.approx(cs.activity_l1(out.counts, 5).item(), rel=1e-5)
+    terms = sl.loss_terms(m, out, x, w)
+    assert terms["p2"].item() == pytest.approx(sl.potential_l2(out.u_final, 5).item(), rel=1e-5)
+    assert terms["a1"].item() == pytest.approx(sl.activity_l1(out.counts, 5).item(), rel=1e-5)
     expected = terms["lrec"] + sum(w[k] * terms[k] for k in w)
     assert terms["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
 
@@ -216,15 +221,15 @@ def test_noise_and_poisson_encoding():
 def test_latent_metrics_by_hand():
     # 3 examples x 4 neurons; neuron 3 never fires; T = 10
     c = torch.tensor([[2.0, 0.0, 1.0, 0.0], [0.0, 0.0, 3.0, 0.0], [4.0, 5.0, 0.0, 0.0]])
-    assert cs.inactive_neuron_proportion(c) == 0.25
-    assert cs.active_neuron_ratio(c) == 0.75
-    assert cs.active_firing_rate(c, 10) == pytest.approx(15 / (3 * 10 * 3))
-    assert cs.active_per_example_ratio(c) == pytest.approx(((2 + 1 + 2) / 3) / 3)
+    assert sm.inactive_neuron_proportion(c) == 0.25
+    assert sm.active_neuron_ratio(c) == 0.75
+    assert sm.active_firing_rate(c, 10) == pytest.approx(15 / (3 * 10 * 3))
+    assert sm.active_per_example_ratio(c) == pytest.approx(((2 + 1 + 2) / 3) / 3)
     vae = torch.tensor([[-1.0, 0.0], [2.0, 0.0], [0.5, 0.0]])  # VAE samples: active means non-zero
-    assert cs.inactive_neuron_proportion(vae) == 0.5 and cs.active_per_example_ratio(vae) == 1.0
+    assert sm.inactive_neuron_proportion(vae) == 0.5 and sm.active_per_example_ratio(vae) == 1.0
     dead = torch.zeros(2, 3)
-    assert cs.inactive_neuron_proportion(dead) == 1.0
-    assert cs.active_firing_rate(dead, 5) == 0.0 and cs.active_per_example_ratio(dead) == 0.0
+    assert sm.inactive_neuron_proportion(dead) == 1.0
+    assert sm.active_firing_rate(dead, 5) == 0.0 and sm.active_per_example_ratio(dead) == 0.0
 
 
 def test_class_distance_ratio_by_hand():
@@ -232,9 +237,9 @@ def test_class_distance_ratio_by_hand():
     y = np.array([0, 0, 1, 1])
     intra = (1 + 2) / 2
     inter = (3 + math.hypot(3, 2) + math.hypot(3, 1) + math.hypot(3, 1)) / 4
-    assert cs.class_distance_ratio(rep, y) == pytest.approx(intra / inter)
-    assert cs.class_distance_ratio(rep, y, "cityblock") == pytest.approx(((1 + 2) / 2) / ((3 + 5 + 4 + 4) / 4))
-    assert cs.class_distance_ratio(rep, y, "sqeuclidean") == pytest.approx(((1 + 4) / 2) / ((9 + 13 + 10 + 10) / 4))
+    assert sm.class_distance_ratio(rep, y) == pytest.approx(intra / inter)
+    assert sm.class_distance_ratio(rep, y, "cityblock") == pytest.approx(((1 + 2) / 2) / ((3 + 5 + 4 + 4) / 4))
+    assert sm.class_distance_ratio(rep, y, "sqeuclidean") == pytest.approx(((1 + 4) / 2) / ((9 + 13 + 10 + 10) / 4))
     # standardised: each feature divided by its sample variance (4/3... computed here), constant ones dropped
     rep_c = np.hstack([rep, np.ones((4, 1))])
     v = rep.var(axis=0, ddof=1)
@@ -244,38 +249,38 @@ def test_class_distance_ratio_by_hand():
 
     expected = ((sd(rep[0], rep[1]) + sd(rep[2], rep[3])) / 2) / (
         (sd(rep[0], rep[2]) + sd(rep[0], rep[3]) + sd(rep[1], rep[2]) + sd(rep[1], rep[3])) / 4)
-    assert cs.class_distance_ratio(rep_c, y, "seuclidean") == pytest.approx(expected)
-    ratios = cs.class_distance_ratios(rep + 1.0, y)
-    assert set(ratios) == set(cs.DISTANCES) and all(np.isfinite(list(ratios.values())))
+    assert sm.class_distance_ratio(rep_c, y, "seuclidean") == pytest.approx(expected)
+    ratios = sm.class_distance_ratios(rep + 1.0, y)
+    assert set(ratios) == set(sm.DISTANCES) and all(np.isfinite(list(ratios.values())))
     # correlation distance 1 - r: intra (0 + 2) / 2, inter (2 + 0 + 2 + 0) / 4
     rows = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 2.0, 1.0], [0.0, 1.0, 2.0]])
-    assert cs.class_distance_ratio(rows, y, "correlation") == pytest.approx(1.0)
-    assert math.isnan(cs.class_distance_ratio(np.zeros((4, 3)), y))  # all silent: no structure
+    assert sm.class_distance_ratio(rows, y, "correlation") == pytest.approx(1.0)
+    assert math.isnan(sm.class_distance_ratio(np.zeros((4, 3)), y))  # all silent: no structure
 
 
 def test_balanced_indices_and_cluster_order():
     y = np.array([1, 0, 1, 0, 2, 2, 1])
-    assert cs.balanced_indices(y, 2).tolist() == [1, 3, 0, 2, 4, 5]
+    assert sm.balanced_indices(y, 2).tolist() == [1, 3, 0, 2, 4, 5]
     with pytest.raises(ValueError, match="only 1"):
-        cs.balanced_indices(np.array([0, 0, 1]), 2)
-    order = cs.cluster_order(np.array([[0.0], [10.0], [0.1], [10.2]]))
+        sm.balanced_indices(np.array([0, 0, 1]), 2)
+    order = sm.cluster_order(np.array([[0.0], [10.0], [0.1], [10.2]]))
     assert sorted(order.tolist()) == [0, 1, 2, 3]
     assert abs(order.tolist().index(0) - order.tolist().index(2)) == 1
-    np.testing.assert_allclose(cs.normalised_activity(np.array([[0.0, -2.0], [1.0, 4.0]])), [[0, -0.5], [0.25, 1]])
+    np.testing.assert_allclose(sm.normalised_activity(np.array([[0.0, -2.0], [1.0, 4.0]])), [[0, -0.5], [0.25, 1]])
 
 
 # ---------------------------------------------------------------- configs and training
 
 
 def test_resolve_config_table1_names_and_errors():
-    c = cs.resolve_config({"model": "SAE-dense", "T": 7}, T=25, epochs=3, seeds=5)
+    c = hb.resolve_config({"model": "SAE-dense", "T": 7}, T=25, epochs=3, seeds=5)
     assert (c["model"], c["p2"], c["a1_latent"], c["T"], c["epochs"], c["name"]) == ("sae", 0.01, 0.1, 7, 3, "SAE-dense")
-    assert cs.resolve_config({"model": "sae", "regulariser": "SAE-sparse"})["p1"] == 0.005
-    assert cs.resolve_config({"model": "betaVAE"})["beta"] == 0.1
+    assert hb.resolve_config({"model": "sae", "regulariser": "SAE-sparse"})["p1"] == 0.005
+    assert hb.resolve_config({"model": "betaVAE"})["beta"] == 0.1
     with pytest.raises(ValueError, match="unknown config keys"):
-        cs.resolve_config({"tau": 0.9})
+        hb.resolve_config({"tau": 0.9})
     with pytest.raises(ValueError, match="SAE only"):
-        cs.resolve_config({"model": "ae", "p2": 0.1})
+        hb.resolve_config({"model": "ae", "p2": 0.1})
 
 
 TINY = {"T": 4, "batch_size": 16, "epochs": 2, "p2": 0.01, "a1_latent": 0.1, "nz": 8}
@@ -288,21 +293,21 @@ def _tiny_data(n=32):
 
 @pytest.mark.parametrize("kind", ["sae", "ae", "vae"])
 def test_training_steps_reduce_loss_without_nan(kind):
-    cfg = cs.resolve_config({**TINY, "model": kind, "T": 6, "l2": 1e-5,
+    cfg = st.resolve_config({**TINY, "model": kind, "T": 6, "l2": 1e-5,
                              **({} if kind == "sae" else {"p2": 0.0, "a1_latent": 0.0})})
-    model = cs.make_model(cfg, seed=0)
-    opt = cs.make_optimizer(model, cfg)
+    model = st.make_model(cfg, seed=0)
+    opt = st.make_optimizer(model, cfg)
     x = _tiny_data(16)
 
     def loss_on_fixed_input():
         with torch.no_grad():
-            out = cs.run_model(model, x, cfg, torch.Generator().manual_seed(9))
-            return float(cs.loss_terms(model, out, x, cfg)["loss"])
+            out = st.run_model(model, x, cfg, torch.Generator().manual_seed(9))
+            return float(sl.loss_terms(model, out, x, cfg)["loss"])
 
     before = loss_on_fixed_input()
     gen = torch.Generator().manual_seed(1)
     for _ in range(8):
-        terms = cs.train_step(model, opt, x, cfg, gen)
+        terms = st.train_step(model, opt, x, cfg, gen)
         assert all(math.isfinite(v) for v in terms.values())
     after = loss_on_fixed_input()
     assert all(torch.isfinite(p).all() for p in model.parameters())
@@ -318,15 +323,15 @@ def _strip(history):
 
 
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
-    cfg = cs.resolve_config(TINY)
+    cfg = st.resolve_config(TINY)
     x = _tiny_data(48)
-    full_model = cs.make_model(cfg, seed=0)
-    full = cs.fit(full_model, x, cfg, seed=3)
+    full_model = st.make_model(cfg, seed=0)
+    full = st.fit(full_model, x, config=cfg, seed=3)
 
     # first run: a crash at the start of the second epoch (3 steps each; the end-of-epoch checkpoint), then
     # a crash in the middle of the second (after a mid-epoch checkpoint)
     ckpt = tmp_path / "run.ckpt"
-    real_step = cs.train_step
+    real_step = st.train_step
 
     def crash_at(n):
         calls = []
@@ -339,13 +344,13 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
         return crashing_step
 
     for crash, every in ((4, None), (3, 1)):
-        monkeypatch.setattr(cs, "train_step", crash_at(crash))
+        monkeypatch.setattr(st, "train_step", crash_at(crash))
         with pytest.raises(KeyboardInterrupt):
-            cs.fit(cs.make_model(cfg, seed=0), x, cfg, seed=3, checkpoint=ckpt, checkpoint_every=every)
+            st.fit(st.make_model(cfg, seed=0), x, config=cfg, seed=3, checkpoint=ckpt, checkpoint_every=every)
         assert "optimizer" in torch.load(ckpt, weights_only=True)  # mid-run: everything to resume exactly
-    monkeypatch.setattr(cs, "train_step", real_step)
-    resumed_model = cs.make_model(cfg, seed=11)  # other weights: all state must come from the checkpoint
-    resumed = cs.fit(resumed_model, x, cfg, seed=3, checkpoint=ckpt, checkpoint_every=1)
+    monkeypatch.setattr(st, "train_step", real_step)
+    resumed_model = st.make_model(cfg, seed=11)  # other weights: all state must come from the checkpoint
+    resumed = st.fit(resumed_model, x, config=cfg, seed=3, checkpoint=ckpt, checkpoint_every=1)
     assert _strip(resumed["history"]) == _strip(full["history"])
     for (k, a), b in zip(_state(full_model).items(), _state(resumed_model).values()):
         assert torch.equal(a, b), k
@@ -353,215 +358,71 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
 
 
 def test_finished_checkpoint_keeps_weights_and_history_only(tmp_path, monkeypatch):
-    cfg = cs.resolve_config(TINY)
+    cfg = st.resolve_config(TINY)
     x = _tiny_data(32)
     ckpt = tmp_path / "run.ckpt"
     sizes = []
-    model = cs.make_model(cfg, seed=0)
-    out = cs.fit(model, x, cfg, seed=3, checkpoint=ckpt, checkpoint_every=1,
+    model = st.make_model(cfg, seed=0)
+    out = st.fit(model, x, config=cfg, seed=3, checkpoint=ckpt, checkpoint_every=1,
                  on_epoch=lambda rec: sizes.append(ckpt.stat().st_size))
     state = torch.load(ckpt, weights_only=True)
-    assert set(state) == {"model", "history"} and state["history"] == out["history"]
+    assert set(state) == {"model", "history", "fingerprint"} and state["history"] == out["history"]
     assert sizes[-1] < 0.5 * sizes[0]  # after epoch 1: with Adam's two moments; after the last: without
     # a finished checkpoint means done: a rerun trains nothing and returns the stored history and weights
-    monkeypatch.setattr(cs, "train_step", lambda *a, **k: pytest.fail("a finished run trained again"))
-    again = cs.make_model(cfg, seed=11)
-    assert cs.fit(again, x, cfg, seed=3, checkpoint=ckpt)["history"] == out["history"]
+    monkeypatch.setattr(st, "train_step", lambda *a, **k: pytest.fail("a finished run trained again"))
+    again = st.make_model(cfg, seed=11)
+    assert st.fit(again, x, config=cfg, seed=3, checkpoint=ckpt)["history"] == out["history"]
     for (k, a), b in zip(_state(model).items(), _state(again).values()):
         assert torch.equal(a, b), k
     with pytest.raises(ValueError, match="cannot be continued to 3 epochs"):
-        cs.fit(cs.make_model(cfg, seed=0), x, {**cfg, "epochs": 3}, seed=3, checkpoint=ckpt)
+        st.fit(st.make_model(cfg, seed=0), x, config=cfg, epochs=3, seed=3, checkpoint=ckpt)
     # a full checkpoint of a finished run (written before this rule) is compacted by the rerun
     full = {**state, "optimizer": torch.optim.Adam(model.parameters()).state_dict(),
             "generator": torch.Generator().get_state(), "epoch_state": None}
     torch.save(full, ckpt)
-    assert cs.fit(cs.make_model(cfg, seed=0), x, cfg, seed=3, checkpoint=ckpt)["history"] == out["history"]
-    assert set(torch.load(ckpt, weights_only=True)) == {"model", "history"}
+    assert st.fit(st.make_model(cfg, seed=0), x, config=cfg, seed=3, checkpoint=ckpt)["history"] == out["history"]
+    assert set(torch.load(ckpt, weights_only=True)) == {"model", "history", "fingerprint"}
     assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_validation_metrics_and_json_results():
-    cfg = cs.resolve_config({**TINY, "epochs": 1})
+    cfg = st.resolve_config({**TINY, "epochs": 1})
     x = _tiny_data(40)
     y = torch.arange(40) % 4
-    model = cs.make_model(cfg, seed=0)
-    hist = cs.fit(model, x[:32], cfg, seed=0, val=(x, y))["history"]
+    model = st.make_model(cfg, seed=0)
+    hist = st.fit(model, x[:32], (x, y), cfg, seed=0)["history"]
     h = hist[0]
     for key in ("val_lrec", "val_inp", "val_anr", "val_afr", "val_rae", "val_spikes_per_example"):
         assert math.isfinite(h[key]), key
     assert h["val_inp"] + h["val_anr"] == pytest.approx(1.0)
-    assert set(h["val_distance_ratio"]) == set(cs.DISTANCES)
+    assert set(h["val_distance_ratio"]) == set(sm.DISTANCES)
     json.dumps(hist)
 
 
-def test_train_sae_config_smoke_scale(tmp_path):
-    try:
-        from spikelib import data
-
-        data.load_mnist("test")
-    except Exception as exc:  # noqa: BLE001 - no dataset here
-        pytest.skip(f"MNIST unavailable: {exc}")
-    r = cs.train_sae_config({"model": "SAE-dense", "n_train": 64, "n_val": 100}, scale="smoke", seed=0,
-                            checkpoint=tmp_path / "c.ckpt")
-    json.dumps(r)
-    assert r["n_parameters"] == 2_586_400 and r["config"]["T"] == 8
-    assert math.isfinite(r["final"]["lrec"]) and len(r["history"]) == 1
-    model = cs.load_model(tmp_path / "c.ckpt", {"model": "SAE-dense", "seed": 0}, scale="smoke")
-    assert isinstance(model, cs.ConvSAE)
-    rep = cs.represent(model, torch.rand(5, 1, 28, 28), r["config"])
-    assert rep.shape == (5, 100) and (rep >= 0).all() and (rep <= 1).all()
-    r_ae = cs.train_sae_config({"model": "AEl2", "n_train": 64, "n_val": 100}, scale="smoke", seed=0)
-    assert r_ae["n_parameters"] == 2_599_300 and math.isfinite(r_ae["final"]["lrec"])
+def test_backend_vocabulary():
+    m = cs.ConvSAE(7, seed=0)
+    assert m.backend("torch") == "torch"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        m.backend("gpu")
+    if _sae_kernel.available():
+        assert m.backend("c") == m.backend("auto") == "c"
+        with pytest.warns(DeprecationWarning, match="'kernel' is deprecated"):
+            assert m.backend("kernel") == "c"
+    assert cs.ConvSAE(7, seed=0).to(torch.float16).backend("auto") == "torch"  # the C path: float32/64 only
+    with pytest.raises(RuntimeError, match="float32 and float64"):
+        cs.ConvSAE(7, seed=0).to(torch.float16).backend("c")
 
 
-def test_time_train_step_reports_seconds():
-    r = cs.time_train_step({"T": 3, "batch_size": 4, "nz": 5}, repeats=1)
-    assert r["seconds_per_step"] > 0 and r["T"] == 3
-
-
-# ---------------------------------------------------------------- the book chapter's helpers
-
-
-SETTINGS = {"epochs": 1, "search_epochs": 1, "search_n_train": 24, "search_T": 6, "seeds": 2, "T": 8, "batch_size": 16,
-            "n_train": 32, "n_val": 40,
-            "models": ["SAE", "SAE-dense", "AEl2"], "latent_sizes": [10, 100], "time_steps": [8],
-            "noise_levels": [0.0, 0.3], "decays": [0.99]}
-
-
-def test_experiment_configs_vary_one_axis_from_the_defaults():
-    c = cs.experiment_configs(SETTINGS, seed=3)
-    assert c["models"] == [{"model": m, "seed": s} for m in SETTINGS["models"] for s in (3, 4)]
-    # default nz (100), T (8), noise (0), decay (0.99) are the Table-1 runs: only nz = 10 and noise = 0.3
-    # run, for the axis models the scale trains (SAE-sparse is not among them)
-    assert {(a["model"], k) for a in c["axes"] for k in a if k not in ("model", "seed")} == {
-        ("SAE-dense", "nz"), ("AEl2", "nz"), ("SAE-dense", "noise"), ("AEl2", "noise")}
-    assert len(c["axes"]) == 8 and all(a["seed"] in (3, 4) for a in c["axes"])
-    narrow = cs.experiment_configs({**SETTINGS, "seeds": 1, "axis_models": {"latent_sizes": ["AEl2"],
-                                                                           "noise_levels": []}})
-    assert narrow["axes"] == [{"model": "AEl2", "nz": 10, "seed": 0}]
-    assert cs.axis_default(SETTINGS, "time_steps") == 8 and cs.axis_default(SETTINGS, "latent_sizes") == 100
-    for cfg in c["axes"]:  # every config resolves
-        cs.resolve_config({k: v for k, v in cfg.items() if k != "seed"}, **SETTINGS)
-
-
-def test_search_configs_follow_the_paper_tables():
-    t4 = cs.search_configs("table4", {**SETTINGS, "seeds": 1})
-    assert len(t4) == 13 and {c["model"] for c in t4} == {"AE"}  # lr = 5e-4, l2 = 0 is in both blocks
-    assert {"model": "AE", "search": "table4", "l2": 0.0, "lr": 1e-3, "seed": 0} in t4
-    t5 = cs.search_configs("table5", {**SETTINGS, "seeds": 1})
-    beta = [c for c in t5 if "beta" in c and c.get("l2") == 0.01]
-    assert sorted(c["beta"] for c in beta) == [0.0, 1e-3, 1e-2, 0.1, 1.0, 10.0] and len(t5) == 12
-    t6 = cs.search_configs("table6", SETTINGS)
-    assert len(t6) == 2 * 21 and all(c["epochs"] == 1 and c["n_train"] == 24 and c["T"] == 6 for c in t6)
-    assert cs.search_settings("table6", SETTINGS) == {"epochs": 1, "n_train": 24, "T": 6}
-    assert cs.search_settings("table4", SETTINGS) == {} and all("T" not in c for c in t4 + t5)
-    paper = scales.settings("regularised_sae", "paper")  # the paper's protocol: 1 epoch of 60,000 at T = 100
-    assert cs.search_settings("table6", paper) == {"epochs": 1, "n_train": 60000, "T": 100}
-    for cfg in t4 + t5 + t6:
-        r = cs.resolve_config({k: v for k, v in cfg.items() if k not in ("seed", "search")}, **SETTINGS)
-        assert r["model"] in ("sae", "ae", "vae")
-    t7 = cs.search_configs("table7", {**SETTINGS, "seeds": 1})  # Table 7's first block, assumed to vary l2
-    assert sorted(c["l2"] for c in t7) == [1e-5, 1e-4, 1e-3, 0.01] and all("epochs" not in c for c in t7)
-    with pytest.raises(ValueError, match="unknown search"):
-        cs.search_configs("table9", SETTINGS)
-
-
-def test_table7_rows_match_only_what_the_paper_identifies():
-    table1 = [{"name": m, "lrec": float(i)} for i, m in enumerate(cs.MODELS)]
-    rows = cs.table7_rows(table1)
-    assert len(rows) == 15
-    matched = {r["lrec"][0]: r["run"]["name"] for r in rows if r["run"]}
-    assert matched == {38.09: "SAE", 11.58: "SAE-sparse", 6.75: "SAE-dense"}  # Table 1's Lrec of those models
-    pv = {v["id"]: v["value"] for v in scorecard.load_paper_values()["values"]}
-    assert all(pv[f"huebotter.table1.{cs.PAPER_IDS[name]}.lrec"] == lrec for lrec, name in matched.items())
-    dense = next(r for r in rows if r["table1"] == "SAE-dense")
-    assert dense["weights"] == {"p2": 0.01, "a1_latent": 0.1} and dense["printed"] == (0.01, 0.01)
-    assert all(r["why"] for r in rows if not r["run"])
-    # the first block's single-weight rows: matched only to runs of the "table7" search (the assumption)
-    assumed = [{"name": "SAE", "l2": c["l2"], "lrec": 1.0} for c in cs.search_configs("table7", {"seeds": 1})]
-    rows = cs.table7_rows(table1, assumed)
-    assert sorted(r["assumed"]["l2"] for r in rows if r["basis"] == "assumed") == [1e-5, 1e-4, 1e-3, 0.01]
-    assert sum(r["run"] is None for r in rows) == 15 - 3 - 4
-
-
-def test_search_rows_match_both_keys_of_a_block():
-    # a summary row per AE config of Table 4, with Lrec = 1000 lr + l2 so every row is told apart
-    summary = [{"name": c["model"], "lr": c["lr"], "l2": c["l2"], "lrec": 1000 * c["lr"] + c["l2"]}
-               for c in cs.search_configs("table4", {**SETTINGS, "seeds": 1})]
-    rows = cs.search_rows("table4", summary)
-    assert len(rows) == 14  # the paper's 7 + 7 lines; the shared one twice
-    by = {(r["key"], r["value"]): r for r in rows}
-    assert by["lr", 1e-6]["run"]["lrec"] == pytest.approx(1e-3)  # l2 held at 0
-    assert by["l2", 0.0]["run"]["lrec"] == pytest.approx(0.5)  # lr held at 5e-4, not the first l2 = 0 run
-    assert by["l2", 0.1]["run"]["lrec"] == pytest.approx(0.6)
-    assert by["l2", 0.1]["paper_lrec"] == 7.98 and by["l2", 0.1]["paper_lrec_sd"] == 1.25
-    assert all(r["run"] is None for r in cs.search_rows("table5", summary))  # not run: no match
-
-
-def _fake_record(name, lrec, *, nz=100, seed=0, T=8, epochs=(50.0, 40.0)):
-    cfg = cs.resolve_config({"model": name, "nz": nz, "T": T})
-    final = {"lrec": lrec, "inp": 0.5, "distance_ratio": {"euclidean": lrec / 100, "correlation": float("nan")}}
-    return {"key": f"{name}-{nz}-{seed}", "seed": seed, "config": {"model": name, "seed": seed},
-            "results": {"config": cfg, "final": final, "seconds_per_step": 0.1,
-                        "history": [{"val_lrec": v} for v in epochs]}}
-
-
-def test_summarise_runs_axis_series_and_best_runs():
-    recs = [_fake_record("SAE-dense", 10.0, seed=0), _fake_record("SAE-dense", 14.0, seed=1, epochs=(60.0, 30.0)),
-            _fake_record("SAE-dense", 30.0, nz=10), _fake_record("AEl2", 5.0), _fake_record("AEl2", 6.0, T=4)]
-    rows = cs.summarise_runs(recs)
-    dense = rows[0]
-    assert (dense["name"], dense["nz"], dense["n"]) == ("SAE-dense", 100, 2)
-    assert dense["lrec"] == pytest.approx(12.0) and dense["lrec_sd"] == pytest.approx(math.sqrt(8.0))
-    assert dense["distance_euclidean"] == pytest.approx(0.12) and math.isnan(dense["distance_correlation"])
-    assert dense["lrec_per_epoch"] == [55.0, 35.0] and dense["seconds_per_step"] == pytest.approx(0.1)
-    assert rows[1]["lrec_sd"] is None  # one run
-    series = cs.axis_series(rows, "latent_sizes", {"T": 8})
-    assert [r["nz"] for r in series["SAE-dense"]] == [10, 100] and [r["nz"] for r in series["AEl2"]] == [100]
-    assert [r["T"] for r in cs.axis_series(rows, "time_steps", {"T": 8})["AEl2"]] == [4, 8]
-    best = cs.best_runs(recs)
-    assert best["SAE-dense"]["seed"] == 0 and best["AEl2"]["results"]["final"]["lrec"] == 5.0
-
-
-def test_parameter_table_is_table2():
-    rows = cs.parameter_table((10, 100))
-    got = {(r["model"], r["nz"]): r["parameters"] for r in rows}
-    assert got == {(k, nz): TABLE2[nz][i] for nz in (10, 100) for i, k in enumerate(("SAE", "AE", "VAE"))}
-
-
-def test_snapshot_example_correlations_and_latent_examples():
-    cfg = cs.resolve_config({**TINY, "T": 5})
-    x = _tiny_data(6)
-    sae = cs.make_model(cfg, seed=0)
-    snap = cs.snapshot(sae, x, cfg, seed=2)
-    assert snap["xhat"].shape == (6, 28, 28) and snap["encoding"].shape == (6, 28, 28)
-    assert snap["latent"].shape == (6, 5, 8) and set(np.unique(snap["latent"])) <= {0.0, 1.0}
-    assert list(snap["rates"]) == ["input", *cs.LAYERS] and len(snap["rates"]["conv1"]) == 16 * 24 * 24
-    assert all(((r >= 0) & (r <= 1)).all() for r in snap["rates"].values())
-    assert snap["encoding"].max() == pytest.approx(1.0)
-    ae = cs.make_model(cs.resolve_config({"model": "ae", "nz": 8}), seed=0)
-    assert set(cs.snapshot(ae, x, cs.resolve_config({"model": "ae"})).keys()) == {"xhat"}
-    c = cs.example_correlations(np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.1], [0.0, 0.0, 0.0]]))
-    assert c[0, 1] == pytest.approx(1.0, abs=1e-3) and c[2, 0] == 0.0 and c[2, 2] == 1.0
-    # the latent matrix of the figures is the one evaluate's distance ratios come from
-    y = torch.arange(40) % 4
-    xs = _tiny_data(40)
-    rep, lab = cs.latent_examples(sae, xs, y, cfg, seed=7)
-    assert rep.shape == (40, 8) and lab.tolist() == sorted(lab.tolist())
-    ev = cs.evaluate(sae, xs, cfg, seed=7, labels=y)
-    assert ev["distance_ratio"]["euclidean"] == pytest.approx(cs.class_distance_ratio(rep, lab), nan_ok=True)
-
-
-def test_timing_configs_and_time_config():
-    tc = cs.timing_configs({**SETTINGS, "timing_steps": [4, 8]})
-    assert [c["T"] for c in tc if c["timing"] == "T"] == [4, 8]
-    assert {(c["model"], c["nz"]) for c in tc if c["timing"] == "nz"} == {
-        (k, nz) for k in ("sae", "ae", "vae") for nz in (10, 100)}
-    r = cs.time_config({"timing": "T", "model": "sae", "T": 3, "nz": 5, "batch_size": 4, "seed": 9}, repeats=1)
-    assert r["seconds_per_step"] > 0 and r["T"] == 3
-
-
-def test_blank_image_lrec():
-    x = torch.zeros(2, 1, 28, 28)
-    x[0, 0, 0, :4] = 0.5
-    assert cs.blank_image_lrec(x) == pytest.approx(4 * 0.25 / 2)
+@pytest.mark.skipif(not _sae_kernel.available(), reason="no C compiler for the SAE kernel")
+def test_fit_backends_agree_and_checkpoints_of_other_settings_are_refused(tmp_path):
+    cfg = st.resolve_config({**TINY, "epochs": 1})
+    x = _tiny_data(32)
+    runs = {b: st.fit(st.make_model(cfg, seed=0), x, config=cfg, seed=3, backend=b)["history"] for b in ("c", "torch")}
+    assert runs["c"][0]["train_loss"] == pytest.approx(runs["torch"][0]["train_loss"], rel=1e-4)
+    ckpt = tmp_path / "run.ckpt"
+    st.fit(st.make_model(cfg, seed=0), x, config=cfg, seed=3, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="written for other settings"):
+        st.fit(st.make_model(cfg, seed=0), x, config=cfg, seed=4, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="written for other settings"):
+        st.fit(st.make_model(cfg, seed=0), x[:16], config=cfg, seed=3, checkpoint=ckpt)
+    assert isinstance(st.fit(st.make_model(cfg, seed=0), x, config=cfg, seed=3, checkpoint=ckpt), st.FitResult)

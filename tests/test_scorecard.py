@@ -40,6 +40,8 @@ def test_paper_values_cover_the_four_papers_and_the_issue_list():
     assert len(by_source("huebotter2021", "Table 1")) == 14
     assert len(by_source("huebotter2021", "Table 2")) == 12
     assert len(by_source("huebotter2021", "Table 8")) == 35
+    assert [len(by_source("huebotter2021", f"Table {t}")) for t in (4, 5, 6, 7)] == [14, 13, 21, 45]
+    assert len(by_source("huebotter2021", "§3.2")) == 11  # ANR, AFR, RAE of the SAEs; ANR of the AEs
     assert BY_ID["huebotter.table2.sae.nz100"]["value"] == 2_586_400
     assert BY_ID["huebotter.table2.ae.nz100"]["value"] == 2_599_300
     assert BY_ID["huebotter.table2.vae.nz100"]["value"] == 3_879_400

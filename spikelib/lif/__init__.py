@@ -13,8 +13,9 @@ layers, losses.
 
 Input spikes come from :func:`spikelib.encoding.poisson`.
 
-- :mod:`spikelib.lif.conv_sae` -- Hübotter et al.'s regularised convolutional SAE, its AE/VAE baselines,
-  losses, latent metrics and training (a CPU kernel makes the SAE fast: :mod:`spikelib.lif._sae_kernel`).
+- :mod:`spikelib.lif.conv_sae` -- Hübotter et al.'s regularised convolutional SAE and its AE/VAE baselines (a
+  CPU kernel makes the SAE fast: :mod:`spikelib.lif._sae_kernel`); :mod:`spikelib.lif.sae_losses`,
+  :mod:`spikelib.lif.sae_metrics` (latent metrics), :mod:`spikelib.lif.sae_training` (training, ``fit``).
 """
 
 from spikelib.lif import surrogate
@@ -30,11 +31,12 @@ from spikelib.lif.losses import roy_error, roy_loss, zscored_mse
 from spikelib.lif.modules import LIFConv2d, LIFConvTranspose2d, LIFLayer, LIFWrapper
 from spikelib.lif import audiocoder, roy  # noqa: E402  (after the modules they build on)
 from spikelib.lif import conv_sae  # noqa: E402  (after the modules it builds on)
+from spikelib.lif import sae_losses, sae_metrics, sae_training  # noqa: E402  (after conv_sae)
 
 __all__ = [
     "simulate", "lif_step", "roy_neuron", "huebotter_neuron", "cumulative_potential", "max_readout",
     "surrogate", "LIFLayer", "LIFConv2d", "LIFConvTranspose2d", "LIFWrapper",
     "roy_loss", "roy_error", "zscored_mse",
     "roy", "audiocoder",
-    "conv_sae",
+    "conv_sae", "sae_losses", "sae_metrics", "sae_training",
 ]
