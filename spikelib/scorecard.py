@@ -27,78 +27,19 @@ scale has a rule and the value is within it.
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from spikelib.papers import (PAPER_VALUES, RULE_KEYS, SCALE_KEYS, _parse_key, _parse_printed,  # noqa: F401
+                             load_paper_values, printed_decimals, validate)
 
 MET, NOT_MET, NOT_RUN, NOT_COMPARABLE, NO_PAPER_VALUE, MISSING = (
     "met", "not met", "not run yet", "not comparable", "no paper value", "missing from record")
 #: Every status a row can have, in the order the summary lists them.
 STATUSES: tuple[str, ...] = (MET, NOT_MET, NOT_COMPARABLE, NOT_RUN, NO_PAPER_VALUE, MISSING)
-SCALE_KEYS = ("smoke", "quick", "paper")
-RULE_KEYS = {"abs", "rel", "sd", "printed"}
-#: The file the paper values are read from by default.
-PAPER_VALUES = "paper_values.json"
-
-
 # ---------------------------------------------------------------- paper values
-
-
-def load_paper_values(path: str | Path | None = None) -> dict:
-    """The parsed, validated ``paper_values.json``: :func:`spikelib.papers.load_paper_values`."""
-    from spikelib.papers import load_paper_values as load
-
-    return load(path)
-
-
-def validate(data: Mapping) -> None:
-    """Raise ValueError naming the entry and field for anything malformed in a paper-values document."""
-    papers, seen = data.get("papers", {}), set()
-    for i, e in enumerate(data.get("values", [])):
-        where = f"values[{i}] ({e.get('id', '?')})"
-        for field in ("id", "paper", "quantity", "value", "printed", "unit", "source", "record", "key",
-                      "tolerance"):
-            if field not in e:
-                raise ValueError(f"{where}: missing field {field!r}")
-        if e["id"] in seen:
-            raise ValueError(f"{where}: duplicate id")
-        seen.add(e["id"])
-        if e["paper"] not in papers:
-            raise ValueError(f"{where}: unknown paper {e['paper']!r} (known: {', '.join(papers)})")
-        if (e["value"] is None) != (e["printed"] is None):
-            raise ValueError(f"{where}: value and printed must both be set or both be null")
-        if e["value"] is not None and not math.isclose(_parse_printed(e["printed"]), e["value"]):
-            raise ValueError(f"{where}: printed {e['printed']!r} does not read as value {e['value']!r}")
-        if (e["record"] is None) != (e["key"] is None):
-            raise ValueError(f"{where}: record and key must both be set or both be null")
-        if e["key"] is not None:
-            _parse_key(e["key"])  # raises on bad syntax
-        tol = e["tolerance"]
-        if not isinstance(tol, Mapping) or set(tol) - set(SCALE_KEYS):
-            raise ValueError(f"{where}: tolerance must map scales ({', '.join(SCALE_KEYS)}) to rules")
-        for scale, rule in tol.items():
-            if isinstance(rule, Mapping):
-                if not rule or set(rule) - RULE_KEYS:
-                    raise ValueError(f"{where}: tolerance at {scale}: use the keys {sorted(RULE_KEYS)}")
-                if "sd" in rule and e.get("sd") is None:
-                    raise ValueError(f"{where}: tolerance at {scale} uses sd, but the entry has no sd")
-            elif rule is not None and not isinstance(rule, str):
-                raise ValueError(f"{where}: tolerance at {scale} must be a rule, a reason (string) or null")
-
-
-def _parse_printed(printed: str) -> float:
-    return float(printed.replace(",", "").replace("%", "").strip())
-
-
-def printed_decimals(printed: str) -> int:
-    """Digits after the decimal point in a number as printed (``"97.4"`` -> 1, ``"2,586,400"`` -> 0)."""
-    number = printed.replace(",", "").replace("%", "").strip()
-    return len(number.split(".")[1]) if "." in number else 0
 
 
 def allowed_deviation(entry: Mapping, rule: Mapping) -> float:
@@ -127,42 +68,6 @@ def describe_rule(entry: Mapping, rule: Mapping) -> str:
 
 
 # ---------------------------------------------------------------- key paths
-
-_TOKEN = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)|(\.)")
-
-
-def _parse_key(key: str) -> list[tuple[str, Any]]:
-    """``a.b[2][x=1,y=z].c`` -> [("key", "a"), ("key", "b"), ("index", 2), ("select", {...}), ...]."""
-    steps: list[tuple[str, Any]] = []
-    pos, expect_name = 0, True
-    while pos < len(key):
-        m = _TOKEN.match(key, pos)
-        if not m:
-            raise ValueError(f"bad key path {key!r} at {pos}")
-        bracket, name, dot = m.groups()
-        if dot:
-            if expect_name:
-                raise ValueError(f"bad key path {key!r}: empty name at {pos}")
-            expect_name = True
-        elif name is not None:
-            if not expect_name:
-                raise ValueError(f"bad key path {key!r}: missing '.' before {name!r}")
-            steps.append(("key", name))
-            expect_name = False
-        else:
-            if bracket.strip().lstrip("-").isdigit():
-                steps.append(("index", int(bracket)))
-            else:
-                pairs = [p.split("=", 1) for p in bracket.split(",")]
-                if not bracket or any(len(p) != 2 or not p[0].strip() for p in pairs):
-                    raise ValueError(f"bad selector [{bracket}] in key path {key!r}")
-                steps.append(("select", {k.strip(): v.strip() for k, v in pairs}))
-            expect_name = False
-        pos = m.end()
-    if not steps or expect_name and key.endswith("."):
-        raise ValueError(f"bad key path {key!r}")
-    return steps
-
 
 def resolve(results: Any, key: str) -> Any:
     """The value at ``key`` (see the module docstring) in a record's ``results``; KeyError if absent."""

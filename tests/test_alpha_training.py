@@ -503,25 +503,3 @@ def test_fit_follows_the_training_contract():
     finally:
         training.make_optimizer = original
     assert seen["hp"] is MNIST_README
-
-
-def test_deprecated_checkpoint_helpers_still_round_trip(tmp_path):
-    """save/restore_training_state and run_fingerprint stay (deprecated) until their last caller moves."""
-    from spikelib.alpha.training import restore_training_state, run_fingerprint, save_training_state
-    from spikelib.fitting import fingerprint
-
-    assert run_fingerprint(XOR_FAST, torch.arange(3), 5) == fingerprint(XOR_FAST, torch.arange(3), 5)
-    net = XOR_FAST.network(2, 2, seed=1, dtype=torch.float64)
-    opt = make_optimizer(net, XOR_FAST)
-    gen = torch.Generator().manual_seed(3)
-    path = tmp_path / "state.pt"
-    save_training_state(path, net, opt, gen, [{"epoch": 0}], {"epoch": 0}, fingerprint="abc")
-    other = XOR_FAST.network(2, 2, seed=2, dtype=torch.float64)
-    gen2 = torch.Generator()
-    history, best = restore_training_state(path, other, make_optimizer(other, XOR_FAST), gen2, [], {}, "abc")
-    assert history == [{"epoch": 0}] and best == {"epoch": 0}
-    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
-    assert torch.equal(gen2.get_state(), gen.get_state())
-    with pytest.warns(UserWarning, match="written for other settings"):
-        assert restore_training_state(path, other, make_optimizer(other, XOR_FAST), gen2, [], {}, "xyz") == ([], {})
-    assert restore_training_state(tmp_path / "none.pt", other, opt, gen2, ["h"], {"b": 1}) == (["h"], {"b": 1})

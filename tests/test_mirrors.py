@@ -25,14 +25,7 @@ EXPECTED = {"alpha-lambertw", "alpha-crossing", "alpha-gradients", "alpha-spike-
 # Python ends in files that the C-kernel branch of issue #14 did not edit (others were changing them); the
 # lead adds the comment lines listed in that branch's report. Each entry is a strict xfail: once its tag
 # is there, the test passes unexpectedly and fails, and the entry must be deleted.
-PENDING = {
-    ("alpha-crossing", "spikelib/alpha/functional.py"),
-    ("alpha-gradients", "spikelib/alpha/functional.py"),
-    ("alpha-spike-time", "spikelib/alpha/functional.py"),
-    ("alpha-adam", "spikelib/alpha/training.py"),
-    ("alpha-no-spike-penalty", "spikelib/alpha/training.py"),
-    ("alpha-no-spike-penalty", "spikelib/alpha/autoencoder.py"),
-}
+PENDING: set = set()
 
 
 @dataclass(frozen=True)

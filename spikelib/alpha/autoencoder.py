@@ -82,6 +82,7 @@ def snn_parameter_count(n_in: int, n_hidden: int, n_out: int, n_pulses: int) -> 
 # --------------------------------------------------------------------------------------- training
 
 
+# MIRROR(alpha-no-spike-penalty): keep in lockstep with spikelib/alpha/_train.c:alpha_train_epoch; tested by tests/test_alpha_ctrain.py::test_autoencoder_epoch_matches_the_torch_loop
 def _add_no_spike_penalty(net: AlphaNetwork, times: list[torch.Tensor], penalty: float, n: int) -> None:
     """Every incoming weight of a neuron that stayed silent for an example gets ``-penalty / n`` added to
     its gradient, per such example (as :func:`spikelib.alpha.train_step` does; §2.5)."""

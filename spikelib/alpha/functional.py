@@ -91,6 +91,7 @@ def _prefix_sums(t_s: torch.Tensor, w_s: torch.Tensor, tau: float, occupied: tup
     return ref, a, b
 
 
+# MIRROR(alpha-spike-time): keep in lockstep with spikelib/alpha/_train.c:layer_forward; tested by tests/test_alpha_ctrain.py::test_boolean_updates_match_the_torch_loop_exactly
 def _crossing_time(a_k, b_k, ref_k, spikes, tau: float, theta: float):
     """eq. (3) for the chosen prefixes, in the frame of ``ref_k``: returns (t_out, W); inf where silent.
 
@@ -110,6 +111,7 @@ def _inverse_denominator(a_k, W, spikes):
     return torch.where(spikes, 1.0 / (torch.where(spikes, a_k, 1.0) * torch.clamp(1.0 + W, min=min_w1)), 0.0)
 
 
+# MIRROR(alpha-crossing): keep in lockstep with spikelib/alpha/_scan.c:alpha_forward; tested by tests/test_alpha_cscan.py::test_c_kernel_matches_torch_path_on_random_batches
 def _forward_core(t_s, order, w, tau: float, theta: float, occupied: tuple[int, ...]):
     """Everything after sorting: prefix sums, the crossing test, eq. (3) once per output neuron.
 
@@ -153,6 +155,7 @@ def _forward_core(t_s, order, w, tau: float, theta: float, occupied: tuple[int, 
     return t_out, k_star, spikes, a_k, W, ref_k
 
 
+# MIRROR(alpha-gradients): keep in lockstep with spikelib/alpha/_scan.c:alpha_backward; tested by tests/test_alpha_cscan.py::test_c_kernel_matches_torch_path_on_random_batches
 def _backward_core(t_s, order, w, k_star, spikes, a_k, W, ref_k, t_out, grad_out, tau: float, clip: float):
     """Per-input gradient terms: ``grad_out * d t_out / d w_i`` (N, K, J) and ``sum_j grad_out * d t_out / d t_i`` (N, K).
 

@@ -85,6 +85,7 @@ MNIST_README = Hyperparameters(
 _LOOKAHEAD_EXAMPLES = 4096
 
 
+# MIRROR(alpha-adam): keep in lockstep with spikelib/alpha/_train.c:adam_update; tested by tests/test_alpha_ctrain.py::test_mini_batches_with_pulses_per_layer_match
 class AlphaAdam(torch.optim.Optimizer):
     """Adam as in the authors' code: ``p -= lr * m_hat / sqrt(v_hat + eps)`` (epsilon inside the root)."""
 
@@ -121,6 +122,7 @@ def make_optimizer(net: AlphaNetwork, hp: Hyperparameters) -> AlphaAdam:
     return AlphaAdam(groups)
 
 
+# MIRROR(alpha-no-spike-penalty): keep in lockstep with spikelib/alpha/_train.c:alpha_train_epoch; tested by tests/test_alpha_ctrain.py::test_mini_batches_with_pulses_per_layer_match
 def train_step(net: AlphaNetwork, opt: AlphaAdam, x: torch.Tensor, y: torch.Tensor, hp: Hyperparameters) -> dict:
     """One mini-batch update. Returns the batch's summed loss, correct count and contributing count.
 
@@ -245,32 +247,6 @@ def evaluate(net: AlphaNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: in
         correct += int((predict(out) == yb).sum())
     n = max(len(x), 1)
     return {"accuracy": correct / n, "loss": loss / n, "n": len(x)}
-
-
-def run_fingerprint(*parts) -> str:
-    """Deprecated: :func:`spikelib.fitting.fingerprint` (the same hash)."""
-    return fingerprint(*parts)
-
-
-def save_training_state(path: Path | None, net: torch.nn.Module, opt: torch.optim.Optimizer,
-                        gen: torch.Generator, history: list, best: dict, fingerprint: str | None = None) -> None:
-    """Deprecated (use :class:`spikelib.fitting.Checkpoint`): checkpoint a training run atomically (weights,
-    optimiser, shuffling generator, history, best epoch, and the run's fingerprint)."""
-    Checkpoint(path, fingerprint=fingerprint).save(_training_state(net, opt, gen, history, best))
-
-
-def restore_training_state(path: Path | None, net: torch.nn.Module, opt: torch.optim.Optimizer,
-                           gen: torch.Generator, history: list, best: dict,
-                           fingerprint: str | None = None) -> tuple[list, dict]:
-    """Deprecated (use :class:`spikelib.fitting.Checkpoint`): resume from :func:`save_training_state`'s file
-    if it exists: loads the weights, optimiser and generator in place and returns its (history, best);
-    otherwise returns the given ones unchanged.
-
-    A checkpoint whose fingerprint differs from ``fingerprint`` (other hyperparameters, data or seed) is
-    not resumed: a warning names it and training starts afresh (the file is overwritten at the next save).
-    """
-    state = Checkpoint(path, fingerprint=fingerprint, on_mismatch="restart").load()
-    return _resume(state, net, opt, gen, history, best)
 
 
 def _training_state(net: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, history: list,
