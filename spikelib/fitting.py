@@ -1,7 +1,8 @@
 """The training contract every model family follows, and the one checkpoint/resume helper they share.
 
 Every ``fit`` in spikelib (:func:`spikelib.alpha.fit`, :func:`spikelib.alpha.fit_autoencoder`,
-:func:`spikelib.lif.conv_sae.fit`, :func:`spikelib.lif.roy.fit`, ...) has the signature::
+:func:`spikelib.lif.sae_training.fit`, :func:`spikelib.lif.roy.fit`, :func:`spikelib.ann.fit_dense_autoencoder`,
+:func:`spikelib.ann.fit_mlp_classifier`, :func:`spikelib.ann.fit_ann`) has the signature::
 
     fit(model, train, val=None, config=None, *, epochs=None, seed=0, checkpoint=None,
         backend="auto", on_epoch=None, **family_options) -> FitResult

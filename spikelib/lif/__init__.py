@@ -8,8 +8,10 @@ layers, losses.
   :func:`~spikelib.lif.surrogate.fast_sigmoid`, :func:`~spikelib.lif.surrogate.straight_through`.
 - :class:`LIFLayer`, :class:`LIFConv2d`, :class:`LIFConvTranspose2d` -- modules holding the weights.
 - :func:`roy_loss`, :func:`roy_error`, :func:`zscored_mse` -- Roy et al.'s loss and Table 1 metric.
-- :mod:`spikelib.lif.roy` -- Roy et al.'s AE-SNN and its training (online rule, BPTT), AE-ANN baselines.
-- :mod:`spikelib.lif.audiocoder` -- Roy et al.'s audio to image synthesis (datasets A/B, AC-SNN, AC-ANN).
+- :mod:`spikelib.lif.roy` -- Roy et al.'s two-layer LIF network, its online rule and BPTT, ``fit``
+  (:class:`~spikelib.lif.roy.RoyConfig`); the ANN baselines are in :mod:`spikelib.ann`.
+- :mod:`spikelib.lif.audiocoder` -- Roy et al.'s AC-SNN and audio-to-image synthesis through a frozen
+  decoder (the datasets A/B and the sweep: :mod:`spikelib.experiments.roy_audio`).
 
 Input spikes come from :func:`spikelib.encoding.poisson`.
 
