@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from spikelib.backend import check_backend, resolve_backend
-from spikelib.fitting import Checkpoint, FitResult, fingerprint
+from spikelib.fitting import Checkpoint, FitResult, fingerprint, load_training, save_training
 
 #: Keras' Adam epsilon (torch's default is 1e-8).
 ADAM_EPS = 1e-7
@@ -205,11 +205,8 @@ def fit_dense_autoencoder(
         val[1] if val is not None else None, seed, {k: tuple(v.shape) for k, v in model.state_dict().items()}))
     history: list[dict] = []
     best = {"epoch": -1, "mse": math.inf, "state": None}
-    state = ckpt.load()
+    state = load_training(ckpt, model, opt, gen)
     if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
         history, best = state["history"], state["best"]
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
@@ -230,8 +227,7 @@ def fit_dense_autoencoder(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        ckpt.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                   "history": history, "best": best})
+        save_training(ckpt, model, opt, gen, history=history, best=best)
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     return FitResult(history, {"epoch": best["epoch"], "mse": best["mse"]})
@@ -326,11 +322,8 @@ def fit_mlp_classifier(
     run_id = fingerprint(cfg, x, y, xv, yv, seed) if checkpoint else None
     ckpt = Checkpoint(checkpoint, fingerprint=run_id)
     history: list[dict] = []
-    state = ckpt.load()
+    state = load_training(ckpt, model, opt, gen)
     if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
         history = state["history"]
     t_start = time.perf_counter()
     for epoch in range(len(history), epochs):
@@ -351,8 +344,7 @@ def fit_mlp_classifier(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        ckpt.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                   "history": history})
+        save_training(ckpt, model, opt, gen, history=history)
     summary: dict = {"batch_size": cfg.batch_size, "epochs": epochs, "seed": seed}
     best = None
     if val is not None:

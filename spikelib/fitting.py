@@ -130,6 +130,26 @@ class Checkpoint:
             torch.save({**state, "fingerprint": self.fingerprint}, tmp)
 
 
+def save_training(checkpoint: Checkpoint, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  generator: torch.Generator, **extra: Any) -> None:
+    """Save what resumes an epoch-based run exactly: weights, optimiser, shuffling generator, and ``extra``
+    (history, best epoch, ...)."""
+    checkpoint.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "generator": generator.get_state(), **extra})
+
+
+def load_training(checkpoint: Checkpoint, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  generator: torch.Generator, *, map_location: Any = None) -> dict | None:
+    """Restore :func:`save_training`'s state in place; returns the saved state (its ``extra`` entries), or
+    None when there is nothing to resume."""
+    state = checkpoint.load(map_location)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].cpu())  # generator states are CPU byte tensors
+    return state
+
+
 def clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A detached copy of ``model``'s state dict (the weights of a selected epoch)."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()}

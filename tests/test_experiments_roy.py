@@ -8,17 +8,7 @@ from spikelib import audio, data, papers, scales, sweep
 from spikelib.ann import ANNConfig
 from spikelib.experiments import roy, roy_audio
 from spikelib.sweep import config_key
-
-
-
-def _bars(n, seed=0):
-    """8x8 images of one horizontal and one vertical bar (as in test_lif_roy)."""
-    rng = np.random.default_rng(seed)
-    img = np.zeros((n, 8, 8), np.uint8)
-    rows, cols = rng.integers(0, 8, n), rng.integers(0, 8, n)
-    img[np.arange(n), rows, :] = 255
-    img[np.arange(n), :, cols] = 255
-    return img
+from test_lif_roy import _bars  # the same tiny bar images
 
 
 def test_ann_baselines_learn():

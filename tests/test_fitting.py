@@ -60,3 +60,25 @@ def test_no_path_makes_every_method_a_no_op(tmp_path):
     ck = Checkpoint(None, fingerprint="x")
     ck.save({"a": 1})
     assert ck.load() is None and not ck.exists()
+
+
+def test_save_and_load_training_resume_model_optimiser_and_generator(tmp_path):
+    from spikelib.fitting import load_training, save_training
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    gen = torch.Generator().manual_seed(5)
+    torch.randperm(10, generator=gen)
+    ck = Checkpoint(tmp_path / "t.ckpt", fingerprint="f")
+    save_training(ck, model, opt, gen, history=[{"epoch": 0}], best={"epoch": 0})
+    other, other_gen = torch.nn.Linear(3, 2), torch.Generator()
+    other_opt = torch.optim.Adam(other.parameters(), lr=0.1)
+    state = load_training(Checkpoint(tmp_path / "t.ckpt", fingerprint="f"), other, other_opt, other_gen)
+    assert state["history"] == [{"epoch": 0}] and state["best"] == {"epoch": 0}
+    torch.testing.assert_close(other.weight, model.weight)
+    assert torch.equal(torch.randperm(10, generator=other_gen), torch.randperm(10, generator=gen))
+    assert other_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+    assert load_training(Checkpoint(tmp_path / "none.ckpt"), other, other_opt, other_gen) is None

@@ -39,7 +39,7 @@ from spikelib.alpha.losses import autoencoder_loss
 from spikelib.alpha.modules import AlphaNetwork
 from spikelib.alpha.training import AlphaAdam, Hyperparameters, c_epoch_numerics, make_optimizer, use_c_backend
 from spikelib.backend import from_engine
-from spikelib.fitting import Checkpoint, FitResult, clone_state, fingerprint
+from spikelib.fitting import Checkpoint, FitResult, clone_state, fingerprint, load_training, save_training
 
 #: Pixels of an MNIST / FMNIST image: the input and output size of the autoencoders.
 N_PIXELS = 784
@@ -201,11 +201,8 @@ def fit_autoencoder(
         {k: tuple(v.shape) for k, v in net.state_dict().items()}))
     history: list[dict] = []
     best = {"epoch": -1, "mse": math.inf, "state": None}
-    state = ckpt.load()
+    state = load_training(ckpt, net, opt, gen)
     if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
         history, best = state["history"], state["best"]
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
@@ -228,8 +225,7 @@ def fit_autoencoder(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        ckpt.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                   "history": history, "best": best})
+        save_training(ckpt, net, opt, gen, history=history, best=best)
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     return FitResult(history, {"epoch": best["epoch"], "mse": best["mse"]})

@@ -26,7 +26,7 @@ from spikelib.alpha import functional as _functional
 from spikelib.alpha.losses import classification_loss, predict
 from spikelib.alpha.modules import AlphaNetwork
 from spikelib.backend import BACKENDS, from_engine, resolve_backend
-from spikelib.fitting import Checkpoint, FitResult, clone_state, fingerprint
+from spikelib.fitting import Checkpoint, FitResult, clone_state, fingerprint, load_training, save_training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,22 +249,6 @@ def evaluate(net: AlphaNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: in
     return {"accuracy": correct / n, "loss": loss / n, "n": len(x)}
 
 
-def _training_state(net: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, history: list,
-                    best: dict) -> dict:
-    return {"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-            "history": history, "best": best}
-
-
-def _resume(state: dict | None, net: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,
-            history: list, best: dict) -> tuple[list, dict]:
-    if state is None:
-        return history, best
-    net.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    gen.set_state(state["generator"])
-    return state["history"], state["best"]
-
-
 def fit(
     net: AlphaNetwork,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -313,7 +297,9 @@ def fit(
     run_id = fingerprint(hp, x, y, val[0] if val else None, val[1] if val else None, seed,
                          {k: tuple(v.shape) for k, v in net.state_dict().items()}) if checkpoint else None
     ckpt = Checkpoint(checkpoint or None, fingerprint=run_id, on_mismatch="restart")
-    history, best = _resume(ckpt.load(), net, opt, gen, history, best)
+    state = load_training(ckpt, net, opt, gen)
+    if state is not None:
+        history, best = state["history"], state["best"]
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x), generator=gen)
@@ -338,7 +324,7 @@ def fit(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        ckpt.save(_training_state(net, opt, gen, history, best))
+        save_training(ckpt, net, opt, gen, history=history, best=best)
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     return FitResult(history, {"epoch": best["epoch"], "accuracy": best["accuracy"]})
