@@ -255,6 +255,10 @@ def test_compiled_matches_eager(backend):
     F.set_compile(True)
     out = spike_times(tt, ww, tau, theta)
     torch.where(torch.isfinite(out), out, 0.0).sum().backward()
+    if F._COMPILED.get(F._forward_core) is F._forward_core:  # _call_kernel fell back to eager (and warned)
+        pytest.skip("torch.compile fell back to eager here (no working inductor toolchain): eager vs eager "
+                    "would prove nothing")
+    assert F._COMPILED[F._forward_core] is not F._forward_core, "the forward kernel was not compiled"
     assert torch.equal(torch.isinf(out), torch.isinf(ref))
     fin = torch.isfinite(ref)
     torch.testing.assert_close(out[fin], ref[fin], rtol=1e-9, atol=1e-9)
