@@ -12,7 +12,7 @@ JOBS ?= 0
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help venv data book test bench clean
+.PHONY: help venv data book test bench clean browser
 
 help:
 	@echo "make book   [SCALE=smoke|quick|paper] [NOTEBOOKS='a b'] [DEVICE=cpu|cuda]  execute notebooks, build the site"
@@ -35,8 +35,20 @@ book: $(STAMP)
 	$(PY) -m spikelib data
 	$(PY) -m spikelib book --scale "$(SCALE)" --notebooks "$(NOTEBOOKS)" --device "$(DEVICE)" --jobs "$(JOBS)"
 
+# tests/test_book_browser.py loads the pages in Debian's chromium. It is installed here, never from a test:
+# as root with apt-get when missing; elsewhere the browser test is skipped and says why.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing Debian's chromium for the browser test"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; } || \
+	  echo "make: could not install chromium; the browser test will be skipped"; \
+	else echo "make: no chromium (install Debian's chromium package); the browser test will be skipped"; fi
+
 # The tests use the real datasets where they check published numbers, so fetch them first (seconds).
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m spikelib data
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 

@@ -9,14 +9,13 @@ test_book.py, built once per run) in headless Chromium, and every link and image
   that fails or gets an HTTP error, an image that does not decode, or maths that MathJax does not
   render; the search page must find something.
 
-Chromium is found on PATH (or ``$SPIKELIB_CHROMIUM``); where it is missing and the tests run as root with
-apt-get, the set-up installs Debian's ``chromium`` package; otherwise the browser test is skipped, saying
-why.
+Chromium is found on PATH (or ``$SPIKELIB_CHROMIUM``); ``make test`` installs Debian's ``chromium`` package
+beforehand where it can (root with apt-get). A test never installs anything: without Chromium the browser
+test is skipped, saying why.
 """
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
 import os
@@ -153,41 +152,14 @@ def _find_chromium() -> str | None:
     return next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
 
 
-def _install_chromium() -> str:
-    """Install Debian's chromium where possible; return why not ("" when it worked)."""
-    if shutil.which("apt-get") is None:
-        return "no chromium on PATH, and no apt-get to install Debian's `chromium` package"
-    if os.geteuid() != 0:
-        return "no chromium on PATH; install it with `sudo apt-get install chromium` (tests are not root)"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-    # One installer at a time, also across xdist workers and parallel test runs.
-    with open(Path(tempfile.gettempdir()) / "spikelib-chromium-install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _find_chromium():
-            return ""
-        try:
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-            if out.returncode != 0:  # a stale package list: refresh it once
-                subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
-                out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        except subprocess.TimeoutExpired:
-            return f"`{' '.join(cmd)}` did not finish in 15 minutes"
-    if out.returncode != 0:
-        return f"`{' '.join(cmd)}` failed: {out.stderr.strip().splitlines()[-1:] or out.returncode}"
-    return ""
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     found = _find_chromium()
     if found is None and os.environ.get("SPIKELIB_CHROMIUM"):
         pytest.skip(f"SPIKELIB_CHROMIUM={os.environ['SPIKELIB_CHROMIUM']} is not an executable")
-    if found is None:
-        why = _install_chromium()
-        found = _find_chromium()
-        if found is None:
-            pytest.skip(f"headless Chromium not available: {why or 'installed, but not found on PATH'}")
+    if found is None:  # a test never installs software: `make test` does (the browser target)
+        pytest.skip("headless Chromium not available: no chromium on PATH; `make test` installs Debian's chromium "
+                    "when run as root with apt-get, or set SPIKELIB_CHROMIUM to a Chromium executable")
     return found
 
 
