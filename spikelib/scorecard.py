@@ -115,6 +115,7 @@ class Row:
     notebook: str | None  # the notebook that wrote the record
     note: str = ""
     detail: str = ""  # why a value is missing, or which scale is not comparable
+    commit: str | None = None  # the commit that computed the build value (the record's provenance)
 
 
 def _number(value: Any) -> float | None:
@@ -136,7 +137,7 @@ def evaluate(entry: Mapping, records: Mapping[str, Mapping]) -> Row:
                    detail=detail)
     scale = record.get("scale")
     notebook = record.get("provenance", {}).get("notebook") or entry["record"]
-    base.update(scale=scale, notebook=notebook)
+    base.update(scale=scale, notebook=notebook, commit=record.get("provenance", {}).get("git_commit"))
     try:
         raw = resolve(record.get("results", {}), entry["key"])
     except KeyError as err:
@@ -160,6 +161,29 @@ def evaluate(entry: Mapping, records: Mapping[str, Mapping]) -> Row:
 def scorecard_rows(paper_values: Mapping, records: Mapping[str, Mapping]) -> list[Row]:
     """One row per paper value, in the order of ``paper_values.json``."""
     return [evaluate(entry, records) for entry in paper_values["values"]]
+
+
+def rows_json(rows: Iterable[Row], kept: Iterable[Row] = ()) -> list[dict[str, Any]]:
+    """The scorecard as plain data (``python -m spikelib scorecard --json``): one dict per row of this
+    build, then one per paper value that a kept paper-scale record computes, marked ``"kept": true``."""
+    def one(row: Row, is_kept: bool) -> dict[str, Any]:
+        return {"id": row.id, "paper": row.paper, "quantity": row.quantity, "source": row.source,
+                "unit": row.unit, "paper_value": row.paper_value, "paper_sd": row.paper_sd,
+                "value": row.build_value, "scale": row.scale, "result": row.status, "tolerance": row.tolerance,
+                "kept": is_kept, "commit": row.commit, "record": row.record, "detail": row.detail}
+
+    return [one(r, False) for r in rows] + [one(r, True) for r in kept if r.build_value is not None]
+
+
+def rows_text(rows: Iterable[Row]) -> str:
+    """The scorecard as a plain-text table for a terminal (id, paper, ours, scale, result)."""
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.6g}"
+
+    table = [("id", "paper", "ours", "scale", "result")]
+    table += [(r.id, num(r.paper_value), num(r.build_value), r.scale or "-", r.status) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
 
 
 def summary(rows: Iterable[Row]) -> dict[str, int]:
