@@ -151,6 +151,8 @@ def test_fit_mlp_classifier_learns_mnist_subset():
     r = ann.fit_mlp_classifier(model, train, val, ann.MLPConfig(batch_size=32), epochs=3, seed=0, test=test)
     assert r["test_accuracy"] > 0.85, r  # chance is 0.1; 97.9 % needs the full set and more epochs
     assert r["max_test_accuracy"] >= r["test_accuracy"]
+    assert r["final_test_accuracy"] == r["history"][-1]["test_accuracy"]
+    assert r["max_test_accuracy"] == max(h["test_accuracy"] for h in r["history"])
     assert len(r["history"]) == 3 and r["n_train"] == 2000
     assert r["val_accuracy"] == max(h["val_accuracy"] for h in r["history"])
     assert r.best == {"epoch": r["best_epoch"], "val_accuracy": r["val_accuracy"], "test_accuracy": r["test_accuracy"]}

@@ -106,6 +106,11 @@ def test_run_entry_and_fast_regime_switch():
     assert e["train_accuracy_percent"] == 100 * r["train"]["accuracy"] and e["wall_seconds"] == 0.5
     assert e["hyperparameters"]["n_hidden"] == [2] and e["hyperparameters"]["batch_size"] == hp.batch_size
     assert ca.run_entry({**r, "hp": MNIST_README})["hyperparameters"]["n_hidden"] == [340]
+    assert e["max_test_accuracy_percent"] is None  # no epoch recorded a test accuracy
+    tested = fit(hp.network(2, 2, seed=0, dtype=torch.float64), (x, y), None, hp, epochs=2, seed=0,
+                 epoch_metrics=lambda n_: {"test_accuracy": evaluate(n_, x, y)["accuracy"]})
+    per_epoch = [100 * h["test_accuracy"] for h in tested["history"]]
+    assert ca.run_entry({**r, "run": tested})["max_test_accuracy_percent"] == max(per_epoch)
     history = [{"epoch": 0, "fast_regime": False}, {"epoch": 1, "fast_regime": True}, {"epoch": 2, "fast_regime": True}]
     assert ca.fast_regime_switch(history) == 2
     assert ca.fast_regime_switch(history[:1]) is None
