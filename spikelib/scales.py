@@ -52,7 +52,7 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # statistics are shown for the test set"); every epoch is also evaluated on the n_test test images.
     # quick: all 60,000 images for 2 epochs with both sets (the C training epoch: ~4,000-6,000 examples/s on
     # 2 cores); with Table 1's values 5,400 images x 2 epochs left the network at chance. Cost at quick on
-    # 2 CPU cores: ~5-6 min in all, half of it the MLPs.
+    # 2 CPU cores: 143 s in all (2026-12-05), 93 s of it the two spiking runs.
     "alpha_mnist_training": {
         "smoke": {"n_train": 300, "n_test": 200, "epochs_readme": 1, "n_train_table1": 100,
                   "epochs_table1": 1, "mlp_epochs": 1, "mlp_runs": 1, "mlp_batch_sizes": [32],
