@@ -197,6 +197,39 @@ def test_timing_configs_and_time_config():
     assert r["seconds_per_step"] > 0 and r["T"] == 3
 
 
+#: The VAE presets' outputs die in their first ~10 Adam steps (the bias-free ReLU read-out goes negative for
+#: every pixel and passes no gradient again; Lrec stays at the blank image's), with or without l2, KL,
+#: gradient clipping or the authors' doubled linear init; decoding ``z = mu`` instead of a sample learns
+#: (Lrec 16 after 100 steps), so it is the unit-variance sample at the start. The authors' paper-era model
+#: and loss (jhuebotter/SpikingVAE before commit 11b2e52) match ours, so the cause of the difference is
+#: still open. Strict: this test fails loudly once it is fixed (then drop the mark).
+_VAE_DIES = pytest.mark.xfail(strict=True, reason="VAE output dies in its first steps (open; see comment)")
+
+
+@pytest.mark.parametrize("name", ["AE", pytest.param("VAE", marks=_VAE_DIES),
+                                  pytest.param("betaVAE", marks=_VAE_DIES)])
+def test_baseline_reconstruction_error_falls_in_its_first_steps(name):
+    """120 steps (batch 64) on 1,280 real MNIST images bring Lrec clearly below the blank image's (a model
+    whose output died stays at it: 80.4 on these 500 test images)."""
+    try:
+        from spikelib import data
+
+        train, test = data.load_mnist("train")[0], data.load_mnist("test")[0]
+    except Exception as exc:  # noqa: BLE001 - no dataset here
+        pytest.skip(f"MNIST unavailable: {exc}")
+    torch.manual_seed(0)
+    x, xv = cs.as_images(train[:1280]), cs.as_images(test[:500])
+    config = hb.resolve_config({"model": name}, batch_size=64)
+    model = st.make_model(config, seed=0)
+    opt = st.make_optimizer(model, config)
+    gen = torch.Generator().manual_seed(0)
+    for step in range(120):
+        i = (step * 64) % len(x)
+        st.train_step(model, opt, x[i:i + 64], config, gen)
+    lrec = st.evaluate(model, xv, config)["lrec"]
+    assert lrec < 0.6 * hb.blank_image_lrec(xv), (lrec, hb.blank_image_lrec(xv))
+
+
 def test_blank_image_lrec():
     x = torch.zeros(2, 1, 28, 28)
     x[0, 0, 0, :4] = 0.5
