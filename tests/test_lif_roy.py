@@ -344,3 +344,19 @@ def test_optimised_online_batches_match_the_plain_reference(trace, dtype, tiles)
     for w, w_ref in ((net.encoder.weight, ref.encoder.weight), (net.decoder.weight, ref.decoder.weight)):
         assert not torch.equal(w_ref, _random_case(11, T=1)[0].to(dtype).encoder.weight)  # it trained
         torch.testing.assert_close(w, w_ref, rtol=rtol, atol=rtol * float(w_ref.detach().abs().max()))
+
+
+def test_roy_adam_fallback_without_the_fused_kernel_gives_the_same_update(monkeypatch):
+    # a device or dtype without torch._fused_adamw_ goes through torch.optim.AdamW: the same Adam, and
+    # reset() restarts its moments as a fresh optimiser would
+    net, x = _random_case(7, T=5)
+    twin = copy.deepcopy(net)
+    fused = roy.RoyAdam([net.encoder.weight, net.decoder.weight], lr=1e-2, weight_decay=1e-2)
+    monkeypatch.setattr(roy, "_fused_supported", lambda p: False)
+    plain = roy.RoyAdam([twin.encoder.weight, twin.decoder.weight], lr=1e-2, weight_decay=1e-2)
+    assert fused.opt is None and plain.opt is not None
+    for trace in ("input", "reset"):
+        roy.online_batch(net, x, x, lr=1e-2, trace=trace, adam=fused)
+        roy.online_batch(twin, x, x, lr=1e-2, trace=trace, adam=plain)
+    torch.testing.assert_close(net.encoder.weight, twin.encoder.weight, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(net.decoder.weight, twin.decoder.weight, rtol=1e-12, atol=1e-12)
