@@ -360,3 +360,25 @@ def test_roy_adam_fallback_without_the_fused_kernel_gives_the_same_update(monkey
         roy.online_batch(twin, x, x, lr=1e-2, trace=trace, adam=plain)
     torch.testing.assert_close(net.encoder.weight, twin.encoder.weight, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(net.decoder.weight, twin.decoder.weight, rtol=1e-12, atol=1e-12)
+
+
+def test_tiled_roy_adam_follows_weights_changed_from_outside():
+    # the tiled update keeps its own copy of the weights: a change made between updates (here halving
+    # the weights, as load_state_dict or a user would) must reach it, as it reaches the untiled update
+    g = torch.randn(3, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    w_tiled = torch.nn.Parameter(torch.randn(3, 10, dtype=torch.float64))
+    w_plain = torch.nn.Parameter(w_tiled.detach().clone())
+    tiled = roy.RoyAdam([w_tiled], lr=0.1, weight_decay=0.1, tile_columns=4, tile_min_numel=0)
+    plain = roy.RoyAdam([w_plain], lr=0.1, weight_decay=0.1)
+    assert tiled.slots[0].tiles == [(0, 4), (4, 8), (8, 10)] and plain.slots[0].tiles is None
+    for k in range(3):
+        tiled(k, g * (k + 1))
+        plain(k, g * (k + 1))
+        assert torch.equal(w_tiled, w_plain)
+        with torch.no_grad():
+            w_tiled.mul_(0.5)
+            w_plain.mul_(0.5)
+    delta, pre = g[:, :2].T, torch.rand(2, 10, dtype=torch.float64)  # g = delta^T pre, (3, 10)
+    tiled.step_outer(3, (delta, pre))
+    plain.step_outer(3, (delta, pre))
+    torch.testing.assert_close(w_tiled, w_plain, rtol=1e-12, atol=1e-12)

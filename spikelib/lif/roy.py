@@ -268,10 +268,12 @@ class _AdamSlot:
     ``torch.optim.AdamW(fused=True)`` keeps it) and the buffers of the tiled update.
 
     A matrix of at least :attr:`RoyAdam.TILE_MIN_NUMEL` elements is updated in column tiles of
-    ``tile_columns``: the moments are stored tile by tile (each tile contiguous), and each update copies
-    the weight tile into a contiguous buffer, runs the fused kernel on it and copies it back. The fused
-    kernel is elementwise, so a tile gets exactly the arithmetic the whole matrix would; what the tiles
-    buy is that a tile's gradient, formed just before (:meth:`RoyAdam.step_outer`), is still in cache.
+    ``tile_columns``: the moments and a copy of the weights are stored tile by tile (each tile
+    contiguous, as the fused kernel needs); each update runs the kernel on the tile and copies the tile
+    into the weight matrix, which the forward pass reads. The fused kernel is elementwise, so a tile gets
+    exactly the arithmetic the whole matrix would; what the tiles buy is that a tile's gradient, formed
+    just before (:meth:`RoyAdam.step_outer`), is still in cache. The copy is refreshed from the weights
+    whenever anything else has changed them (their version counter moved since the last update).
     """
 
     def __init__(self, p: torch.Tensor, tile_columns: int, tile_min_numel: int):
@@ -284,7 +286,8 @@ class _AdamSlot:
             self.m = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
             self.v = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
             # flat: a narrower last tile is a contiguous view of the front (the kernel needs contiguous)
-            self.w_buf = p.new_empty(p.shape[0] * tile_columns)
+            self.w = [p.new_empty(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
+            self.synced: int | None = None  # p._version when self.w was last equal to p
             self.g_buf = p.new_empty(p.shape[0] * tile_columns)
             self.tile_columns = tile_columns
         else:
@@ -297,6 +300,12 @@ class _AdamSlot:
     def tile_of(buf: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
         """A contiguous (rows, cols) view of the flat buffer ``buf``."""
         return buf[:rows * cols].view(rows, cols)
+
+    def sync(self) -> None:
+        """Refresh the tiles' copy of the weights if something else changed them since the last update."""
+        if self.synced != self.p._version:
+            for (c0, c1), w in zip(self.tiles, self.w):
+                w.copy_(self.p[:, c0:c1])
 
     def reset(self) -> None:
         for buf in (*self.m, *self.v):
@@ -359,9 +368,8 @@ class RoyAdam:
 
     def _tile_update(self, s: _AdamSlot, i: int, g_tile: torch.Tensor) -> None:
         c0, c1 = s.tiles[i]
-        w = s.tile_of(s.w_buf, s.p.shape[0], c1 - c0).copy_(s.p[:, c0:c1])
-        self._fused(w, g_tile, s.m[i], s.v[i], s.step)
-        s.p[:, c0:c1].copy_(w)
+        self._fused(s.w[i], g_tile, s.m[i], s.v[i], s.step)
+        s.p[:, c0:c1].copy_(s.w[i])
 
     @torch.no_grad()
     def __call__(self, t: int, *grads: torch.Tensor) -> None:
@@ -377,8 +385,10 @@ class RoyAdam:
             if s.tiles is None:
                 self._fused(s.p, g, s.m[0], s.v[0], s.step)
                 continue
+            s.sync()
             for i, (c0, c1) in enumerate(s.tiles):
                 self._tile_update(s, i, s.tile_of(s.g_buf, g.shape[0], c1 - c0).copy_(g[:, c0:c1]))
+            s.synced = s.p._version
 
     @torch.no_grad()
     def step_outer(self, t: int, *factors: tuple[torch.Tensor, torch.Tensor]) -> None:
@@ -396,12 +406,14 @@ class RoyAdam:
             B = pre.shape[0]
             if s.pre_buf is None or s.pre_buf.numel() != B * s.tile_columns:
                 s.pre_buf = pre.new_empty(B * s.tile_columns)
+            s.sync()
             for i, (c0, c1) in enumerate(s.tiles):
                 pt = s.tile_of(s.pre_buf, B, c1 - c0).copy_(pre[:, c0:c1])
                 gt = s.tile_of(s.g_buf, delta.shape[1], c1 - c0)
                 # the tile of delta^T pre: each element is the same B-term dot product as in the whole
                 # product, and the update reads it from cache
                 self._tile_update(s, i, torch.mm(delta.T, pt, out=gt))
+            s.synced = s.p._version
 
 
 def _fused_supported(p: torch.Tensor) -> bool:
@@ -575,7 +587,7 @@ def fit(
     opt = (torch.optim.AdamW(params, lr=cfg.lr, eps=ADAM_EPS, weight_decay=cfg.weight_decay)
            if cfg.rule == "bptt" else None)
     # the online rule's Adam: one for the whole fit, restarted in place for every batch (its buffers are
-    # three times the weights: allocating them per batch costs more than zeroing them)
+    # three (tiled: four) times the weights: allocating them per batch costs more than zeroing them)
     adam = (RoyAdam(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.rule == "online" else None)
     history, position = _history_empty(), 0  # position: batches done in total
     state = ckpt.load()
