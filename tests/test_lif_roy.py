@@ -279,3 +279,106 @@ def test_clear_errors():
         roy.roy_online(net, torch.zeros(2, 1, 64), torch.zeros(2, 1, 64), trace="full")
     with pytest.raises(ValueError, match="target"):
         roy.roy_online(net, torch.zeros(2, 1, 64), torch.zeros(2, 1, 63))
+
+
+# ------------------------------------------------- the optimised online step against a plain reference
+
+
+def _reference_online_batch(net, x, target, *, lr, trace, weight_decay, mask=True):
+    """Roy's rule as written before the buffers and tiles: fresh tensors every step, a fresh
+    ``torch.optim.AdamW(fused=True)`` per batch; the reset trace kept per synapse, ``E[b, m, k]``
+    (``lam E + pre``, zeroed when neuron m fires), instead of :class:`roy._Trace`'s history."""
+    from spikelib.lif.losses import roy_error
+    w1, w2 = net.encoder.weight, net.decoder.weight
+    opt = torch.optim.AdamW([w1, w2], lr=lr, eps=roy.ADAM_EPS, weight_decay=weight_decay, fused=True)
+    T, B = x.shape[:2]
+    lam, theta = 1.0 - net.leak, net.threshold
+    x = x.to(w1.dtype)
+    with torch.no_grad():
+        u1, u2 = w1.new_zeros(B, w1.shape[0]), w1.new_zeros(B, w2.shape[0])
+        p1, p2 = w1.new_zeros(B, w1.shape[1]), w1.new_zeros(B, w2.shape[1])
+        e1, e2 = w1.new_zeros(B, *w1.shape), w1.new_zeros(B, *w2.shape)
+        for t in range(T):
+            v1 = (lam * u1 + x[t] @ w1.T).clamp(max=theta)
+            s1 = (v1 >= theta).to(v1.dtype)
+            v2 = (lam * u2 + s1 @ w2.T).clamp(max=theta)
+            s2 = (v2 >= theta).to(v2.dtype)
+            p1, p2 = lam * p1 + x[t], lam * p2 + s1
+            e1, e2 = lam * e1 + x[t][:, None, :], lam * e2 + s1[:, None, :]
+            err = roy_error(v2, s2, target[t], theta, mask=mask)
+            delta2 = -err / B
+            sig = torch.sigmoid(v1 - theta)
+            delta1 = (delta2 @ w2) * (sig * (1.0 - sig))
+            if trace == "input":
+                g1, g2 = delta1.T @ p1, delta2.T @ p2
+            else:
+                g1, g2 = torch.einsum("bm,bmk->mk", delta1, e1), torch.einsum("bm,bmk->mk", delta2, e2)
+                e1, e2 = e1 * (1.0 - s1)[:, :, None], e2 * (1.0 - s2)[:, :, None]
+            w1.grad, w2.grad = g1, g2
+            opt.step()
+            w1.grad = w2.grad = None
+            u1, u2 = v1 * (1.0 - s1), v2 * (1.0 - s2)
+
+
+@pytest.mark.parametrize("trace, dtype", [("input", torch.float32), ("input", torch.float64),
+                                          ("reset", torch.float64)])
+@pytest.mark.parametrize("tiles", [None, 4])
+def test_optimised_online_batches_match_the_plain_reference(trace, dtype, tiles):
+    # three batches through one RoyAdam (reset in place between batches; with tiles=4 the 9-input
+    # encoder is updated in column tiles 4 + 4 + 1 and, for the input trace, its gradient formed per
+    # tile) against the reference with a fresh AdamW per batch: the same weights to float rounding. The
+    # input trace does the same arithmetic (bit for bit on CPU with MKL); the reference's reset trace sums
+    # E in another order than P - lam^(t - r) P(r), which float32 cancellation and Adam's g / sqrt(v)
+    # magnify past 1e-6, so it is compared in float64 only
+    net, _ = _random_case(11, T=1)
+    net = net.to(dtype)
+    ref = copy.deepcopy(net)
+    adam = roy.RoyAdam([net.encoder.weight, net.decoder.weight], lr=1e-2, weight_decay=1e-2,
+                       tile_columns=tiles, tile_min_numel=0 if tiles else None)
+    assert (adam.slots[0].tiles is not None) == bool(tiles)
+    for seed in (1, 2, 3):
+        _, x = _random_case(seed, T=7)
+        roy.online_batch(net, x, x, lr=1e-2, trace=trace, weight_decay=1e-2, adam=adam)
+        _reference_online_batch(ref, x, x, lr=1e-2, trace=trace, weight_decay=1e-2)
+    rtol = 1e-6 if dtype == torch.float32 else 1e-12
+    for w, w_ref in ((net.encoder.weight, ref.encoder.weight), (net.decoder.weight, ref.decoder.weight)):
+        assert not torch.equal(w_ref, _random_case(11, T=1)[0].to(dtype).encoder.weight)  # it trained
+        torch.testing.assert_close(w, w_ref, rtol=rtol, atol=rtol * float(w_ref.detach().abs().max()))
+
+
+def test_roy_adam_fallback_without_the_fused_kernel_gives_the_same_update(monkeypatch):
+    # a device or dtype without torch._fused_adamw_ goes through torch.optim.AdamW: the same Adam, and
+    # reset() restarts its moments as a fresh optimiser would
+    net, x = _random_case(7, T=5)
+    twin = copy.deepcopy(net)
+    fused = roy.RoyAdam([net.encoder.weight, net.decoder.weight], lr=1e-2, weight_decay=1e-2)
+    monkeypatch.setattr(roy, "_fused_supported", lambda p: False)
+    plain = roy.RoyAdam([twin.encoder.weight, twin.decoder.weight], lr=1e-2, weight_decay=1e-2)
+    assert fused.opt is None and plain.opt is not None
+    for trace in ("input", "reset"):
+        roy.online_batch(net, x, x, lr=1e-2, trace=trace, adam=fused)
+        roy.online_batch(twin, x, x, lr=1e-2, trace=trace, adam=plain)
+    torch.testing.assert_close(net.encoder.weight, twin.encoder.weight, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(net.decoder.weight, twin.decoder.weight, rtol=1e-12, atol=1e-12)
+
+
+def test_tiled_roy_adam_follows_weights_changed_from_outside():
+    # the tiled update keeps its own copy of the weights: a change made between updates (here halving
+    # the weights, as load_state_dict or a user would) must reach it, as it reaches the untiled update
+    g = torch.randn(3, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    w_tiled = torch.nn.Parameter(torch.randn(3, 10, dtype=torch.float64))
+    w_plain = torch.nn.Parameter(w_tiled.detach().clone())
+    tiled = roy.RoyAdam([w_tiled], lr=0.1, weight_decay=0.1, tile_columns=4, tile_min_numel=0)
+    plain = roy.RoyAdam([w_plain], lr=0.1, weight_decay=0.1)
+    assert tiled.slots[0].tiles == [(0, 4), (4, 8), (8, 10)] and plain.slots[0].tiles is None
+    for k in range(3):
+        tiled(k, g * (k + 1))
+        plain(k, g * (k + 1))
+        assert torch.equal(w_tiled, w_plain)
+        with torch.no_grad():
+            w_tiled.mul_(0.5)
+            w_plain.mul_(0.5)
+    delta, pre = g[:, :2].T, torch.rand(2, 10, dtype=torch.float64)  # g = delta^T pre, (3, 10)
+    tiled.step_outer(3, (delta, pre))
+    plain.step_outer(3, (delta, pre))
+    torch.testing.assert_close(w_tiled, w_plain, rtol=1e-12, atol=1e-12)

@@ -149,19 +149,31 @@ class _Trace:
     """``sum_b delta_bm dV_bm/dW_mk`` for one layer, from the decaying input trace
     ``P_t = lam P_{t-1} + pre_t``. With ``reset``, neuron m's trace restarts after it fires at step r:
     ``dV_m/dW_mk (t) = P_k(t) - lam^(t - r) P_k(r)``; the second term needs ``P`` at each neuron's last
-    firing step, hence the history (T, B, n_pre)."""
+    firing step, hence the history (T, B, n_pre).
+
+    Without ``reset`` ``P`` is updated in place (``P *= lam; P += pre``: the same two roundings as
+    ``lam P + pre``) and the gradient goes into one buffer reused at every step: at the audiocoder's size
+    (2048 x 58,500) a fresh gradient is a 480 MB allocation whose page faults cost as much as the matrix
+    product that fills it."""
 
     def __init__(self, batch: int, n_pre: int, n_post: int, lam: float, reset: bool, like: torch.Tensor):
         self.lam, self.reset = lam, reset
         self.p = like.new_zeros(batch, n_pre)
         self.history: list[torch.Tensor] = []
         self.last = torch.full((batch, n_post), -1, dtype=torch.long, device=like.device)
+        self._g: torch.Tensor | None = None  # the gradient buffer, (n_post, n_pre), made at the first grad
 
     def push(self, pre: torch.Tensor) -> None:
-        self.p = self.lam * self.p + pre
+        if self.reset:  # the history keeps every step's P: a new tensor each step
+            self.p = self.lam * self.p + pre
+        else:
+            self.p.mul_(self.lam).add_(pre)
 
     def grad(self, delta: torch.Tensor, t: int) -> torch.Tensor:
-        g = delta.T @ self.p
+        """The gradient of step t, in a buffer that the next call overwrites."""
+        if self._g is None:
+            self._g = delta.new_empty(delta.shape[1], self.p.shape[1])
+        g = torch.mm(delta.T, self.p, out=self._g)
         if self.reset:
             fired = self.last >= 0
             if bool(fired.any()):
@@ -171,7 +183,7 @@ class _Trace:
                 sel = (self.last.unsqueeze(0) == steps.view(-1, 1, 1)).to(delta.dtype)  # (R, B, n_post)
                 d = (sel * (delta * decay).unsqueeze(0)).flatten(0, 1)  # (R B, n_post)
                 hist = torch.stack([self.history[int(r)] for r in steps]).flatten(0, 1)  # (R B, n_pre)
-                g = g - d.T @ hist
+                g.sub_(d.T @ hist)
         return g
 
     def after_step(self, post_spikes: torch.Tensor, t: int) -> None:
@@ -193,8 +205,15 @@ def roy_online(
 
     At each step t it computes the gradients ``g1`` (like W1) and ``g2`` (like W2) of that step's loss
     ``0.5 sum e_t^2 / B`` (module docstring) and calls ``step(t, g1, g2)``, which may change the weights
-    in place before step t + 1 (:class:`RoyAdam` does). ``step=None`` leaves the weights alone (the sum
-    of the per-step gradients is then comparable with BPTT's). Runs without autograd.
+    in place before step t + 1 (:class:`RoyAdam` does). ``g1`` and ``g2`` are buffers that step t + 1
+    overwrites: clone them to keep them. ``step=None`` leaves the weights alone (the sum of the per-step
+    gradients is then comparable with BPTT's). Runs without autograd.
+
+    With ``trace="input"`` every gradient is an outer product, ``g = delta^T P`` (rank B); a ``step``
+    with a ``step_outer`` method (:class:`RoyAdam`) is given the factors instead,
+    ``step.step_outer(t, (delta1, P1), (delta2, P2))`` (``P`` also overwritten at the next step), so that
+    it can form the gradient tile by tile next to the update instead of writing and re-reading the whole
+    matrix (:class:`RoyAdam`).
     """
     if trace not in TRACES:
         raise ValueError(f"trace must be one of {TRACES}, got {trace!r}")
@@ -208,6 +227,7 @@ def roy_online(
     T, B = spikes_in.shape[:2]
     lam, theta, cap = 1.0 - net.leak, net.threshold, net.cap
     x_all = spikes_in.to(w1.dtype)
+    outer = trace == "input" and hasattr(step, "step_outer")
     with torch.no_grad():
         u1, u2 = w1.new_zeros(B, n_hidden), w1.new_zeros(B, n_out)
         tr1 = _Trace(B, n_in, n_hidden, lam, trace == "reset", w1)
@@ -228,8 +248,10 @@ def roy_online(
             e = roy_error(v2, s2, target[t], theta, mask=mask)
             delta2 = -e / B
             delta1 = (delta2 @ w2) * _sigmoid_prime(v1 - theta)
-            g2, g1 = tr2.grad(delta2, t), tr1.grad(delta1, t)
-            if step is not None:
+            if step is not None and outer:
+                step.step_outer(t, (delta1, tr1.p), (delta2, tr2.p))
+            elif step is not None:
+                g2, g1 = tr2.grad(delta2, t), tr1.grad(delta1, t)
                 step(t, g1, g2)
             tr1.after_step(s1, t)
             tr2.after_step(s2, t)
@@ -241,40 +263,177 @@ def roy_online(
     return OnlineRun(torch.stack(s1_all), torch.stack(s2_all), torch.stack(v2_all), torch.stack(losses))
 
 
+class _AdamSlot:
+    """Adam's state of one parameter for :class:`RoyAdam`: the two moments, the step count (float32, as
+    ``torch.optim.AdamW(fused=True)`` keeps it) and the buffers of the tiled update.
+
+    A matrix of at least :attr:`RoyAdam.TILE_MIN_NUMEL` elements is updated in column tiles of
+    ``tile_columns``: the moments and a copy of the weights are stored tile by tile (each tile
+    contiguous, as the fused kernel needs); each update runs the kernel on the tile and copies the tile
+    into the weight matrix, which the forward pass reads. The fused kernel is elementwise, so a tile gets
+    exactly the arithmetic the whole matrix would; what the tiles buy is that a tile's gradient, formed
+    just before (:meth:`RoyAdam.step_outer`), is still in cache. The copy is refreshed from the weights
+    whenever anything else has changed them (their version counter moved since the last update).
+    """
+
+    def __init__(self, p: torch.Tensor, tile_columns: int, tile_min_numel: int):
+        self.p = p
+        self.step = torch.zeros((), dtype=torch.float32, device=p.device)
+        tiled = p.ndim == 2 and p.numel() >= tile_min_numel and p.shape[1] > tile_columns
+        if tiled:
+            n = p.shape[1]
+            self.tiles = [(c, min(c + tile_columns, n)) for c in range(0, n, tile_columns)]
+            self.m = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
+            self.v = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
+            # flat: a narrower last tile is a contiguous view of the front (the kernel needs contiguous)
+            self.w = [p.new_empty(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
+            self.synced: int | None = None  # p._version when self.w was last equal to p
+            self.g_buf = p.new_empty(p.shape[0] * tile_columns)
+            self.tile_columns = tile_columns
+        else:
+            self.tiles = None
+            self.m, self.v = [torch.zeros_like(p)], [torch.zeros_like(p)]
+            self.g_full: torch.Tensor | None = None
+        self.pre_buf: torch.Tensor | None = None
+
+    @staticmethod
+    def tile_of(buf: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+        """A contiguous (rows, cols) view of the flat buffer ``buf``."""
+        return buf[:rows * cols].view(rows, cols)
+
+    def sync(self) -> None:
+        """Refresh the tiles' copy of the weights if something else changed them since the last update."""
+        if self.synced != self.p._version:
+            for (c0, c1), w in zip(self.tiles, self.w):
+                w.copy_(self.p[:, c0:c1])
+
+    def reset(self) -> None:
+        for buf in (*self.m, *self.v):
+            buf.zero_()
+        self.step.zero_()
+
+
 class RoyAdam:
-    """Adam over the time steps of one batch (Roy et al. §2.3, §3.1): fresh moments for every instance.
+    """Adam over the time steps of one batch (Roy et al. §2.3, §3.1): the moments restart with every batch.
 
     ``W <- W (1 - lr weight_decay)`` (decoupled decay, see the module docstring); ``m = b1 m + (1 - b1) g``,
     ``v = b2 v + (1 - b2) g^2``; ``W -= lr (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps)`` with k the
-    step index in the batch (1, 2, ...). Create one per batch: the moments are never carried to the next
-    batch. Call as ``step(t, g1, g2)`` (the :func:`roy_online` hook). This is ``torch.optim.AdamW``'s
-    update; its fused kernel (one pass over the weights instead of about twelve) is used where the device
-    supports it.
+    step index in the batch (1, 2, ...). Call :meth:`reset` between batches (or create one per batch):
+    the moments are never carried to the next batch. Call as ``step(t, g1, g2)`` (the :func:`roy_online`
+    hook) or ``step.step_outer(t, (delta1, P1), (delta2, P2))`` with ``g = delta^T P``.
+
+    This is ``torch.optim.AdamW(fused=True)``'s update, bit for bit: the same kernel
+    (``torch._fused_adamw_``, one pass over weight, gradient and moments) called with the same float32
+    step count, on buffers that live as long as the optimiser. At the audiocoder's 2048 x 58,500 encoder
+    the optimiser used to allocate two fresh 480 MB moments per batch and was handed a fresh 480 MB
+    gradient per step; now :meth:`reset` zeroes the moments in place, and :meth:`step_outer` forms the
+    gradient in column tiles (:class:`_AdamSlot`) that the update consumes while they are in cache: the
+    gradient is never written to memory. A device or dtype without the fused kernel falls back to
+    ``torch.optim.AdamW`` (the same update, about twelve passes).
     """
 
-    def __init__(self, params, *, lr: float, betas=ADAM_BETAS, eps: float = ADAM_EPS, weight_decay: float = 0.0):
+    #: matrices with at least this many elements are updated in column tiles (smaller: one piece)
+    TILE_MIN_NUMEL = 1 << 22
+    #: the width of a tile: 2048 x 512 float32 is 4 MB per buffer (gradient and weight tiles stay in the
+    #: 32 MB L3; 512 timed best of 512 / 1024 / 2048 at the audiocoder's size). MKL's sgemm hit slow paths
+    #: on narrow strided column slices of the trace (<= 256 columns), so the trace is copied per tile too
+    TILE_COLUMNS = 512
+
+    def __init__(self, params, *, lr: float, betas=ADAM_BETAS, eps: float = ADAM_EPS, weight_decay: float = 0.0,
+                 tile_columns: int | None = None, tile_min_numel: int | None = None):
         self.params = list(params)
-        kw = dict(lr=float(lr), betas=tuple(betas), eps=float(eps), weight_decay=float(weight_decay))
-        try:
-            self.opt = torch.optim.AdamW(self.params, fused=True, **kw)
-        except RuntimeError:  # a device or dtype without the fused kernel
+        self.lr, self.betas, self.eps, self.weight_decay = float(lr), tuple(betas), float(eps), float(weight_decay)
+        kw = dict(lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
+        self.fused = all(_fused_supported(p) for p in self.params)
+        if self.fused:
+            cols = int(tile_columns or self.TILE_COLUMNS)
+            min_numel = self.TILE_MIN_NUMEL if tile_min_numel is None else int(tile_min_numel)
+            self.slots = [_AdamSlot(p, cols, min_numel) for p in self.params]
+            self.opt = None
+        else:  # a device or dtype without the fused kernel
+            self.slots = []
             self.opt = torch.optim.AdamW(self.params, **kw)
+
+    def reset(self) -> None:
+        """Restart the moments and the step count (a new batch), in place."""
+        if self.opt is not None:
+            self.opt.state.clear()
+        for s in self.slots:
+            s.reset()
+
+    def _fused(self, w, g, m, v, step) -> None:
+        torch._fused_adamw_([w], [g], [m], [v], [], [step], lr=self.lr, beta1=self.betas[0],
+                            beta2=self.betas[1], weight_decay=self.weight_decay, eps=self.eps,
+                            amsgrad=False, maximize=False)
+
+    def _tile_update(self, s: _AdamSlot, i: int, g_tile: torch.Tensor) -> None:
+        c0, c1 = s.tiles[i]
+        self._fused(s.w[i], g_tile, s.m[i], s.v[i], s.step)
+        s.p[:, c0:c1].copy_(s.w[i])
 
     @torch.no_grad()
     def __call__(self, t: int, *grads: torch.Tensor) -> None:
-        for p, g in zip(self.params, grads):
-            p.grad = g
-        self.opt.step()
-        for p in self.params:
-            p.grad = None
+        if self.opt is not None:
+            for p, g in zip(self.params, grads):
+                p.grad = g
+            self.opt.step()
+            for p in self.params:
+                p.grad = None
+            return
+        for s, g in zip(self.slots, grads):
+            s.step.add_(1)  # as torch.optim: the step count first, then the kernel
+            if s.tiles is None:
+                self._fused(s.p, g, s.m[0], s.v[0], s.step)
+                continue
+            s.sync()
+            for i, (c0, c1) in enumerate(s.tiles):
+                self._tile_update(s, i, s.tile_of(s.g_buf, g.shape[0], c1 - c0).copy_(g[:, c0:c1]))
+            s.synced = s.p._version
+
+    @torch.no_grad()
+    def step_outer(self, t: int, *factors: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """The update with the gradients given as factors ``(delta (B, n_out), pre (B, n_in))``,
+        ``g = delta^T pre`` (:func:`roy_online` with ``trace="input"``)."""
+        if self.opt is not None:
+            return self(t, *(delta.T @ pre for delta, pre in factors))
+        for s, (delta, pre) in zip(self.slots, factors):
+            s.step.add_(1)
+            if s.tiles is None:
+                if s.g_full is None:
+                    s.g_full = torch.empty_like(s.p)
+                self._fused(s.p, torch.mm(delta.T, pre, out=s.g_full), s.m[0], s.v[0], s.step)
+                continue
+            B = pre.shape[0]
+            if s.pre_buf is None or s.pre_buf.numel() != B * s.tile_columns:
+                s.pre_buf = pre.new_empty(B * s.tile_columns)
+            s.sync()
+            for i, (c0, c1) in enumerate(s.tiles):
+                pt = s.tile_of(s.pre_buf, B, c1 - c0).copy_(pre[:, c0:c1])
+                gt = s.tile_of(s.g_buf, delta.shape[1], c1 - c0)
+                # the tile of delta^T pre: each element is the same B-term dot product as in the whole
+                # product, and the update reads it from cache
+                self._tile_update(s, i, torch.mm(delta.T, pt, out=gt))
+            s.synced = s.p._version
+
+
+def _fused_supported(p: torch.Tensor) -> bool:
+    """Whether ``torch._fused_adamw_`` runs on ``p``'s device and dtype (as ``torch.optim`` checks)."""
+    from torch.optim.optimizer import _get_fused_kernels_supported_devices
+    return (p.device.type in _get_fused_kernels_supported_devices()
+            and p.dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16))
 
 
 def online_batch(net: TwoLayerLIF, spikes_in: torch.Tensor, target: torch.Tensor, *, lr: float,
                  mask: bool = True, trace: str = "reset", weight_decay: float = 0.0,
-                 betas=ADAM_BETAS, eps: float = ADAM_EPS) -> OnlineRun:
-    """Train ``net`` in place on one batch with Roy's rule: :func:`roy_online` with a fresh :class:`RoyAdam`."""
-    adam = RoyAdam([net.encoder.weight, net.decoder.weight], lr=lr, betas=betas, eps=eps,
-                   weight_decay=weight_decay)
+                 betas=ADAM_BETAS, eps: float = ADAM_EPS, adam: RoyAdam | None = None) -> OnlineRun:
+    """Train ``net`` in place on one batch with Roy's rule: :func:`roy_online` with :class:`RoyAdam`, fresh
+    or ``adam`` (over the net's two weights) restarted by :meth:`RoyAdam.reset`, which keeps its buffers
+    from batch to batch (:func:`fit` does; ``lr``, ``weight_decay``, ``betas`` and ``eps`` are then its own)."""
+    if adam is None:
+        adam = RoyAdam([net.encoder.weight, net.decoder.weight], lr=lr, betas=betas, eps=eps,
+                       weight_decay=weight_decay)
+    else:
+        adam.reset()
     return roy_online(net, spikes_in, target, mask=mask, trace=trace, step=adam)
 
 
@@ -427,6 +586,9 @@ def fit(
     device = net.encoder.weight.device  # a net moved to a GPU trains there; the data stays on the CPU
     opt = (torch.optim.AdamW(params, lr=cfg.lr, eps=ADAM_EPS, weight_decay=cfg.weight_decay)
            if cfg.rule == "bptt" else None)
+    # the online rule's Adam: one for the whole fit, restarted in place for every batch (its buffers are
+    # three (tiled: four) times the weights: allocating them per batch costs more than zeroing them)
+    adam = (RoyAdam(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.rule == "online" else None)
     history, position = _history_empty(), 0  # position: batches done in total
     state = ckpt.load()
     if state is not None:
@@ -459,7 +621,7 @@ def fit(
     while position < stop:
         epoch, b = divmod(position, n_batches)
         _train_batch(net, x, targets, cfg, opt, history, seed=seed, epoch=epoch, batch=b, position=position,
-                     device=device)
+                     device=device, adam=adam)
         position += 1
         if eval_every and position % eval_every == 0 and position < stop:
             run_eval()
@@ -480,7 +642,7 @@ def fit(
 
 
 def _train_batch(net, x, targets, cfg: RoyConfig, opt, history: dict, *, seed: int, epoch: int, batch: int,
-                 position: int, device) -> None:
+                 position: int, device, adam: RoyAdam | None = None) -> None:
     """Train on batch ``batch`` of ``epoch`` (``position`` in all) and append its curves to ``history``."""
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(derive_seed(seed, epoch)))
     idx = perm[batch * cfg.batch_size:(batch + 1) * cfg.batch_size]
@@ -491,7 +653,7 @@ def _train_batch(net, x, targets, cfg: RoyConfig, opt, history: dict, *, seed: i
     xb = xb.to(device)
     if cfg.rule == "online":
         run = online_batch(net, spikes, target, lr=cfg.lr, mask=cfg.mask, trace=cfg.trace,
-                           weight_decay=cfg.weight_decay)
+                           weight_decay=cfg.weight_decay, adam=adam)
         s1, s2, loss = run.s1, run.s2, float(run.loss.sum())
     else:
         loss_t, (s1, _, s2, _) = bptt_loss(net, spikes, target, mask=cfg.mask)
