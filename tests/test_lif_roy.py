@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikelib.lif import roy
+from spikelib.lif import roy, roy_adam
 from spikelib.lif.losses import zscored_mse
 
 SIG_PRIME_0 = 0.25  # sigma'(0)
@@ -143,7 +143,7 @@ def test_mask_changes_the_error():
 def test_adam_moments_restart_with_every_batch():
     # by hand: step 1 moves by lr g / (|g| + eps); step 2 with the bias correction of step index 2
     w = torch.nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
-    adam = roy.RoyAdam([w], lr=0.1)
+    adam = roy_adam.RoyAdam([w], lr=0.1)
     adam(0, torch.tensor([2.0], dtype=torch.float64))
     assert w.item() == pytest.approx(1.0 - 0.1 * 2.0 / (2.0 + 1e-7))
     adam(1, torch.tensor([-1.0], dtype=torch.float64))
@@ -333,7 +333,7 @@ def test_optimised_online_batches_match_the_plain_reference(trace, dtype, tiles)
     net, _ = _random_case(11, T=1)
     net = net.to(dtype)
     ref = copy.deepcopy(net)
-    adam = roy.RoyAdam([net.encoder.weight, net.decoder.weight], lr=1e-2, weight_decay=1e-2,
+    adam = roy_adam.RoyAdam([net.encoder.weight, net.decoder.weight], lr=1e-2, weight_decay=1e-2,
                        tile_columns=tiles, tile_min_numel=0 if tiles else None)
     assert (adam.slots[0].tiles is not None) == bool(tiles)
     for seed in (1, 2, 3):
@@ -352,7 +352,7 @@ def test_roy_adam_fallback_without_the_fused_kernel_gives_the_same_update(monkey
     net, x = _random_case(7, T=5)
     twin = copy.deepcopy(net)
     fused = roy.RoyAdam([net.encoder.weight, net.decoder.weight], lr=1e-2, weight_decay=1e-2)
-    monkeypatch.setattr(roy, "_fused_supported", lambda p: False)
+    monkeypatch.setattr(roy_adam, "_fused_supported", lambda p: False)
     plain = roy.RoyAdam([twin.encoder.weight, twin.decoder.weight], lr=1e-2, weight_decay=1e-2)
     assert fused.opt is None and plain.opt is not None
     for trace in ("input", "reset"):

@@ -9,7 +9,8 @@ layers, losses.
 - :class:`LIFLayer`, :class:`LIFConv2d`, :class:`LIFConvTranspose2d` -- modules holding the weights.
 - :func:`roy_loss`, :func:`roy_error`, :func:`zscored_mse` -- Roy et al.'s loss and Table 1 metric.
 - :mod:`spikelib.lif.roy` -- Roy et al.'s two-layer LIF network, its online rule and BPTT, ``fit``
-  (:class:`~spikelib.lif.roy.RoyConfig`); the ANN baselines are in :mod:`spikelib.ann`.
+  (:class:`~spikelib.lif.roy.RoyConfig`), its Adam in :mod:`spikelib.lif.roy_adam`; the ANN baselines are in
+  :mod:`spikelib.ann`.
 - :mod:`spikelib.lif.audiocoder` -- Roy et al.'s AC-SNN and audio-to-image synthesis through a frozen
   decoder (the datasets A/B and the sweep: :mod:`spikelib.experiments.roy_audio`).
 

@@ -65,14 +65,12 @@ from spikelib.fitting import Checkpoint, FitResult, fingerprint
 from spikelib.lif.functional import roy_neuron
 from spikelib.lif.losses import roy_error, roy_loss, zscored_mse
 from spikelib.lif.modules import LIFLayer
+from spikelib.lif.roy_adam import ADAM_BETAS, ADAM_EPS, RoyAdam  # noqa: F401  (ADAM_* re-exported)
 
 #: Roy et al.'s MNIST setting (§3.1; the authors' code for the rate): 300 Hz at dt = 1 ms, pixels / 255.
 MNIST_RATE = 0.3
 #: The authors' code for Fashion-MNIST: 500 Hz.
 FMNIST_RATE = 0.5
-#: Adam of the online rule (the authors' code): eps 1e-7; betas are Adam's defaults.
-ADAM_EPS = 1e-7
-ADAM_BETAS = (0.9, 0.999)
 RULES = ("online", "bptt")
 TRACES = ("reset", "input")
 PIXEL_MAX = 255.0  # Roy's code: x = p / 255 (the brightest pixel spikes with probability 0.3)
@@ -261,166 +259,6 @@ def roy_online(
             v2_all.append(v2)
             losses.append(0.5 * (e * e).sum())
     return OnlineRun(torch.stack(s1_all), torch.stack(s2_all), torch.stack(v2_all), torch.stack(losses))
-
-
-class _AdamSlot:
-    """Adam's state of one parameter for :class:`RoyAdam`: the two moments, the step count (float32, as
-    ``torch.optim.AdamW(fused=True)`` keeps it) and the buffers of the tiled update.
-
-    A matrix of at least :attr:`RoyAdam.TILE_MIN_NUMEL` elements is updated in column tiles of
-    ``tile_columns``: the moments and a copy of the weights are stored tile by tile (each tile
-    contiguous, as the fused kernel needs); each update runs the kernel on the tile and copies the tile
-    into the weight matrix, which the forward pass reads. The fused kernel is elementwise, so a tile gets
-    exactly the arithmetic the whole matrix would; what the tiles buy is that a tile's gradient, formed
-    just before (:meth:`RoyAdam.step_outer`), is still in cache. The copy is refreshed from the weights
-    whenever anything else has changed them (their version counter moved since the last update).
-    """
-
-    def __init__(self, p: torch.Tensor, tile_columns: int, tile_min_numel: int):
-        self.p = p
-        self.step = torch.zeros((), dtype=torch.float32, device=p.device)
-        tiled = p.ndim == 2 and p.numel() >= tile_min_numel and p.shape[1] > tile_columns
-        if tiled:
-            n = p.shape[1]
-            self.tiles = [(c, min(c + tile_columns, n)) for c in range(0, n, tile_columns)]
-            self.m = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
-            self.v = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
-            # flat: a narrower last tile is a contiguous view of the front (the kernel needs contiguous)
-            self.w = [p.new_empty(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
-            self.synced: int | None = None  # p._version when self.w was last equal to p
-            self.g_buf = p.new_empty(p.shape[0] * tile_columns)
-            self.tile_columns = tile_columns
-        else:
-            self.tiles = None
-            self.m, self.v = [torch.zeros_like(p)], [torch.zeros_like(p)]
-            self.g_full: torch.Tensor | None = None
-        self.pre_buf: torch.Tensor | None = None
-
-    @staticmethod
-    def tile_of(buf: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-        """A contiguous (rows, cols) view of the flat buffer ``buf``."""
-        return buf[:rows * cols].view(rows, cols)
-
-    def sync(self) -> None:
-        """Refresh the tiles' copy of the weights if something else changed them since the last update."""
-        if self.synced != self.p._version:
-            for (c0, c1), w in zip(self.tiles, self.w):
-                w.copy_(self.p[:, c0:c1])
-
-    def reset(self) -> None:
-        for buf in (*self.m, *self.v):
-            buf.zero_()
-        self.step.zero_()
-
-
-class RoyAdam:
-    """Adam over the time steps of one batch (Roy et al. §2.3, §3.1): the moments restart with every batch.
-
-    ``W <- W (1 - lr weight_decay)`` (decoupled decay, see the module docstring); ``m = b1 m + (1 - b1) g``,
-    ``v = b2 v + (1 - b2) g^2``; ``W -= lr (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps)`` with k the
-    step index in the batch (1, 2, ...). Call :meth:`reset` between batches (or create one per batch):
-    the moments are never carried to the next batch. Call as ``step(t, g1, g2)`` (the :func:`roy_online`
-    hook) or ``step.step_outer(t, (delta1, P1), (delta2, P2))`` with ``g = delta^T P``.
-
-    This is ``torch.optim.AdamW(fused=True)``'s update, bit for bit: the same kernel
-    (``torch._fused_adamw_``, one pass over weight, gradient and moments) called with the same float32
-    step count, on buffers that live as long as the optimiser. At the audiocoder's 2048 x 58,500 encoder
-    the optimiser used to allocate two fresh 480 MB moments per batch and was handed a fresh 480 MB
-    gradient per step; now :meth:`reset` zeroes the moments in place, and :meth:`step_outer` forms the
-    gradient in column tiles (:class:`_AdamSlot`) that the update consumes while they are in cache: the
-    gradient is never written to memory. A device or dtype without the fused kernel falls back to
-    ``torch.optim.AdamW`` (the same update, about twelve passes).
-    """
-
-    #: matrices with at least this many elements are updated in column tiles (smaller: one piece)
-    TILE_MIN_NUMEL = 1 << 22
-    #: the width of a tile: 2048 x 512 float32 is 4 MB per buffer (gradient and weight tiles stay in the
-    #: 32 MB L3; 512 timed best of 512 / 1024 / 2048 at the audiocoder's size). MKL's sgemm hit slow paths
-    #: on narrow strided column slices of the trace (<= 256 columns), so the trace is copied per tile too
-    TILE_COLUMNS = 512
-
-    def __init__(self, params, *, lr: float, betas=ADAM_BETAS, eps: float = ADAM_EPS, weight_decay: float = 0.0,
-                 tile_columns: int | None = None, tile_min_numel: int | None = None):
-        self.params = list(params)
-        self.lr, self.betas, self.eps, self.weight_decay = float(lr), tuple(betas), float(eps), float(weight_decay)
-        kw = dict(lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
-        self.fused = all(_fused_supported(p) for p in self.params)
-        if self.fused:
-            cols = int(tile_columns or self.TILE_COLUMNS)
-            min_numel = self.TILE_MIN_NUMEL if tile_min_numel is None else int(tile_min_numel)
-            self.slots = [_AdamSlot(p, cols, min_numel) for p in self.params]
-            self.opt = None
-        else:  # a device or dtype without the fused kernel
-            self.slots = []
-            self.opt = torch.optim.AdamW(self.params, **kw)
-
-    def reset(self) -> None:
-        """Restart the moments and the step count (a new batch), in place."""
-        if self.opt is not None:
-            self.opt.state.clear()
-        for s in self.slots:
-            s.reset()
-
-    def _fused(self, w, g, m, v, step) -> None:
-        torch._fused_adamw_([w], [g], [m], [v], [], [step], lr=self.lr, beta1=self.betas[0],
-                            beta2=self.betas[1], weight_decay=self.weight_decay, eps=self.eps,
-                            amsgrad=False, maximize=False)
-
-    def _tile_update(self, s: _AdamSlot, i: int, g_tile: torch.Tensor) -> None:
-        c0, c1 = s.tiles[i]
-        self._fused(s.w[i], g_tile, s.m[i], s.v[i], s.step)
-        s.p[:, c0:c1].copy_(s.w[i])
-
-    @torch.no_grad()
-    def __call__(self, t: int, *grads: torch.Tensor) -> None:
-        if self.opt is not None:
-            for p, g in zip(self.params, grads):
-                p.grad = g
-            self.opt.step()
-            for p in self.params:
-                p.grad = None
-            return
-        for s, g in zip(self.slots, grads):
-            s.step.add_(1)  # as torch.optim: the step count first, then the kernel
-            if s.tiles is None:
-                self._fused(s.p, g, s.m[0], s.v[0], s.step)
-                continue
-            s.sync()
-            for i, (c0, c1) in enumerate(s.tiles):
-                self._tile_update(s, i, s.tile_of(s.g_buf, g.shape[0], c1 - c0).copy_(g[:, c0:c1]))
-            s.synced = s.p._version
-
-    @torch.no_grad()
-    def step_outer(self, t: int, *factors: tuple[torch.Tensor, torch.Tensor]) -> None:
-        """The update with the gradients given as factors ``(delta (B, n_out), pre (B, n_in))``,
-        ``g = delta^T pre`` (:func:`roy_online` with ``trace="input"``)."""
-        if self.opt is not None:
-            return self(t, *(delta.T @ pre for delta, pre in factors))
-        for s, (delta, pre) in zip(self.slots, factors):
-            s.step.add_(1)
-            if s.tiles is None:
-                if s.g_full is None:
-                    s.g_full = torch.empty_like(s.p)
-                self._fused(s.p, torch.mm(delta.T, pre, out=s.g_full), s.m[0], s.v[0], s.step)
-                continue
-            B = pre.shape[0]
-            if s.pre_buf is None or s.pre_buf.numel() != B * s.tile_columns:
-                s.pre_buf = pre.new_empty(B * s.tile_columns)
-            s.sync()
-            for i, (c0, c1) in enumerate(s.tiles):
-                pt = s.tile_of(s.pre_buf, B, c1 - c0).copy_(pre[:, c0:c1])
-                gt = s.tile_of(s.g_buf, delta.shape[1], c1 - c0)
-                # the tile of delta^T pre: each element is the same B-term dot product as in the whole
-                # product, and the update reads it from cache
-                self._tile_update(s, i, torch.mm(delta.T, pt, out=gt))
-            s.synced = s.p._version
-
-
-def _fused_supported(p: torch.Tensor) -> bool:
-    """Whether ``torch._fused_adamw_`` runs on ``p``'s device and dtype (as ``torch.optim`` checks)."""
-    from torch.optim.optimizer import _get_fused_kernels_supported_devices
-    return (p.device.type in _get_fused_kernels_supported_devices()
-            and p.dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16))
 
 
 def online_batch(net: TwoLayerLIF, spikes_in: torch.Tensor, target: torch.Tensor, *, lr: float,
