@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from spikelib.backend import check_backend, resolve_backend
-from spikelib.fitting import Checkpoint, FitResult, fingerprint, load_training, save_training
+from spikelib.fitting import Checkpoint, FitResult, derive_seed, fingerprint, load_training, save_training
 
 #: Keras' Adam epsilon (torch's default is 1e-8).
 ADAM_EPS = 1e-7
@@ -375,13 +375,6 @@ def train_mlp_classifier(train, val, test, *, batch_size: int = 32, epochs: int 
 # ----------------------------------------------------- mini-batch squared-error training (Roy et al. 2019)
 # The AE-ANN and AC-ANN baselines of Roy et al. (2019, §3.1, §3.2.3) train through fit_ann; their Roy-specific
 # wiring (sigmoid autoencoder, z-scored metric, quantised hidden states) is in spikelib.experiments.roy.
-
-
-def derive_seed(*parts: int) -> int:
-    """An independent seed for one stream, e.g. ``(seed, epoch)`` for the batch order or ``(seed, epoch,
-    batch, purpose)`` for Poisson spikes: numpy's ``SeedSequence`` of the parts, so nearby parts give
-    unrelated streams."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
 @dataclasses.dataclass(frozen=True)

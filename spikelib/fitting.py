@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 
 from spikelib._io import atomic_path
@@ -148,6 +149,13 @@ def load_training(checkpoint: Checkpoint, model: torch.nn.Module, optimizer: tor
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"].cpu())  # generator states are CPU byte tensors
     return state
+
+
+def derive_seed(*parts: int) -> int:
+    """An independent seed for one stream, e.g. ``(seed, epoch)`` for the batch order or ``(seed, epoch,
+    batch, purpose)`` for Poisson spikes: numpy's ``SeedSequence`` of the parts, so nearby parts give
+    unrelated streams."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
 def clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

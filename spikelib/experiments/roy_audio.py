@@ -39,7 +39,8 @@ import torch
 from torch import nn
 
 from spikelib import audio, data
-from spikelib.ann import ANNConfig, SigmoidMLP, derive_seed, fit_ann
+from spikelib.ann import ANNConfig, SigmoidMLP, fit_ann
+from spikelib.fitting import derive_seed
 from spikelib.fitting import FitResult
 from spikelib.lif.audiocoder import audio_to_image_mse, audiocoder_snn, labels_of, quantise, synthesise
 from spikelib.lif.losses import zscored_mse

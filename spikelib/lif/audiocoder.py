@@ -21,7 +21,7 @@ import math
 import numpy as np
 import torch
 
-from spikelib.ann import derive_seed
+from spikelib.fitting import derive_seed
 from spikelib.encoding import poisson
 from spikelib.lif.losses import zscored_mse
 from spikelib.lif.roy import RoyConfig, TwoLayerLIF, as_rates, decode_spikes

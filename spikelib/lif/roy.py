@@ -58,10 +58,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikelib.ann import derive_seed
 from spikelib.backend import resolve_backend
 from spikelib.encoding import poisson
-from spikelib.fitting import Checkpoint, FitResult, fingerprint
+from spikelib.fitting import Checkpoint, FitResult, derive_seed, fingerprint
 from spikelib.lif.functional import roy_neuron
 from spikelib.lif.losses import roy_error, roy_loss, zscored_mse
 from spikelib.lif.modules import LIFLayer
