@@ -70,7 +70,7 @@ def sd(id: str) -> float | None:
 
 def entries(prefix: str = "", *, paper: str | None = None) -> list[Mapping[str, Any]]:
     """Every entry whose id starts with ``prefix`` (and of ``paper``, if given), in file order."""
-    return [e for e in load_paper_values()["values"]
+    return [e for e in _by_id().values()  # validated once, in file order
             if e["id"].startswith(prefix) and (paper is None or e["paper"] == paper)]
 
 
