@@ -32,6 +32,7 @@ from typing import Callable
 import torch
 
 from spikelib._io import atomic_path
+from spikelib.backend import resolve_backend
 
 
 _PREAMBLE = Path(__file__).with_name("_kernel.h")
@@ -181,8 +182,6 @@ class CKernel:
     def available(self) -> bool:
         """Whether ``backend="auto"`` picks this kernel: built or buildable, and not turned off by
         ``$SPIKELIB_BACKEND=torch`` (or the deprecated ``$<switch>=0``); see :mod:`spikelib.backend`."""
-        from spikelib.backend import resolve_backend
-
         try:
             return resolve_backend("auto", kernel=self, what=self.what) == "c"
         except RuntimeError:  # SPIKELIB_BACKEND=c where the kernel cannot be built: not available
