@@ -16,7 +16,7 @@ typedef struct {
     double tau, theta, span;
     void *a, *b, *ref;    /* out (N, J): running sums and reference time of the chosen prefix */
     int64_t *k_star;      /* out (N, J): the chosen prefix, K if silent */
-    void *scratch;        /* 2 J values of this thread */
+    void *scratch;        /* 4 J values of this thread (a, b, two int32 flags) */
 } AlphaForwardArgs;
 
 /* alpha_backward_f64/_f32: gradient terms of the causal inputs of examples [n0, n1). */
@@ -60,6 +60,41 @@ typedef struct {
     const void *z;
     void *w;
 } AlphaLambertWArgs;
+
+/* A reusable barrier for the threads of one training epoch (two per mini-batch). A waiter spins a while
+ * first: a batch of 5 examples takes ~0.1 ms, far less than a sleeping thread needs to be woken. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t need, count, gen;
+} AlphaBarrier;
+
+static inline void alpha_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static void alpha_barrier_wait(AlphaBarrier *b) {
+    const int64_t gen = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->need) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);  /* before gen moves on: the next round starts at 0 */
+        pthread_mutex_lock(&b->mu);
+        __atomic_store_n(&b->gen, gen + 1, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
+    for (int i = 0; i < 20000; ++i) {
+        if (__atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) != gen) return;
+        alpha_cpu_relax();
+    }
+    pthread_mutex_lock(&b->mu);
+    while (__atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == gen) pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
 
 #define span_cap(T) (sizeof(T) == 4 ? (T)80 : (T)700)
 

@@ -26,7 +26,7 @@ import torch
 from spikelib._cbuild import CKernel, check_layout, dtype_suffix, template_source
 
 _HERE = Path(__file__).parent
-_FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99"]
+_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-fPIC", "-shared", "-std=c99"]
 
 _i64, _ptr_t, _dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
 
@@ -121,7 +121,7 @@ def forward(t_s: torch.Tensor, order: torch.Tensor, w: torch.Tensor, tau: float,
     ref = torch.empty_like(a)
     k_star = torch.empty(N, J, dtype=torch.int64)
     workers = max(1, min(torch.get_num_threads(), N))
-    scratch = torch.empty(workers, 2 * J, dtype=t_s.dtype)
+    scratch = torch.empty(workers, 4 * J, dtype=t_s.dtype)
     fn = getattr(lib, f"alpha_forward_{_suffix(t_s.dtype)}")
 
     def run(n0: int, n1: int, i: int) -> None:

@@ -11,7 +11,12 @@
  * _alpha.h, which declares the argument structs. Built by spikelib/alpha/_cscan.py.
  */
 
-/* MIRROR(alpha-crossing): keep in lockstep with spikelib/alpha/functional.py:_forward_core (the prefix
+/* The crossing test runs as two passes per input: a branch-free pass over every neuron (the running sums
+ * and the tests that need no exp, written so that the compiler vectorises it across neurons), flagging
+ * the neurons that cross before the next input (bit 0) or whose potential peaks before it (bit 1: only
+ * then is the peak's exp needed); then a scalar pass over the flagged few. Same arithmetic, same
+ * decisions as one scalar pass.
+ * MIRROR(alpha-crossing): keep in lockstep with spikelib/alpha/functional.py:_forward_core (the prefix
  * test); tested by tests/test_alpha_cscan.py::test_c_kernel_matches_torch_path_on_random_batches */
 void SUF(alpha_forward)(const AlphaForwardArgs *args) {
     const int64_t n0 = args->n0, n1 = args->n1, K = args->K, J = args->J;
@@ -20,7 +25,8 @@ void SUF(alpha_forward)(const AlphaForwardArgs *args) {
     const REAL tau = (REAL)args->tau, theta = (REAL)args->theta, span = (REAL)args->span;
     REAL *a_out = args->a, *b_out = args->b, *ref_out = args->ref;
     int64_t *k_star = args->k_star;
-    REAL *a = args->scratch, *b = (REAL *)args->scratch + J;
+    REAL *restrict a = args->scratch, *restrict b = (REAL *)args->scratch + J;
+    int32_t *restrict live = (int32_t *)((REAL *)args->scratch + 2 * J), *restrict flag = live + J;
     const REAL inv_tau = (REAL)1 / tau;
     for (int64_t n = n0; n < n1; ++n) {
         const REAL *tn = t_s + n * K;
@@ -28,7 +34,7 @@ void SUF(alpha_forward)(const AlphaForwardArgs *args) {
         int64_t *ks = k_star + n * J;
         REAL *ao = a_out + n * J, *bo = b_out + n * J, *ro = ref_out + n * J;
         int64_t remaining = J;
-        for (int64_t j = 0; j < J; ++j) { a[j] = 0; b[j] = 0; ks[j] = K; ao[j] = 0; bo[j] = 0; ro[j] = 0; }
+        for (int64_t j = 0; j < J; ++j) { a[j] = 0; b[j] = 0; live[j] = 1; ks[j] = K; ao[j] = 0; bo[j] = 0; ro[j] = 0; }
         REAL ref = tn[0];
         for (int64_t k = 0; k < K && remaining > 0; ++k) {
             REAL tk = tn[k];
@@ -39,27 +45,32 @@ void SUF(alpha_forward)(const AlphaForwardArgs *args) {
                 for (int64_t j = 0; j < J; ++j) { b[j] = (b[j] - d * a[j]) * f; a[j] *= f; }
                 ref = tk; d = 0;
             }
-            REAL e = EXP(tau * d), ed = e * d;
-            REAL ek = EXP(-tau * d);
-            REAL tn1 = (k + 1 < K) ? tn[k + 1] : (REAL)INFINITY;
-            int has_next = isfinite(tn1);
-            REAL sn = has_next ? tn1 - ref : (REAL)0;
-            REAL en = has_next ? EXP(-tau * sn) : (REAL)0;
-            const REAL *wr = w + on[k] * J;
+            const REAL e = EXP(tau * d), ed = e * d;
+            const REAL ek = EXP(-tau * d);
+            const REAL tn1 = (k + 1 < K) ? tn[k + 1] : (REAL)INFINITY;
+            const int32_t has_next = isfinite(tn1);
+            const REAL sn = has_next ? tn1 - ref : (REAL)0;
+            const REAL en = has_next ? EXP(-tau * sn) : (REAL)0;
+            const REAL *restrict wr = w + on[k] * J;
+            int32_t any = 0;
             for (int64_t j = 0; j < J; ++j) {
-                REAL aj = a[j] + wr[j] * e, bj = b[j] + wr[j] * ed;
+                const REAL aj = a[j] + wr[j] * e, bj = b[j] + wr[j] * ed;
                 a[j] = aj; b[j] = bj;
-                if (ks[j] != K || !(aj > 0)) continue;
-                /* the crossing lies at or after t_k: a > 0, t_k before the peak, V(t_k) <= theta */
-                REAL a_tau = aj * inv_tau;
-                REAL uk = aj * d - bj;
-                if (!(uk <= a_tau) || !(ek * uk <= theta)) continue;
-                /* ... and at or before t_{k+1} (or exists at all: the peak reaches theta) */
-                int ok;
-                REAL un = aj * sn - bj;
-                if (has_next && un <= a_tau) ok = en * un >= theta;
-                else ok = a_tau * EXP(-(REAL)1 - tau * (bj / aj)) >= theta;
-                if (ok) { ks[j] = k; ao[j] = aj; bo[j] = bj; ro[j] = ref; --remaining; }
+                /* the crossing lies at or after t_k: a > 0, t_k before the peak, V(t_k) <= theta ... */
+                const REAL a_tau = aj * inv_tau, uk = aj * d - bj, un = aj * sn - bj;
+                const int32_t at_k = live[j] & (aj > 0) & (uk <= a_tau) & (ek * uk <= theta);
+                /* ... and before t_{k+1} (next input before the peak), or else at the peak, if it reaches theta */
+                const int32_t next = has_next & (un <= a_tau);
+                const int32_t f = (at_k & next & (en * un >= theta)) | ((at_k & (next ^ 1)) << 1);
+                flag[j] = f;
+                any |= f;
+            }
+            if (!any) continue;
+            for (int64_t j = 0; j < J; ++j) {
+                if (!flag[j]) continue;
+                const REAL aj = a[j], bj = b[j];
+                if (!(flag[j] & 1) && !(aj * inv_tau * EXP(-(REAL)1 - tau * (bj / aj)) >= theta)) continue;
+                ks[j] = k; ao[j] = aj; bo[j] = bj; ro[j] = ref; live[j] = 0; --remaining;
             }
         }
     }
@@ -80,6 +91,7 @@ void SUF(alpha_backward)(const AlphaBackwardArgs *args) {
     const REAL tau = (REAL)args->tau, clip = (REAL)args->clip;
     REAL *grad_w = args->grad_w, *grad_t = args->grad_t;
     const REAL big = sizeof(REAL) == 4 ? (REAL)3.4e38 : (REAL)1.7e308;
+    int32_t last[J > 0 ? J : 1]; /* the last causal input of each output; -1: silent or no gradient */
     for (int64_t n = n0; n < n1; ++n) {
         const REAL *tn = t_s + n * K;
         const int64_t *on = order + n * K, *ks = k_star + n * J;
@@ -87,29 +99,50 @@ void SUF(alpha_backward)(const AlphaBackwardArgs *args) {
         int64_t kmax = -1;
         int one_frame = 1; /* every output in the frame of the first input: one exp per input */
         for (int64_t j = 0; j < J; ++j) {
-            if (ks[j] < K && gn[j] != 0 && ks[j] > kmax) kmax = ks[j];
+            last[j] = (ks[j] < K && gn[j] != 0) ? (int32_t)ks[j] : -1;
+            if (last[j] > kmax) kmax = last[j];
             if (ks[j] < K && rn[j] != tn[0]) one_frame = 0;
         }
         for (int64_t k = 0; k <= kmax; ++k) {
-            REAL tk = tn[k];
+            const REAL tk = tn[k];
             const int64_t i = on[k];
-            const REAL *wr = w + i * J;
-            REAL *gw = grad_w + i * J;
+            const REAL *restrict wr = w + i * J;
+            REAL *restrict gw = grad_w + i * J;
             REAL acc = 0;
-            REAL e0 = EXP(tau * (tk - tn[0]));
-            for (int64_t j = 0; j < J; ++j) {
-                if (k > ks[j] || gn[j] == 0) continue;
-                REAL x = tau * (tk - rn[j]);
-                REAL s = (one_frame ? e0 : EXP(x < span_cap(REAL) ? x : span_cap(REAL))) * dn[j];
-                REAL diff = tk - ton[j];
-                REAL dw = s * diff, dt = wr[j] * s * (tau * diff + 1);
-                if (clip > 0) {
-                    dw = dw > clip ? clip : (dw < -clip ? -clip : dw);
-                    dt = dt > clip ? clip : (dt < -clip ? -clip : dt);
+            if (one_frame) {
+                /* branch-free over the outputs (vectorised): a non-causal lane adds exactly 0 */
+                const REAL e0 = EXP(tau * (tk - tn[0]));
+                const int32_t kk = (int32_t)k;
+#pragma omp simd reduction(+ : acc)
+                for (int64_t j = 0; j < J; ++j) {
+                    const REAL s = e0 * dn[j], diff = tk - ton[j];
+                    REAL dw = s * diff, dt = wr[j] * s * (tau * diff + 1);
+                    if (clip > 0) {
+                        dw = dw > clip ? clip : (dw < -clip ? -clip : dw);
+                        dt = dt > clip ? clip : (dt < -clip ? -clip : dt);
+                    }
+                    REAL vw = gn[j] * dw, vt = gn[j] * dt;
+                    vw = vw != vw ? 0 : (vw == (REAL)INFINITY ? big : (vw == -(REAL)INFINITY ? -big : vw));
+                    vt = vt != vt ? 0 : (vt == (REAL)INFINITY ? big : (vt == -(REAL)INFINITY ? -big : vt));
+                    const int causal = kk <= last[j];
+                    gw[j] += causal ? vw : 0;
+                    acc += causal ? vt : 0;
                 }
-                REAL vw = gn[j] * dw, vt = gn[j] * dt;
-                gw[j] += isfinite(vw) ? vw : (isnan(vw) ? 0 : (vw > 0 ? big : -big));
-                acc += isfinite(vt) ? vt : (isnan(vt) ? 0 : (vt > 0 ? big : -big));
+            } else {
+                for (int64_t j = 0; j < J; ++j) {
+                    if (k > last[j]) continue;
+                    REAL x = tau * (tk - rn[j]);
+                    REAL s = EXP(x < span_cap(REAL) ? x : span_cap(REAL)) * dn[j];
+                    REAL diff = tk - ton[j];
+                    REAL dw = s * diff, dt = wr[j] * s * (tau * diff + 1);
+                    if (clip > 0) {
+                        dw = dw > clip ? clip : (dw < -clip ? -clip : dw);
+                        dt = dt > clip ? clip : (dt < -clip ? -clip : dt);
+                    }
+                    REAL vw = gn[j] * dw, vt = gn[j] * dt;
+                    gw[j] += isfinite(vw) ? vw : (isnan(vw) ? 0 : (vw > 0 ? big : -big));
+                    acc += isfinite(vt) ? vt : (isnan(vt) ? 0 : (vt > 0 ? big : -big));
+                }
             }
             grad_t[n * n_in + i] = isfinite(acc) ? acc : (isnan(acc) ? 0 : (acc > 0 ? big : -big));
         }

@@ -119,10 +119,11 @@ typedef struct {
 } SUF(Shared);
 
 /* One thread's share of a batch: its examples, buffers and partial sums (reduced in a fixed order). */
-typedef struct {
+typedef struct SUF(Worker) {
     const SUF(Shared) *sh;
-    int64_t e0, e1;
-    REAL *grad, *silent, *scratch, *grad_t;
+    struct SUF(Epoch) *ep;
+    int64_t index;
+    REAL *grad, *silent, *scratch, *grad_t, *pen;
     int64_t *tmp;
     SUF(LayerState) *st;
     REAL *rbuf;
@@ -133,8 +134,8 @@ typedef struct {
 
 static int SUF(worker_alloc)(SUF(Worker) *wk, const SUF(Shared) *sh) {
     const int64_t L = sh->L, max_all = sh->max_all, max_out = sh->max_out, max_g = sh->max_g;
-    size_t n_real = (size_t)sh->n_params + (size_t)sh->n_neurons + (size_t)L * (2 * max_all + max_g + 5 * max_out)
-                    + 2 * max_out + max_all;
+    size_t n_real = (size_t)sh->n_params + 2 * (size_t)sh->n_neurons + (size_t)L * (2 * max_all + max_g + 5 * max_out)
+                    + 4 * max_out + max_all;
     size_t n_int = (size_t)L * (max_all + max_out) + max_all;
     wk->sh = sh;
     wk->rbuf = calloc(n_real, sizeof(REAL));
@@ -145,6 +146,7 @@ static int SUF(worker_alloc)(SUF(Worker) *wk, const SUF(Shared) *sh) {
     int64_t *ir = wk->ibuf;
     wk->grad = r; r += sh->n_params;
     wk->silent = r; r += sh->n_neurons;
+    wk->pen = r; r += sh->n_neurons;
     for (int64_t l = 0; l < L; ++l) {
         SUF(LayerState) *s = &wk->st[l];
         s->t_in = r; r += max_all; s->t_s = r; r += max_all; s->g = r; r += max_g;
@@ -152,7 +154,7 @@ static int SUF(worker_alloc)(SUF(Worker) *wk, const SUF(Shared) *sh) {
         s->t_out = r; r += max_out; s->inv_denom = r; r += max_out;
         s->order = ir; ir += max_all; s->k_star = ir; ir += max_out;
     }
-    wk->scratch = r; r += 2 * max_out;
+    wk->scratch = r; r += 4 * max_out;
     wk->grad_t = r;
     wk->tmp = ir;
     return 0;
@@ -231,26 +233,111 @@ static void SUF(run_example)(SUF(Worker) *wk, int64_t ex) {
     }
 }
 
-/* The authors' Adam on one parameter tensor: p -= lr m_hat / sqrt(v_hat + eps); clamp to >= 0 (pulse
- * times); the gradient is zeroed for the next batch. restrict and a branch-free body let it vectorise.
+/* The authors' Adam, p -= lr m_hat / sqrt(v_hat + eps), on elements [i0, i1) of one parameter tensor, fused
+ * with what precedes it: the gradient is the threads' partial sums at offset off (added in thread order,
+ * then zeroed for the next batch) times inv_n, minus pen[j] for column j = i mod J of a weight matrix (the no-spike
+ * penalty; J = 0: none); pulse times are clamped to >= 0 afterwards. restrict and a branch-free body let
+ * it vectorise.
  * MIRROR(alpha-adam): keep in lockstep with spikelib/alpha/training.py:AlphaAdam; tested by
  * tests/test_alpha_ctrain.py::test_mini_batches_with_pulses_per_layer_match */
-static void SUF(adam_update)(REAL *restrict p, REAL *restrict m, REAL *restrict v, REAL *restrict g, int64_t n,
-                             REAL b1, REAL b2, REAL c1, REAL c2, REAL lr, REAL eps, int clamp) {
-    for (int64_t i = 0; i < n; ++i) {
-        const REAL gr = g[i];
-        m[i] = m[i] * b1 + (1 - b1) * gr;
-        v[i] = v[i] * b2 + (1 - b2) * (gr * gr);
-        p[i] -= lr * (m[i] / c1) / SQRT(v[i] / c2 + eps);
-        g[i] = 0;
+static void SUF(adam_update)(REAL *restrict p, REAL *restrict m, REAL *restrict v, REAL *const *grads, int64_t T,
+                             int64_t off, int64_t i0, int64_t i1, int64_t J, const REAL *restrict pen, REAL inv_n, REAL b1,
+                             REAL b2, REAL c1, REAL c2, REAL lr, REAL eps, int clamp) {
+    const int64_t step = J > 0 ? J : i1 - i0;
+    for (int64_t r0 = i0; r0 < i1; r0 += step) {  /* row by row, so that the column is the inner index */
+        REAL *restrict g0 = grads[0] + off + r0, *restrict pr = p + r0, *restrict mr = m + r0, *restrict vr = v + r0;
+        const int64_t n = r0 + step < i1 ? step : i1 - r0;
+        for (int64_t t = 1; t < T; ++t) {
+            REAL *restrict gt = grads[t] + off + r0;
+            for (int64_t i = 0; i < n; ++i) { g0[i] += gt[i]; gt[i] = 0; }
+        }
+        for (int64_t i = 0; i < n; ++i) {
+            const REAL gr = J > 0 ? g0[i] * inv_n - pen[i] : g0[i] * inv_n;
+            mr[i] = mr[i] * b1 + (1 - b1) * gr;
+            vr[i] = vr[i] * b2 + (1 - b2) * (gr * gr);
+            pr[i] -= lr * (mr[i] / c1) / SQRT(vr[i] / c2 + eps);
+            g0[i] = 0;
+        }
+        if (clamp)
+            for (int64_t i = 0; i < n; ++i) pr[i] = pr[i] < 0 ? 0 : pr[i];
     }
-    if (clamp)
-        for (int64_t i = 0; i < n; ++i) p[i] = p[i] < 0 ? 0 : p[i];
 }
 
-static void *SUF(run_share)(void *arg) {
+/* What the threads of one epoch share: the arguments, the barrier, and which layer's weights each Adam
+ * parameter tensor is (-1: pulse times or other, no penalty). */
+typedef struct SUF(Epoch) {
+    const AlphaTrainArgs *args;
+    SUF(Shared) sh;
+    SUF(Worker) *wk;
+    int64_t T;
+    AlphaBarrier bar;
+    int64_t *group_layer;
+    int go;
+} SUF(Epoch);
+
+/* The epoch as seen by thread t of T: per batch, its contiguous share of the examples; a barrier; if any
+ * example contributed, its share of every parameter tensor's update (weight tensors split by rows); a
+ * barrier. Every thread derives the batch's contributor count and penalties from all partial sums in
+ * thread order, so the result does not depend on timing. */
+static void SUF(epoch_run)(SUF(Worker) *wk) {
+    SUF(Epoch) *ep = wk->ep;
+    const AlphaTrainArgs *args = ep->args;
+    const SUF(Shared) *sh = &ep->sh;
+    const int64_t T = ep->T, t = wk->index, N = args->N, batch = args->batch, L = sh->L, P = sh->P;
+    const int64_t *sizes = sh->sizes;
+    REAL *params = args->params, *m = args->m, *v = args->v;
+    REAL *grads[T];
+    for (int64_t i = 0; i < T; ++i) grads[i] = ep->wk[i].grad;
+    const REAL penalty = (REAL)args->penalty;
+    int64_t updates = 0;
+    for (int64_t start = 0; start < N; start += batch) {
+        const int64_t stop = start + batch < N ? start + batch : N, n = stop - start;
+        for (int64_t e = start + n * t / T; e < start + n * (t + 1) / T; ++e) SUF(run_example)(wk, sh->order[e]);
+        if (T > 1) alpha_barrier_wait(&ep->bar);
+        int64_t n_contrib = 0;
+        for (int64_t i = 0; i < T; ++i) n_contrib += ep->wk[i].n_contrib;
+        if (t == 0) args->stats[2] += (double)n_contrib;
+        if (n_contrib > 0) {
+            ++updates;
+            /* MIRROR(alpha-no-spike-penalty): the mean over contributing examples, then penalty x (silent
+             * count) / n subtracted from every weight of a silent neuron's column; keep in lockstep with
+             * spikelib/alpha/training.py:train_step and spikelib/alpha/autoencoder.py:_add_no_spike_penalty;
+             * tested by tests/test_alpha_ctrain.py::test_mini_batches_with_pulses_per_layer_match */
+            const REAL inv_n = (REAL)1 / (REAL)n_contrib;
+            for (int64_t q = 0; q < sh->n_neurons; ++q) {
+                REAL c = ep->wk[0].silent[q];
+                for (int64_t i = 1; i < T; ++i) c += ep->wk[i].silent[q];
+                wk->pen[q] = c != 0 ? penalty * c * inv_n : 0;
+            }
+            for (int64_t gi = 0; gi < args->n_groups; ++gi) {
+                const int64_t k = args->group_step[gi] + updates, off = args->group_off[gi];
+                const int64_t l = ep->group_layer[gi], J = l >= 0 ? sizes[l + 1] : 0;
+                const int64_t units = l >= 0 ? sizes[l] + P : args->group_len[gi], width = l >= 0 ? J : 1;
+                const int64_t u0 = units * t / T, u1 = units * (t + 1) / T;
+                if (u1 <= u0) continue;
+                const REAL *pen = wk->pen;
+                for (int64_t i = 0; i < l; ++i) pen += sizes[i + 1];
+                const double b1 = args->beta1, b2 = args->beta2;
+                SUF(adam_update)(params + off, m + off, v + off, grads, T, off, u0 * width, u1 * width, J, pen, inv_n,
+                                 (REAL)b1, (REAL)b2, (REAL)(1 - pow(b1, (double)k)), (REAL)(1 - pow(b2, (double)k)),
+                                 (REAL)args->group_lr[gi], (REAL)args->eps, (int)args->group_clamp[gi]);
+            }
+        }
+        if (T > 1) alpha_barrier_wait(&ep->bar);  /* every update done, every partial sum read */
+        wk->n_contrib = 0;
+        memset(wk->silent, 0, (size_t)sh->n_neurons * sizeof(REAL));
+    }
+    (void)L;
+    if (t == 0) for (int64_t gi = 0; gi < args->n_groups; ++gi) args->group_step[gi] += updates;
+}
+
+static void *SUF(epoch_thread)(void *arg) {
     SUF(Worker) *wk = arg;
-    for (int64_t e = wk->e0; e < wk->e1; ++e) SUF(run_example)(wk, wk->sh->order[e]);
+    SUF(Epoch) *ep = wk->ep;
+    pthread_mutex_lock(&ep->bar.mu);  /* wait until the main thread knows how many threads started */
+    while (!ep->go) pthread_cond_wait(&ep->bar.cv, &ep->bar.mu);
+    pthread_mutex_unlock(&ep->bar.mu);
+    if (wk->index < ep->T) SUF(epoch_run)(wk);
     return NULL;
 }
 
@@ -258,99 +345,69 @@ static void *SUF(run_share)(void *arg) {
  * outputs, L = -log(p_y + 1e-8), dL/dt = y - p, correct iff argmin t == y; only misclassified examples
  * contribute unless update_all. loss_kind 1: autoencoder, o = t - latency (1 if silent), target inf -> 1,
  * reported sum (o - target)^2 / n_out, dL/dt = o - target for spiking outputs, every example contributes.
- * The examples of a batch are split over up to n_threads threads (contiguous shares; partial gradients
- * summed in thread order, so a run is repeatable for a given thread count).
+ * The examples of a batch are split over up to n_threads threads, started once per epoch (contiguous
+ * shares; partial gradients summed in thread order, so a run is repeatable for a given thread count), and
+ * the update is split over the same threads.
  * stats[0] += summed loss, stats[1] += correct, stats[2] += contributing. Returns 0, or -1 if out of memory. */
 int SUF(alpha_train_epoch)(const AlphaTrainArgs *args) {
-    const int64_t L = args->L, P = args->P, n_groups = args->n_groups, N = args->N, batch = args->batch;
+    const int64_t L = args->L, P = args->P, n_groups = args->n_groups, batch = args->batch;
     const int64_t *sizes = args->sizes, *w_off = args->w_off, *group_off = args->group_off;
-    const int64_t *group_len = args->group_len, *group_clamp = args->group_clamp;
-    int64_t *group_step = args->group_step;
-    const double *group_lr = args->group_lr;
-    const double beta1 = args->beta1, beta2 = args->beta2, eps = args->eps;
-    REAL *params = args->params, *m = args->m, *v = args->v;
-    const REAL penalty = (REAL)args->penalty;
+    const int64_t *group_len = args->group_len;
     double *stats = args->stats;
-    SUF(Shared) sh = {0};
-    sh.L = L; sh.P = P; sh.sizes = sizes; sh.w_off = w_off; sh.pulse_off = args->pulse_off;
-    sh.labels = args->labels; sh.order = args->order; sh.params = params; sh.x = args->x;
-    sh.targets = args->targets; sh.loss_kind = (int)args->loss_kind; sh.update_all = (int)args->update_all;
-    sh.latency = (REAL)args->latency; sh.tau = (REAL)args->tau; sh.theta = (REAL)args->theta;
-    sh.clip = (REAL)args->clip; sh.span = (REAL)args->span; sh.min_w1 = (REAL)args->min_w1;
+    SUF(Epoch) ep = {0};
+    ep.args = args;
+    SUF(Shared) *sh = &ep.sh;
+    sh->L = L; sh->P = P; sh->sizes = sizes; sh->w_off = w_off; sh->pulse_off = args->pulse_off;
+    sh->labels = args->labels; sh->order = args->order; sh->params = args->params; sh->x = args->x;
+    sh->targets = args->targets; sh->loss_kind = (int)args->loss_kind; sh->update_all = (int)args->update_all;
+    sh->latency = (REAL)args->latency; sh->tau = (REAL)args->tau; sh->theta = (REAL)args->theta;
+    sh->clip = (REAL)args->clip; sh->span = (REAL)args->span; sh->min_w1 = (REAL)args->min_w1;
     for (int64_t g = 0; g < n_groups; ++g)
-        if (group_off[g] + group_len[g] > sh.n_params) sh.n_params = group_off[g] + group_len[g];
+        if (group_off[g] + group_len[g] > sh->n_params) sh->n_params = group_off[g] + group_len[g];
     for (int64_t l = 0; l < L; ++l) {
-        if (sizes[l] + P > sh.max_all) sh.max_all = sizes[l] + P;
-        if (sizes[l + 1] > sh.max_out) sh.max_out = sizes[l + 1];
-        sh.n_neurons += sizes[l + 1];
+        if (sizes[l] + P > sh->max_all) sh->max_all = sizes[l] + P;
+        if (sizes[l + 1] > sh->max_out) sh->max_out = sizes[l + 1];
+        sh->n_neurons += sizes[l + 1];
     }
-    sh.max_g = sh.max_all > sh.max_out ? sh.max_all : sh.max_out;
+    sh->max_g = sh->max_all > sh->max_out ? sh->max_all : sh->max_out;
     int64_t T = args->n_threads < 1 ? 1 : args->n_threads;
     if (T > batch) T = batch;
-    SUF(Worker) *wk = calloc((size_t)T, sizeof(SUF(Worker)));
+    ep.wk = calloc((size_t)T, sizeof(SUF(Worker)));
+    ep.group_layer = calloc((size_t)(n_groups > 0 ? n_groups : 1), sizeof(int64_t));
     pthread_t *tid = calloc((size_t)T, sizeof(pthread_t));
-    int ok = wk != NULL && tid != NULL;
-    for (int64_t i = 0; ok && i < T; ++i) ok = SUF(worker_alloc)(&wk[i], &sh) == 0;
+    int ok = ep.wk != NULL && tid != NULL && ep.group_layer != NULL;
+    for (int64_t i = 0; ok && i < T; ++i) {
+        ok = SUF(worker_alloc)(&ep.wk[i], sh) == 0;
+        ep.wk[i].ep = &ep; ep.wk[i].index = i;
+    }
     if (!ok) {
-        if (wk) for (int64_t i = 0; i < T; ++i) SUF(worker_free)(&wk[i]);
-        free(wk); free(tid);
+        if (ep.wk) for (int64_t i = 0; i < T; ++i) SUF(worker_free)(&ep.wk[i]);
+        free(ep.wk); free(tid); free(ep.group_layer);
         return -1;
     }
-    REAL *grad = wk[0].grad, *silent = wk[0].silent;
-
-    for (int64_t start = 0; start < N; start += batch) {
-        const int64_t stop = start + batch < N ? start + batch : N, n = stop - start;
-        const int64_t used = n < T ? n : T;
-        for (int64_t i = 0; i < used; ++i) { wk[i].e0 = start + n * i / used; wk[i].e1 = start + n * (i + 1) / used; }
-        int64_t spawned = 0;
-        for (int64_t i = 1; i < used; ++i, ++spawned)
-            if (pthread_create(&tid[i], NULL, SUF(run_share), &wk[i]) != 0) break;
-        SUF(run_share)(&wk[0]);
-        for (int64_t i = 1; i <= spawned; ++i) pthread_join(tid[i], NULL);
-        for (int64_t i = spawned + 1; i < used; ++i) SUF(run_share)(&wk[i]); /* a thread could not start */
-        int64_t n_contrib = wk[0].n_contrib;
-        wk[0].n_contrib = 0;
-        for (int64_t i = 1; i < used; ++i) {
-            for (int64_t k = 0; k < sh.n_params; ++k) { grad[k] += wk[i].grad[k]; wk[i].grad[k] = 0; }
-            for (int64_t k = 0; k < sh.n_neurons; ++k) { silent[k] += wk[i].silent[k]; wk[i].silent[k] = 0; }
-            n_contrib += wk[i].n_contrib;
-            wk[i].n_contrib = 0;
-        }
-        stats[2] += (double)n_contrib;
-        if (n_contrib == 0) continue;
-        /* mean over contributing examples, the no-spike penalty, Adam (epsilon inside the root)
-         * MIRROR(alpha-no-spike-penalty): keep in lockstep with spikelib/alpha/training.py:train_step and
-         * spikelib/alpha/autoencoder.py:_add_no_spike_penalty; tested by
-         * tests/test_alpha_ctrain.py::test_mini_batches_with_pulses_per_layer_match */
-        const REAL inv_n = (REAL)1 / (REAL)n_contrib;
-        for (int64_t i = 0; i < sh.n_params; ++i) grad[i] *= inv_n;
-        REAL *sil = silent;
-        for (int64_t l = 0; l < L; ++l) {
-            const int64_t J = sizes[l + 1], rows = sizes[l] + P;
-            REAL *gw = grad + w_off[l];
-            int any = 0;
-            for (int64_t j = 0; j < J; ++j) {  /* sil becomes the penalty per column */
-                any |= sil[j] != 0;
-                sil[j] = sil[j] != 0 ? penalty * sil[j] * inv_n : 0;
-            }
-            if (any)  /* row by row: contiguous, unlike column by column */
-                for (int64_t i = 0; i < rows; ++i)
-                    for (int64_t j = 0; j < J; ++j) gw[i * J + j] -= sil[j];
-            memset(sil, 0, (size_t)J * sizeof(REAL));
-            sil += J;
-        }
-        for (int64_t gi = 0; gi < n_groups; ++gi) {
-            const int64_t k = ++group_step[gi];
-            const REAL b1 = (REAL)beta1, b2 = (REAL)beta2, lr = (REAL)group_lr[gi];
-            const REAL c1 = (REAL)(1 - pow(beta1, (double)k)), c2 = (REAL)(1 - pow(beta2, (double)k));
-            SUF(adam_update)(params + group_off[gi], m + group_off[gi], v + group_off[gi], grad + group_off[gi],
-                             group_len[gi], b1, b2, c1, c2, lr, (REAL)eps, (int)group_clamp[gi]);
-        }
+    for (int64_t g = 0; g < n_groups; ++g) {  /* a tensor that is exactly layer l's weights gets its penalty */
+        ep.group_layer[g] = -1;
+        for (int64_t l = 0; l < L; ++l)
+            if (group_off[g] == w_off[l] && group_len[g] == (sizes[l] + P) * sizes[l + 1]) ep.group_layer[g] = l;
     }
+    pthread_mutex_init(&ep.bar.mu, NULL);
+    pthread_cond_init(&ep.bar.cv, NULL);
+    int64_t started = 1;
+    while (started < T && pthread_create(&tid[started], NULL, SUF(epoch_thread), &ep.wk[started]) == 0) ++started;
+    pthread_mutex_lock(&ep.bar.mu);
+    ep.T = started;  /* a thread that could not start: its share goes to the others */
+    ep.bar.need = started;
+    ep.go = 1;
+    pthread_cond_broadcast(&ep.bar.cv);
+    pthread_mutex_unlock(&ep.bar.mu);
+    SUF(epoch_run)(&ep.wk[0]);
+    for (int64_t i = 1; i < started; ++i) pthread_join(tid[i], NULL);
     for (int64_t i = 0; i < T; ++i) {
-        for (int k = 0; k < 3; ++k) stats[k] += wk[i].stats[k];
-        SUF(worker_free)(&wk[i]);
+        for (int k = 0; k < 2; ++k) stats[k] += ep.wk[i].stats[k];
+        SUF(worker_free)(&ep.wk[i]);
     }
-    free(wk); free(tid);
+    pthread_mutex_destroy(&ep.bar.mu);
+    pthread_cond_destroy(&ep.bar.cv);
+    free(ep.wk); free(tid); free(ep.group_layer);
     return 0;
 }
