@@ -40,6 +40,12 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
 
 
+def _reference_experiments() -> list[str]:
+    from spikelib.reference import EXPERIMENTS
+
+    return list(EXPERIMENTS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m spikelib", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -67,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_score = sub.add_parser("scorecard", help="every number of the four papers beside this build's value")
     p_score.add_argument("--json", action="store_true", help="a JSON list of rows instead of a table")
     p_score.add_argument("--results", default=None, help="the records' folder (default $SPIKELIB_RESULTS or results/)")
+
+    p_ref = sub.add_parser("reference", help="run an experiment's paper-protocol configurations here and keep them",
+                           description="Train the paper-protocol configurations of one experiment on this machine, "
+                                       "resumable at every epoch; finished ones are kept in book/paper_runs/.")
+    p_ref.add_argument("experiment", choices=sorted(_reference_experiments()), help="the page whose runs to compute")
+    p_ref.add_argument("--budget", default=None, help="stop after this long (e.g. 150m, 2h; default: no limit); "
+                                                      "rerun the same command to continue")
+    p_ref.add_argument("--only", nargs="*", default=None, help="configuration names (default: all, in order)")
+    p_ref.add_argument("--status", action="store_true", help="print each configuration's progress; run nothing")
 
     p_keep = sub.add_parser("keep-paper-run", help="copy a paper-scale record into book/paper_runs/ to commit it")
     p_keep.add_argument("records", nargs="+", help="results/<name>.json files written at SCALE=paper")
@@ -108,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
         return data.cli(check_only=args.check, datasets=args.datasets)
     if args.command == "scorecard":
         return scorecard(args.json, args.results)
+    if args.command == "reference":
+        from spikelib import reference
+
+        try:
+            return reference.cli(args.experiment, budget=args.budget, only=args.only, status=args.status)
+        except (RuntimeError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     if args.command == "book":
         from spikelib import pipeline
 

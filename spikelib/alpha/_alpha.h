@@ -87,7 +87,7 @@ static void alpha_barrier_wait(AlphaBarrier *b) {
         pthread_mutex_unlock(&b->mu);
         return;
     }
-    for (int i = 0; i < 20000; ++i) {
+    for (int i = 0; i < 4000; ++i) {
         if (__atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) != gen) return;
         alpha_cpu_relax();
     }

@@ -1,0 +1,195 @@
+"""Reference runs: the papers' protocols computed on this machine and kept in the book (issue #19).
+
+``python -m spikelib reference <experiment> [--budget 150m]`` trains the paper-protocol configurations of
+one experiment (its module's ``reference_runs()``) one after the other, resumable at every epoch: each
+configuration checkpoints into the results folder, an interrupted or budget-limited run continues where it
+stopped, and a finished configuration is never recomputed. Each finished configuration's record goes to
+``book/paper_runs/<experiment>/<name>.json`` and the page's combined record (its module's
+``reference_record``) to ``book/paper_runs/<experiment>.json``, the record the scorecard's "kept" column
+reads. Records carry their provenance: the commits that computed them (committed code only), the dates,
+the machine, the wall time, scale ``paper`` and how the run differs from the paper.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from spikelib import results
+from spikelib._io import write_text_durably
+from spikelib.fitting import fingerprint
+
+#: experiment (the page's record name) -> the experiments module that defines its reference runs
+EXPERIMENTS = {"alpha_mnist_training": "spikelib.experiments.comsa_alpha"}
+
+
+def parse_budget(text: str | None) -> float | None:
+    """``"150m"``, ``"2h"``, ``"90s"`` or a number of minutes -> seconds; None: no budget."""
+    if text in (None, "", "0"):
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
+    if not m:
+        raise ValueError(f"--budget {text!r}: give a duration such as 150m, 2h or 90s")
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "": 60}[m.group(2)]
+
+
+def machine() -> dict:
+    """The machine of a run, without host or user names (records are published)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    import torch
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "system": platform.system()}
+
+
+def _module(experiment: str):
+    import importlib
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"no reference runs for {experiment!r}; known: {', '.join(EXPERIMENTS)}")
+    return importlib.import_module(EXPERIMENTS[experiment])
+
+
+def _read(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+class Reference:
+    """The reference runs of one experiment: where their records and checkpoints live, and running them."""
+
+    def __init__(self, experiment: str, *, kept_dir: str | os.PathLike | None = None,
+                 work_dir: str | os.PathLike | None = None):
+        self.experiment, self.module = experiment, _module(experiment)
+        self.kept_dir = Path(kept_dir) if kept_dir is not None else results.PAPER_RUNS_DIR
+        self.work_dir = Path(work_dir) if work_dir is not None else results.results_dir() / "reference"
+        self.configs = self.module.reference_runs()
+
+    def record_path(self, name: str) -> Path:
+        return self.kept_dir / self.experiment / f"{name}.json"
+
+    def key(self, config: Mapping[str, Any]) -> str:
+        return fingerprint(self.experiment, config["settings"])
+
+    def finished(self, config: Mapping[str, Any]) -> dict | None:
+        """The kept record of ``config`` if it was computed with its current settings."""
+        rec = _read(self.record_path(config["name"]))
+        return rec if rec is not None and rec.get("settings_key") == self.key(config) else None
+
+    def status(self) -> list[dict]:
+        """One line per configuration: name, epochs done of epochs, kept or not."""
+        out = []
+        for c in self.configs:
+            prog = _read(self.work_dir / f"{self.experiment}-{c['name']}.progress.json") or {}
+            done = c["epochs"] if self.finished(c) else prog.get("epochs_done", 0)
+            out.append({"name": c["name"], "epochs_done": done, "epochs": c["epochs"], "kept": bool(self.finished(c))})
+        return out
+
+    def run(self, *, budget_s: float | None = None, only: list[str] | None = None, chunk: int = 25,
+            progress: Callable[..., Any] | None = None) -> list[str]:
+        """Run (or continue) every unfinished configuration in order until ``budget_s`` is spent; returns
+        the names of the configurations finished by this call. Refuses to start from uncommitted code."""
+        commit, dirty = results.git_state()
+        if not commit or dirty:
+            raise RuntimeError("reference runs are kept with the commit that computed them: commit your changes "
+                               f"first (git_commit={commit}, dirty={dirty})")
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        todo = [c for c in self.configs if (not only or c["name"] in only) and not self.finished(c)]
+        done_now = []
+        for k, config in enumerate(todo, 1):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if self._run_one(config, k, len(todo), commit, deadline, chunk, progress):
+                done_now.append(config["name"])
+        self.write_combined()
+        return done_now
+
+    def _run_one(self, config, k, n, commit, deadline, chunk, progress) -> bool:
+        name, epochs = config["name"], config["epochs"]
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.work_dir / f"{self.experiment}-{name}"
+        ckpt, prog_path = stem.with_suffix(".ckpt"), stem.with_suffix(".progress.json")
+        prog = _read(prog_path) or {}
+        if prog.get("settings_key") != self.key(config):  # other settings: the checkpoint restarts too
+            prog = {"settings_key": self.key(config), "epochs_done": 0, "wall_s": 0.0, "commits": {},
+                    "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        bar = progress(total=epochs, initial=prog["epochs_done"], desc=f"{self.experiment} {k}/{n} {name}",
+                       unit="epoch") if progress else None
+        per_epoch = None
+        entry = None
+        while prog["epochs_done"] < epochs:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and (left <= 0 or (per_epoch and left < per_epoch)):
+                break
+            step = chunk if not (left and per_epoch) else max(1, min(chunk, int(left // per_epoch)))
+            target = min(epochs, prog["epochs_done"] + step)
+            t0 = time.perf_counter()
+
+            def on_epoch(rec: dict) -> None:
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix({k_: round(v, 4) for k_, v in rec.items()
+                                     if k_ in ("test_accuracy", "train_accuracy_running", "val_loss")})
+
+            entry = self.module.reference_train(config["settings"], epochs=target, checkpoint=ckpt, on_epoch=on_epoch)
+            wall = time.perf_counter() - t0
+            ran = target - prog["epochs_done"]
+            per_epoch = wall / max(ran, 1)
+            prog["epochs_done"], prog["wall_s"] = target, prog["wall_s"] + wall
+            prog["commits"][commit] = prog["commits"].get(commit, 0) + ran
+            write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")
+        if bar is not None:
+            bar.close()
+        if prog["epochs_done"] < epochs or entry is None:
+            return False
+        record = {"name": f"{self.experiment}/{name}", "scale": "paper", "settings": dict(config["settings"]),
+                  "settings_key": self.key(config), "results": entry,
+                  "provenance": {"commits": prog["commits"], "git_commit": commit, "git_dirty": False,
+                                 "started": prog["started"],
+                                 "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                                 "wall_seconds": round(prog["wall_s"], 1), "machine": machine(), "device": "cpu",
+                                 "deviations": config["deviations"], "scale": "paper"}}
+        write_text_durably(self.record_path(name), json.dumps(record, indent=1, allow_nan=True) + "\n")
+        return True
+
+    def write_combined(self) -> Path | None:
+        """``book/paper_runs/<experiment>.json`` from every finished configuration (None if none is)."""
+        entries = {c["name"]: rec for c in self.configs if (rec := self.finished(c))}
+        if not entries:
+            return None
+        combined = self.module.reference_record({n: r["results"] for n, r in entries.items()})
+        provs = [r["provenance"] for r in entries.values()]
+        commits = sorted({c for p in provs for c in p["commits"]})
+        record = {"name": self.experiment, "scale": "paper", "results": combined,
+                  "provenance": {"notebook": self.experiment, "scale": "paper", "reference_runs": sorted(entries),
+                                 "git_commit": provs[-1]["git_commit"], "git_dirty": False, "commits": commits,
+                                 "date": max(p["finished"] for p in provs), "device": "cpu",
+                                 "machine": provs[-1]["machine"],
+                                 "wall_seconds": round(sum(p["wall_seconds"] for p in provs), 1),
+                                 "deviations": provs[-1]["deviations"]}}
+        path = self.kept_dir / f"{self.experiment}.json"
+        write_text_durably(path, json.dumps(record, indent=1, allow_nan=True) + "\n")
+        return path
+
+
+def cli(experiment: str, *, budget: str | None = None, only: list[str] | None = None, status: bool = False) -> int:
+    ref = Reference(experiment)
+    if status:
+        for s in ref.status():
+            print(f"{s['name']}: {s['epochs_done']}/{s['epochs']} epochs" + (" (kept)" if s["kept"] else ""))
+        return 0
+    from tqdm.auto import tqdm
+
+    finished = ref.run(budget_s=parse_budget(budget), only=only, progress=tqdm)
+    for s in ref.status():
+        print(f"{s['name']}: {s['epochs_done']}/{s['epochs']} epochs" + (" (kept)" if s["kept"] else ""))
+    if finished:
+        print(f"finished {', '.join(finished)}: commit book/paper_runs/ with git")
+    return 0

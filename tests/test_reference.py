@@ -1,0 +1,101 @@
+"""spikelib.reference: resumable, budgeted paper-protocol runs kept in book/paper_runs (issue #19)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+
+from spikelib import reference, results
+
+
+def _fake_module(calls: list):
+    """An experiment whose 'training' appends one number per epoch to a checkpoint file."""
+    mod = types.ModuleType("fake_reference_experiment")
+
+    def reference_runs():
+        return [{"name": f"cfg{i}", "epochs": 5, "deviations": "a test", "settings": {"seed": i, "lr": 0.1}}
+                for i in range(2)]
+
+    def reference_train(settings, *, epochs, checkpoint, on_epoch=None):
+        done = json.loads(checkpoint.read_text()) if checkpoint.exists() else []
+        for e in range(len(done), epochs):
+            calls.append((settings["seed"], e))
+            done.append(settings["seed"] * 100 + e)
+            if on_epoch:
+                on_epoch({"epoch": e, "test_accuracy": 0.5})
+        checkpoint.write_text(json.dumps(done))
+        return {"values": done, "max_test_accuracy_percent": 50.0 + settings["seed"]} if epochs == 5 else None
+
+    def reference_record(entries):
+        return {"best": max(entries.values(), key=lambda e: e["max_test_accuracy_percent"])}
+
+    mod.reference_runs, mod.reference_train, mod.reference_record = reference_runs, reference_train, reference_record
+    return mod
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    calls: list = []
+    monkeypatch.setitem(sys.modules, "fake_reference_experiment", _fake_module(calls))
+    monkeypatch.setitem(reference.EXPERIMENTS, "fake", "fake_reference_experiment")
+    monkeypatch.setattr(results, "git_state", lambda *a, **k: ("abc123", False))
+    ref = reference.Reference("fake", kept_dir=tmp_path / "kept", work_dir=tmp_path / "work")
+    return ref, calls
+
+
+def test_runs_resume_and_never_recompute(fake, monkeypatch):
+    ref, calls = fake
+    # a budget too small for anything after the first chunk: the first call stops inside cfg0
+    clock = iter([0.0, 0.0, 0.0] + [1000.0] * 20)  # deadline, first config, first chunk; then time is up
+    monkeypatch.setattr(reference.time, "monotonic", lambda: next(clock))
+    assert ref.run(budget_s=60, chunk=2) == []
+    assert [s["epochs_done"] for s in ref.status()] == [2, 0]
+    assert not (ref.kept_dir / "fake.json").exists()
+    monkeypatch.setattr(reference.time, "monotonic", lambda: 0.0)
+    assert ref.run(chunk=2) == ["cfg0", "cfg1"]
+    # every epoch of every configuration trained exactly once across the two calls
+    assert calls == [(0, e) for e in range(5)] + [(1, e) for e in range(5)]
+    rec = json.loads(ref.record_path("cfg0").read_text())
+    assert rec["scale"] == "paper" and rec["results"]["values"] == [0, 1, 2, 3, 4]
+    assert rec["provenance"]["commits"] == {"abc123": 5} and rec["provenance"]["deviations"] == "a test"
+    combined = json.loads((ref.kept_dir / "fake.json").read_text())
+    assert combined["name"] == "fake" and combined["results"]["best"]["max_test_accuracy_percent"] == 51.0
+    assert combined["provenance"]["reference_runs"] == ["cfg0", "cfg1"]
+    assert results.load_paper_runs(ref.kept_dir)["fake"]["scale"] == "paper"
+    assert ref.run() == [] and len(calls) == 10  # finished: nothing recomputed
+
+
+def test_changed_settings_are_not_finished(fake):
+    ref, calls = fake
+    ref.run()
+    ref.configs[0]["settings"]["lr"] = 0.2
+    assert [s["kept"] for s in ref.status()] == [False, True]
+
+
+def test_refuses_uncommitted_code(fake, monkeypatch):
+    ref, calls = fake
+    monkeypatch.setattr(results, "git_state", lambda *a, **k: ("abc123", True))
+    with pytest.raises(RuntimeError, match="commit your changes"):
+        ref.run()
+    assert calls == []
+
+
+@pytest.mark.parametrize("text, seconds", [("150m", 9000), ("2h", 7200), ("90s", 90), ("30", 1800), (None, None)])
+def test_parse_budget(text, seconds):
+    assert reference.parse_budget(text) == seconds
+
+
+def test_bad_budget_and_unknown_experiment_name_the_fix():
+    with pytest.raises(ValueError, match="150m"):
+        reference.parse_budget("soon")
+    with pytest.raises(ValueError, match="alpha_mnist_training"):
+        reference.Reference("nope")
+
+
+def test_every_experiment_defines_its_runs():
+    for name in reference.EXPERIMENTS:
+        ref = reference.Reference(name)
+        assert ref.configs and all({"name", "epochs", "deviations", "settings"} <= set(c) for c in ref.configs)
