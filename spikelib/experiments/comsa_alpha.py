@@ -361,3 +361,19 @@ def reference_record(entries: Mapping[str, Mapping[str, Any]]) -> dict:
     return {"table2_trained": {"table1": best},
             "fast_regime_from_epoch": {"Table 1": fast_regime_switch(best["history"])},
             "networks": len(table1)}
+
+
+def kept_reference() -> dict | None:
+    """The kept paper-protocol record of the MNIST training page (``book/paper_runs/``), or None."""
+    from spikelib import results
+
+    return results.load_paper_runs().get("alpha_mnist_training")
+
+
+def kept_table2_row(kept: Mapping[str, Any]) -> str:
+    """The Table-2 row of the kept paper-protocol run, in the page's columns."""
+    r, prov = kept["results"]["table2_trained"]["table1"], kept["provenance"]
+    return (f"| Table 1, kept paper-protocol run (best of {kept['results']['networks']} network(s); commit "
+            f"{prov['git_commit'][:7]}, {prov['date'][:10]}) | paper | {r['n_train']} | {r['epochs']} "
+            f"(kept {r['best_epoch'] + 1}) | {r['train_accuracy_percent']:.2f} | {r['test_accuracy_percent']:.2f} "
+            f"| {r['max_test_accuracy_percent']:.2f} | {r['test_loss']:.4f} |")
