@@ -420,3 +420,32 @@ def test_rerun_note_follows_the_parameters_once(tmp_path):
     note = nb.cells[3].source
     assert "make book NOTEBOOKS=demo" in note and "papermill notebooks/demo.ipynb out.ipynb -p scale smoke -p seed" in note
     assert "scale **smoke** on **cpu**" in note
+
+
+def test_every_page_cites_its_paper_and_the_references_hold_looked_up_identifiers():
+    """book/references.bib: every entry has a DOI or an arXiv identifier; every notebook's first cell and
+    the introduction cite entries that exist; CITATION.cff lists the same DOIs."""
+    import re
+
+    import nbformat
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    bib = (root / "book" / "references.bib").read_text(encoding="utf-8")
+    entries = dict(re.findall(r"@\w+\{(\w+),(.*?)\n\}", bib, flags=re.S))
+    assert len(entries) == 4
+    for key, body in entries.items():
+        assert re.search(r"\bdoi\s*=\s*\{10\.\d{4,5}/\S+\}", body) or re.search(r"eprint\s*=\s*\{\d{4}\.\d{5}\}", body), key
+    cited = set()
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        keys = re.findall(r"\{cite:p\}`([\w,]+)`", nbformat.read(path, 4).cells[0].source)
+        assert keys, f"{path.name}: its first cell cites no paper"
+        cited.update(k for ks in keys for k in ks.split(","))
+    intro = set(re.findall(r"\{cite:p\}`(\w+)`", (root / "book" / "intro.md").read_text(encoding="utf-8")))
+    assert cited <= set(entries) and intro == set(entries)
+    cff = yaml.safe_load((root / "CITATION.cff").read_text(encoding="utf-8"))
+    bib_dois = set(re.findall(r"doi\s*=\s*\{([^}]+)\}", bib))
+    assert {r["doi"] for r in cff["references"] if "doi" in r} == bib_dois
+    config = yaml.safe_load((root / "book" / "_config.yml").read_text(encoding="utf-8"))
+    assert config["bibtex_bibfiles"] == ["references.bib"]
+    assert "{bibliography}" in (root / "book" / "references.md").read_text(encoding="utf-8")
