@@ -20,18 +20,28 @@ help:
 	@echo "make data   fetch and verify MNIST, Fashion-MNIST and FSDD into \$$SPIKELIB_DATA (~/.cache/spikelib)"
 	@echo "make bench  run the benchmarks in benchmarks/ (one JSON line each)"
 
-# The stamp depends on pyproject.toml so a changed pin reinstalls.
-$(STAMP): pyproject.toml
+# .venv gets the package with the extras a target needs (pyproject.toml: book, test, cluster), every other
+# package pinned by constraints.txt, the lock of the whole environment `make test` installs (a rebuild
+# years from now gets the same packages). The stamps depend on both files so a changed pin reinstalls.
+BOOK_STAMP := $(VENV)/.spikelib-book
+PIP_INSTALL = $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+$(BOOK_STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
-	@touch $(STAMP)
+	$(PIP_INSTALL) -e ".[book]"
+	@touch $(BOOK_STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e ".[book,test,cluster]"
+	@touch $(STAMP) $(BOOK_STAMP)
 
 venv: $(STAMP)
 
-data: $(STAMP)
+data: $(BOOK_STAMP)
 	$(PY) -m spikelib data
 
-book: $(STAMP)
+book: $(BOOK_STAMP)
 	$(PY) -m spikelib data
 	$(PY) -m spikelib book --scale "$(SCALE)" --notebooks "$(NOTEBOOKS)" --device "$(DEVICE)" --jobs "$(JOBS)"
 
