@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from spikelib.backend import check_backend, resolve_backend
-from spikelib.fitting import Checkpoint, FitResult, derive_seed, fingerprint, load_training, save_training
+from spikelib.fitting import (Checkpoint, EpochProgress, FitResult, derive_seed, fingerprint, load_training,
+                              save_training)
 
 #: Keras' Adam epsilon (torch's default is 1e-8).
 ADAM_EPS = 1e-7
@@ -208,6 +209,7 @@ def fit_dense_autoencoder(
     state = load_training(ckpt, model, opt, gen)
     if state is not None:
         history, best = state["history"], state["best"]
+    on_epoch = EpochProgress.wrap(on_epoch, epochs, initial=len(history), desc="dense autoencoder fit")
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         total = 0.0
@@ -326,6 +328,7 @@ def fit_mlp_classifier(
     if state is not None:
         history = state["history"]
     t_start = time.perf_counter()
+    on_epoch = EpochProgress.wrap(on_epoch, epochs, initial=len(history), desc="MLP fit")
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         total = 0.0
@@ -461,6 +464,7 @@ def fit_ann(
 
     t0 = time.perf_counter()
     position = 0
+    on_epoch = EpochProgress.wrap(on_epoch, cfg.epochs, desc="ANN fit")
     for epoch in range(cfg.epochs):
         perm = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(derive_seed(seed, epoch)))
         for i in range(0, len(inputs), cfg.batch_size):

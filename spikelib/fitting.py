@@ -161,3 +161,62 @@ def derive_seed(*parts: int) -> int:
 def clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A detached copy of ``model``'s state dict (the weights of a selected epoch)."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+# ---------------------------------------------------------------- progress of long fits
+
+#: The file the book pipeline gives each notebook for progress lines (spikelib.pipeline_progress tails it
+#: onto the terminal); the notebook's own output, and so the book page, stays free of progress bars.
+PROGRESS_ENV = "SPIKELIB_PROGRESS_FILE"
+_SHOWN = ("test_accuracy", "val_accuracy", "val_mse", "val_lrec", "val_loss", "train_mse_running",
+          "train_accuracy_running", "loss")
+
+
+class EpochProgress:
+    """Progress of one fit, one tqdm-style line per epoch ("desc: 35%|███▌ | 7/20 [01:02<01:55,
+    8.90s/epoch, test_accuracy=0.97]"), appended to ``$SPIKELIB_PROGRESS_FILE`` when it is set, or drawn on
+    stderr with ``enabled=True``; nothing otherwise. Call it with each epoch's record."""
+
+    def __init__(self, total: int, *, initial: int = 0, desc: str = "fit", unit: str = "epoch",
+                 enabled: bool | None = None):
+        import os
+        import time
+
+        self.path = os.environ.get(PROGRESS_ENV) or None
+        self.enabled = bool(self.path) if enabled is None else enabled
+        self.total, self.n, self.initial, self.desc, self.unit = total, initial, initial, desc, unit
+        self._clock = time.monotonic
+        self.start = self._clock()
+
+    def __call__(self, record: Mapping[str, Any] | None = None) -> None:
+        if not self.enabled:
+            return
+        import sys
+
+        from tqdm import tqdm
+
+        self.n += 1
+        shown = {k: round(float(record[k]), 4) for k in _SHOWN if isinstance((record or {}).get(k), (int, float))}
+        line = tqdm.format_meter(self.n, self.total, self._clock() - self.start, prefix=self.desc, unit=self.unit,
+                                 initial=self.initial, ncols=110, postfix=", ".join(f"{k}={v}" for k, v in
+                                                                                  list(shown.items())[:2]) or None)
+        if self.path:
+            with open(self.path, "a", encoding="utf-8") as f:  # opened per line: nothing to close on failure
+                f.write(line + "\n")
+        else:
+            sys.stderr.write("\r" + line + ("\n" if self.n >= self.total else ""))
+            sys.stderr.flush()
+
+    @classmethod
+    def wrap(cls, on_epoch, total: int, *, initial: int = 0, desc: str = "fit", enabled: bool | None = None):
+        """``on_epoch`` (or None) followed by a progress report: what every ``fit`` passes its records to."""
+        progress = cls(total, initial=initial, desc=desc, enabled=enabled)
+        if not progress.enabled:
+            return on_epoch
+
+        def report(record):
+            if on_epoch is not None:
+                on_epoch(record)
+            progress(record)
+
+        return report

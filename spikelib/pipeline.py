@@ -48,6 +48,7 @@ from spikelib.pipeline_mathjax import (  # re-exported: spikelib.pipeline.instal
     MATHJAX_STAMP,
     install_mathjax,
 )
+from spikelib.pipeline_progress import Board, NotebookProgress, describe_failure, print_lock  # noqa: F401
 from spikelib.scales import check_scale
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -62,13 +63,16 @@ PLACEHOLDER_KEY = "spikelib_placeholder"
 #: Pages the pipeline generates into executed/ (``executed/<name>.md``); they are not notebooks.
 GENERATED_PAGES = ("scorecard", "about_build")
 
-_print_lock = threading.Lock()
 _live: set[subprocess.Popen] = set()  # papermill processes running now, to stop them on Ctrl-C
 _stopping = threading.Event()
+_board: Board | None = None  # the running notebooks' live status, while run_notebooks runs
 
 
 def say(msg: str) -> None:
-    with _print_lock:
+    if _board is not None:
+        _board.say(msg)  # erases the in-place status line first
+        return
+    with print_lock:
         print(msg, flush=True)
 
 
@@ -183,30 +187,6 @@ def declared_parameters(path: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(path)))
 
 
-def describe_failure(executed: Path) -> tuple[str, str] | None:
-    """("cell N (first source line)", "Error: message") for the first cell that failed, or that was
-    still running when papermill was stopped ("" as the error); None if there is none."""
-    import nbformat
-
-    try:
-        nb = nbformat.read(executed, as_version=4)
-    except Exception:  # a notebook killed mid-write is not worth a second traceback
-        return None
-    index = 0  # position in the source notebook: skip the cells papermill inserted
-    for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
-            continue
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        running = cell.get("metadata", {}).get("papermill", {}).get("status") == "running"
-        if errors or running:
-            first = next((ln for ln in cell.source.splitlines() if ln.strip()), "").strip()
-            error = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else ""
-            return f"cell {index} ({first!r})", error
-        index += 1
-    return None
-
-
 RERUN_TAG = "spikelib-rerun"
 
 
@@ -264,28 +244,47 @@ def execute_notebook(
     source, target = Path(notebook_dir) / f"{name}.ipynb", Path(executed_dir) / f"{name}.ipynb"
     values = {"scale": scale, "device": device}
     declared = declared_parameters(source)
+    # --log-output streams the kernel's output (progress bars included) and the cell markers to us
     cmd = [sys.executable, "-m", "papermill", str(source), str(target), "-k", KERNEL,
-           "--cwd", str(Path(notebook_dir).resolve()), "--no-progress-bar", "--log-level", "WARNING"]
+           "--cwd", str(Path(notebook_dir).resolve()), "--progress-bar", "--log-output", "--log-level", "INFO"]
     for key in INJECTABLE:
         if key in declared:
             cmd += ["-r", key, values[key]]  # -r: raw strings, so "1" stays a string
     if timeout:
         cmd += ["--execution-timeout", str(timeout)]
+    # the fits of the notebook append their progress here (spikelib.fitting.EpochProgress), not to the page
+    progress_file = Path(executed_dir) / f".{name}.progress"
+    progress_file.unlink(missing_ok=True)
+    env = dict(env, SPIKELIB_PROGRESS_FILE=str(progress_file.resolve()))
     start = time.perf_counter()
     # A session of its own, so that a timeout can kill papermill together with the kernel it started.
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            errors="replace", start_new_session=True)
     _live.add(proc)
     if _stopping.is_set():  # interrupted while this one was starting
         _kill(proc)
-    try:
-        log, _ = proc.communicate(timeout=timeout + KILL_GRACE_S if timeout else None)
-        killed = False
-    except subprocess.TimeoutExpired:
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
         _kill(proc)
-        log, killed = proc.communicate()[0] or "", True
+
+    timer = threading.Timer(timeout + KILL_GRACE_S, expire) if timeout else None
+    progress = _board.add(name, progress_file) if _board is not None else NotebookProgress(name)
+    try:
+        if timer:
+            timer.start()
+        for line in proc.stdout:  # text mode: a bar's carriage returns end lines too
+            progress.feed(line)
+        proc.wait()
     finally:
+        if timer:
+            timer.cancel()
         _live.discard(proc)
+        if _board is not None:
+            _board.remove(name)
+        progress_file.unlink(missing_ok=True)
+    log, killed = "".join(progress.log), expired.is_set()
     wall = time.perf_counter() - start
     if proc.returncode == 0 and not killed:
         add_rerun_note(target, name, scale=scale, device=device, parameters=declared)
@@ -325,7 +324,9 @@ def run_notebooks(
         say(f"[start] {name}")
         return execute_notebook(name, **kwargs)
 
+    global _board
     _stopping.clear()
+    _board = Board()
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures = [pool.submit(one, n) for n in names]
     try:
@@ -349,6 +350,8 @@ def run_notebooks(
         raise
     finally:
         pool.shutdown(wait=True)
+        _board.close()
+        _board = None
     order = {n: i for i, n in enumerate(names)}
     return sorted(runs, key=lambda r: order[r.name])
 

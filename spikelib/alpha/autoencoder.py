@@ -39,7 +39,8 @@ from spikelib.alpha.losses import autoencoder_loss
 from spikelib.alpha.modules import AlphaNetwork
 from spikelib.alpha.training import AlphaAdam, Hyperparameters, c_epoch_numerics, make_optimizer, use_c_backend
 from spikelib.backend import from_engine
-from spikelib.fitting import Checkpoint, FitResult, clone_state, fingerprint, load_training, save_training
+from spikelib.fitting import (Checkpoint, EpochProgress, FitResult, clone_state, fingerprint, load_training,
+                              save_training)
 
 #: Pixels of an MNIST / FMNIST image: the input and output size of the autoencoders.
 N_PIXELS = 784
@@ -204,6 +205,7 @@ def fit_autoencoder(
     state = load_training(ckpt, net, opt, gen)
     if state is not None:
         history, best = state["history"], state["best"]
+    on_epoch = EpochProgress.wrap(on_epoch, epochs, initial=len(history), desc="fit_autoencoder")
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x), generator=gen).to(x.device)

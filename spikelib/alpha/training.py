@@ -26,7 +26,8 @@ from spikelib.alpha import functional as _functional
 from spikelib.alpha.losses import classification_loss, predict
 from spikelib.alpha.modules import AlphaNetwork
 from spikelib.backend import BACKENDS, from_engine, resolve_backend
-from spikelib.fitting import Checkpoint, FitResult, clone_state, fingerprint, load_training, save_training
+from spikelib.fitting import (Checkpoint, EpochProgress, FitResult, clone_state, fingerprint, load_training,
+                              save_training)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,6 +301,7 @@ def fit(
     state = load_training(ckpt, net, opt, gen)
     if state is not None:
         history, best = state["history"], state["best"]
+    on_epoch = EpochProgress.wrap(on_epoch, epochs, initial=len(history), desc="alpha.fit")
     for epoch in range(len(history), epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x), generator=gen)

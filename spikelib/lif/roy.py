@@ -60,7 +60,7 @@ from torch import nn
 
 from spikelib.backend import resolve_backend
 from spikelib.encoding import poisson
-from spikelib.fitting import Checkpoint, FitResult, derive_seed, fingerprint
+from spikelib.fitting import Checkpoint, EpochProgress, FitResult, derive_seed, fingerprint
 from spikelib.lif.functional import roy_neuron
 from spikelib.lif.losses import roy_error, roy_loss, zscored_mse
 from spikelib.lif.modules import LIFLayer
@@ -455,6 +455,7 @@ def fit(
     total = cfg.epochs * n_batches
     stop = total if max_batches is None else min(total, max_batches)
     t_start = time.perf_counter()
+    on_epoch = EpochProgress.wrap(on_epoch, cfg.epochs, initial=position // n_batches, desc="roy fit")
     while position < stop:
         epoch, b = divmod(position, n_batches)
         _train_batch(net, x, targets, cfg, opt, history, seed=seed, epoch=epoch, batch=b, position=position,

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from spikelib.backend import check_backend
-from spikelib.fitting import Checkpoint, FitResult, fingerprint
+from spikelib.fitting import Checkpoint, EpochProgress, FitResult, fingerprint
 from spikelib.lif.conv_sae import LATENT, ConvSAE, ConvVAE, SAEOutput, add_noise, build_model, encode
 from spikelib.lif.sae_losses import loss_terms, reconstruction_loss
 from spikelib.lif.sae_metrics import (
@@ -242,6 +242,7 @@ def fit(model: nn.Module, train: torch.Tensor, val: tuple[torch.Tensor, torch.Te
             ckpt.save({"model": model.state_dict(), "history": history})
 
     bs = config["batch_size"]
+    on_epoch = EpochProgress.wrap(on_epoch, config["epochs"], initial=len(history), desc="sae fit")
     for epoch in range(len(history), config["epochs"]):
         if epoch_state is not None:
             perm, start, sums = epoch_state["perm"], epoch_state["step"], epoch_state["sums"]
