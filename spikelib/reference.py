@@ -129,22 +129,29 @@ class Reference:
             if left is not None and (left <= 0 or (per_epoch and left < per_epoch)):
                 break
             step = chunk if not (left and per_epoch) else max(1, min(chunk, int(left // per_epoch)))
-            target = min(epochs, prog["epochs_done"] + step)
-            t0 = time.perf_counter()
+            before, target = prog["epochs_done"], min(epochs, prog["epochs_done"] + step)
+            t0 = last = time.perf_counter()
 
             def on_epoch(rec: dict) -> None:
+                # counted per epoch (the checkpoint is saved right after this call), so an interrupted chunk
+                # loses at most the epoch in flight, and each commit is credited with the epochs it computed
+                nonlocal last
+                now = time.perf_counter()
+                prog["epochs_done"] = rec["epoch"] + 1
+                prog["wall_s"] += now - last
+                prog["commits"][commit] = prog["commits"].get(commit, 0) + 1
+                last = now
+                write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")
                 if bar is not None:
-                    bar.update(1)
+                    bar.update(prog["epochs_done"] - bar.n)
                     bar.set_postfix({k_: round(v, 4) for k_, v in rec.items()
                                      if k_ in ("test_accuracy", "train_accuracy_running", "val_loss")})
 
             entry = self.module.reference_train(config["settings"], epochs=target, checkpoint=ckpt, on_epoch=on_epoch)
-            wall = time.perf_counter() - t0
-            ran = target - prog["epochs_done"]
-            per_epoch = wall / max(ran, 1)
-            prog["epochs_done"], prog["wall_s"] = target, prog["wall_s"] + wall
-            prog["commits"][commit] = prog["commits"].get(commit, 0) + ran
-            write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")
+            per_epoch = (time.perf_counter() - t0) / max(prog["epochs_done"] - before, 1)
+            if prog["epochs_done"] < target:  # the checkpoint was ahead of the progress file: trust it
+                prog["epochs_done"] = target
+                write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")
         if bar is not None:
             bar.close()
         if prog["epochs_done"] < epochs or entry is None:

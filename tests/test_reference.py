@@ -11,7 +11,10 @@ import pytest
 from spikelib import reference, results
 
 
-def _fake_module(calls: list):
+CRASH_AT: set = set()  # epochs at which the fake training is interrupted (once each)
+
+
+def _fake_module(calls: list, crash_at: set):
     """An experiment whose 'training' appends one number per epoch to a checkpoint file."""
     mod = types.ModuleType("fake_reference_experiment")
 
@@ -22,11 +25,14 @@ def _fake_module(calls: list):
     def reference_train(settings, *, epochs, checkpoint, on_epoch=None):
         done = json.loads(checkpoint.read_text()) if checkpoint.exists() else []
         for e in range(len(done), epochs):
+            if e in crash_at:
+                crash_at.discard(e)
+                raise KeyboardInterrupt  # interrupted in the middle of a chunk
             calls.append((settings["seed"], e))
             done.append(settings["seed"] * 100 + e)
             if on_epoch:
                 on_epoch({"epoch": e, "test_accuracy": 0.5})
-        checkpoint.write_text(json.dumps(done))
+            checkpoint.write_text(json.dumps(done))  # like fit: saved after each epoch's report
         return {"values": done, "max_test_accuracy_percent": 50.0 + settings["seed"]} if epochs == 5 else None
 
     def reference_record(entries):
@@ -39,7 +45,8 @@ def _fake_module(calls: list):
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     calls: list = []
-    monkeypatch.setitem(sys.modules, "fake_reference_experiment", _fake_module(calls))
+    CRASH_AT.clear()
+    monkeypatch.setitem(sys.modules, "fake_reference_experiment", _fake_module(calls, CRASH_AT))
     monkeypatch.setitem(reference.EXPERIMENTS, "fake", "fake_reference_experiment")
     monkeypatch.setattr(results, "git_state", lambda *a, **k: ("abc123", False))
     ref = reference.Reference("fake", kept_dir=tmp_path / "kept", work_dir=tmp_path / "work")
@@ -66,6 +73,17 @@ def test_runs_resume_and_never_recompute(fake, monkeypatch):
     assert combined["provenance"]["reference_runs"] == ["cfg0", "cfg1"]
     assert results.load_paper_runs(ref.kept_dir)["fake"]["scale"] == "paper"
     assert ref.run() == [] and len(calls) == 10  # finished: nothing recomputed
+
+
+def test_an_interrupted_chunk_is_counted_per_epoch(fake):
+    ref, calls = fake
+    CRASH_AT.add(3)
+    with pytest.raises(KeyboardInterrupt):
+        ref.run(chunk=25)
+    assert [s["epochs_done"] for s in ref.status()] == [3, 0]
+    assert ref.run() == ["cfg0", "cfg1"]
+    assert calls == [(0, e) for e in range(5)] + [(1, e) for e in range(5)]
+    assert json.loads(ref.record_path("cfg0").read_text())["provenance"]["commits"] == {"abc123": 5}
 
 
 def test_changed_settings_are_not_finished(fake):
