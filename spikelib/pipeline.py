@@ -167,10 +167,13 @@ def ensure_kernel(name: str = KERNEL) -> None:
 
 
 def kernel_env(results_dir: Path | None, jobs: int) -> dict[str, str]:
-    """Environment for papermill and its kernels: headless plots, the results directory, thread budget."""
+    """Environment for papermill and its kernels: headless plots, figures as numbered MyST figures with
+    captions (:func:`spikelib.plotting.show`), the results directory, thread budget."""
+    from spikelib.plotting import BOOK_ENV
     from spikelib.results import results_dir as resolve_results_dir
 
     env = dict(os.environ, MPLBACKEND="Agg")
+    env[BOOK_ENV] = "1"
     env["SPIKELIB_RESULTS"] = str(resolve_results_dir(results_dir).resolve())
     # Parallel notebooks would each start one torch thread per core; share the cores out instead.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))

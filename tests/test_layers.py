@@ -41,7 +41,7 @@ MODEL_PACKAGES = ("spikelib.alpha", "spikelib.lif")
 ABOVE_THE_MODELS = (
     "spikelib.scales", "spikelib.sweep", "spikelib.results", "spikelib.pipeline", "spikelib.scorecard",
     "spikelib.plotting", "spikelib.about", "spikelib.data", "spikelib.papers", "spikelib.reporting",
-    "spikelib.experiments", "spikelib.audio", "spikelib.reference",
+    "spikelib.experiments", "spikelib.audio", "spikelib.reference", "spikelib.captions",
 )
 
 
