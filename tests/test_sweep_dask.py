@@ -49,8 +49,10 @@ def cluster(tmp_path_factory):
     home = tmp_path_factory.mktemp("worker_home")
     (home / "tmp").mkdir()
     env = {"SPIKELIB_DATA": str(home / "data"), "SPIKELIB_CACHE": str(home / "build"), "TMPDIR": str(home / "tmp")}
+    # no dashboard; the scheduler's other HTTP routes (health, metrics) on a free loopback port, not 8787
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, env=env) as c:
+                                  dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                  env=env) as c:
         yield c.scheduler_address, home
 
 
