@@ -26,6 +26,8 @@ ENVIRONMENT = """environment variables:
   SPIKELIB_OFFLINE   1: never download; use the cache, package registries and the shared folder
   SPIKELIB_TIMEOUT   seconds before a download source is given up (default 5)
   SPIKELIB_BOOK      1 (set by `book` for its kernels): figures shown as numbered MyST figures
+  SPIKELIB_EXECUTOR  where sweep configurations run: unset or local (this machine), or a Dask
+                     scheduler's tcp://host:8786 (README: Running the paper scale on a cluster)
   SPIKELIB_PROGRESS_FILE  where fits append progress lines (set by the book pipeline per notebook)"""
 
 EXAMPLES = """examples:

@@ -43,8 +43,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 def write_text_durably(target: str | Path, text: str) -> None:
     """Write ``text`` to ``target`` through :func:`atomic_path`, flushed to disk (fsync) before the rename,
     so that a crash right after never leaves an empty or partial file under the final name."""
+    write_bytes_durably(target, text.encode("utf-8"))
+
+
+def write_bytes_durably(target: str | Path, data: bytes) -> None:
+    """:func:`write_text_durably` for bytes."""
     with atomic_path(target) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -1,4 +1,4 @@
-"""Parameter sweeps: a grid of configurations run in parallel worker processes, resumable, one record each.
+"""Parameter sweeps: a grid of configurations run in parallel, here or on a Dask cluster; resumable, one record each.
 
 ::
 
@@ -16,9 +16,14 @@ temporary file, removed on the next run) and simply runs again, resuming from it
 keeps one. A failing configuration writes ``<key>.error.json`` (with the traceback) instead, the others
 carry on, and :class:`SweepError` lists the failures at the end. One sweep at a time per directory.
 
-The sweep is three modules: :mod:`spikelib.sweep_configs` (grids, keys, seeds, directories), this one
-(running the configs) and :mod:`spikelib.sweep_summary` (records as tables); every public name of the
-three is importable from here.
+Where the configs run: here, in local worker processes (``workers``), or, with
+``SPIKELIB_EXECUTOR=tcp://host:8786``, on the workers of that Dask scheduler (:mod:`spikelib.sweep_executors`).
+Either way this process writes every record, when its config's result arrives, and each record's
+provenance names the ``executor`` (``"local"`` or ``"dask tcp://..."``) and the ``worker`` (``host:pid``).
+
+The sweep is four modules: :mod:`spikelib.sweep_configs` (grids, keys, seeds, directories), this one
+(running the configs), :mod:`spikelib.sweep_executors` (where they run) and :mod:`spikelib.sweep_summary`
+(records as tables); every public name of them is importable from here.
 """
 
 from __future__ import annotations
@@ -27,20 +32,14 @@ import inspect
 import json
 import math
 import os
-import pickle
-import shutil
 import time
-import traceback
 from collections import Counter, deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from spikelib._io import write_text_durably
-from spikelib.results import _jsonable, provenance
+from spikelib import _io
+from spikelib.results import _jsonable, git_state
 from spikelib.scales import check_scale
 from spikelib.sweep_configs import (
     CHECKPOINT_SUFFIX,
@@ -55,10 +54,21 @@ from spikelib.sweep_configs import (
     grid,
     sweep_directory,
 )
+from spikelib.sweep_executors import (
+    ENV as EXECUTOR_ENV,
+    _remove,
+    _Task,
+    check_spawnable,
+    connect,
+    executor_address,
+    run_dask,
+    run_here,
+    run_pool,
+)
 from spikelib.sweep_summary import load_sweep, summary, summary_markdown
 
 __all__ = [
-    "CHECKPOINT_SUFFIX", "ERROR_SUFFIX", "LOCK_NAME", "MAX_READABLE", "RECORD_SUFFIX", "SweepError",
+    "CHECKPOINT_SUFFIX", "ERROR_SUFFIX", "EXECUTOR_ENV", "LOCK_NAME", "MAX_READABLE", "RECORD_SUFFIX", "SweepError",
     "config_key", "config_seed", "grid", "load_sweep", "run_sweep", "summary", "summary_markdown",
     "sweep_directory",
 ]
@@ -74,125 +84,33 @@ class SweepError(RuntimeError):
         self.records = records
 
 
-# ---------------------------------------------------------------- running one configuration
-
-
-@dataclass
-class _Task:
-    key: str
-    config: dict
-    seed: int
-    directory: Path
-    sweep: str
-    scale: str | None
-    device: str
-    common_info: dict
-    pass_seed: bool
-    pass_checkpoint: bool
-    keep_checkpoint: bool
-    attempt: int = 1
-
-    def path(self, suffix: str) -> Path:
-        return self.directory / f"{self.key}{suffix}"
+# ---------------------------------------------------------------- writing a configuration's outcome
 
 
 def _write_json(target: Path, obj: Mapping) -> None:
     # Serialise first, so a value JSON cannot hold fails before anything touches the disk.
-    write_text_durably(target, json.dumps(obj, indent=2, default=_jsonable, allow_nan=True) + "\n")
+    _io.write_text_durably(target, json.dumps(obj, indent=2, default=_jsonable, allow_nan=True) + "\n")
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def _execute(task: _Task, fn: Callable, common: Mapping) -> dict:
-    """Run ``fn`` on one config and write its record (or its error record); return the outcome."""
-    import torch
-
-    kwargs = dict(common)
-    if task.pass_seed:
-        kwargs["seed"] = task.seed
-    if task.pass_checkpoint:
-        kwargs["checkpoint"] = task.path(CHECKPOINT_SUFFIX)
-    t0 = time.perf_counter()
-    try:
-        results = fn(dict(task.config), **kwargs)  # a copy: fn may not alter what is recorded
-        if not isinstance(results, Mapping):
-            raise TypeError(f"the sweep function must return a mapping of results, got {type(results).__name__}")
-        record = {
-            "key": task.key,
-            "sweep": task.sweep,
-            "status": "ok",
-            "scale": task.scale,
-            "config": task.config,
-            "results": dict(results),
-            "seed": task.seed,
-            "wall_s": time.perf_counter() - t0,
-            "attempt": task.attempt,
-            "threads": torch.get_num_threads(),
-            "common": task.common_info,
-            "provenance": provenance(task.sweep, params=task.config, scale=task.scale, seed=task.seed,
-                                     device=task.device),
-        }
-        _write_json(task.path(RECORD_SUFFIX), record)
-    except Exception as exc:
-        error = {
-            "key": task.key,
-            "sweep": task.sweep,
-            "status": "failed",
-            "config": task.config,
-            "seed": task.seed,
-            "attempt": task.attempt,
-            "wall_s": time.perf_counter() - t0,
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(),
-        }
-        _write_json(task.path(ERROR_SUFFIX), error)
-        return {"status": "failed", "error": error["error"], "wall_s": error["wall_s"], "exception": exc}
-    task.path(ERROR_SUFFIX).unlink(missing_ok=True)
-    if not task.keep_checkpoint:
-        _remove(task.path(CHECKPOINT_SUFFIX))  # the record is the result; a finished config never reruns
-    return {"status": "ok", "record": record, "wall_s": record["wall_s"]}
-
-
-# Set once per worker process by _init_worker: the function and common arguments arrive once, not per task.
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(threads: int, payload: bytes) -> None:
-    # Before torch or numpy load (fn's module may import them), so their thread pools get the share too.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
-    _WORKER["fn"], _WORKER["common"] = pickle.loads(payload)
-
-
-def _worker_execute(task: _Task) -> dict:
-    outcome = _execute(task, _WORKER["fn"], _WORKER["common"])
-    outcome.pop("exception", None)  # an exception object may not survive pickling; the text is kept
-    return outcome
-
-
-def _died(task: _Task, in_flight: list[str]) -> dict:
-    """Outcome (and error record) of a config whose worker pool broke: one of its processes died."""
-    error = {
-        "key": task.key,
-        "sweep": task.sweep,
-        "status": "failed",
-        "config": task.config,
-        "seed": task.seed,
-        "attempt": task.attempt,
-        "error": "a worker process died while it ran (killed, e.g. for memory, crashed in native code, or "
-                 f"could not start: see its output); configs in flight then: {', '.join(in_flight)}",
-        "traceback": "",
-    }
-    _write_json(task.path(ERROR_SUFFIX), error)
-    return {"status": "failed", "error": error["error"], "wall_s": math.nan}
+def _store(task: _Task, outcome: dict, executor: str) -> None:
+    """Write ``outcome``: the files a remote worker sent back, then the record; or the error record."""
+    if outcome["status"] == "ok":
+        record = outcome["record"]
+        record["provenance"]["executor"] = executor
+        for name, data in outcome.get("files", {}).items():
+            # a worker's files are its config's artifacts: never a record, a hidden file or another folder
+            if Path(name).name == name and not name.startswith(".") and not name.endswith(RECORD_SUFFIX):
+                _io.write_bytes_durably(task.directory / name, data)
+        _write_json(task.path(RECORD_SUFFIX), record)  # last: a record means its files are there
+        task.path(ERROR_SUFFIX).unlink(missing_ok=True)
+        if not task.keep_checkpoint:
+            _remove(task.path(CHECKPOINT_SUFFIX))  # the record is the result; a finished config never reruns
+        return
+    _write_json(task.path(ERROR_SUFFIX), {
+        "key": task.key, "sweep": task.sweep, "status": "failed", "config": task.config, "seed": task.seed,
+        "attempt": task.attempt, "wall_s": outcome["wall_s"], "error": outcome["error"],
+        "traceback": outcome.get("traceback", ""), "executor": executor, "worker": outcome.get("worker"),
+    })
 
 
 # ---------------------------------------------------------------- the sweep
@@ -219,21 +137,6 @@ def _accepts(fn: Callable, name: str) -> bool:
         return False
     p = params.get(name)
     return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-
-
-def _check_spawnable(fn: Callable, common: Mapping) -> bytes:
-    target = getattr(fn, "func", fn)  # functools.partial
-    module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
-    if module == "__main__" or "<" in qualname:
-        raise ValueError(
-            f"workers > 1 run {qualname or fn!r} in fresh processes, which can only import module-level "
-            "functions of a module (not a notebook's or script's __main__, not a lambda or nested function): "
-            "move it into a .py module, or use workers=1"
-        )
-    try:
-        return pickle.dumps((fn, dict(common)))
-    except Exception as exc:
-        raise ValueError(f"workers > 1 need fn and common picklable: {exc}; or use workers=1") from exc
 
 
 @contextmanager
@@ -288,6 +191,7 @@ def run_sweep(
     on_progress: Callable[[int, int, str, float], None] | None = None,
     retries: int = 0,
     keep_checkpoints: bool = False,
+    executor: str | None = None,
 ) -> list[dict]:
     """Run ``fn(config, **common)`` for every config without a record in ``directory``; return all records.
 
@@ -296,17 +200,20 @@ def run_sweep(
             it has a ``seed`` parameter it gets :func:`config_seed` (``config["seed"]``, else derived from
             the config); if it has a ``checkpoint`` parameter it gets ``<directory>/<key>.ckpt``, a path
             to save its state to and resume from (``spikelib.alpha.fit(checkpoint=...)`` does both),
-            removed once the record is written unless ``keep_checkpoints``.
+            removed once the record is written unless ``keep_checkpoints``. Files it writes beside the
+            checkpoint (``<key>.npz``) end up in ``directory``, on a Dask worker too (its checkpoint is
+            then in the worker's temp dir: :mod:`spikelib.sweep_executors`).
         configs: the configurations (mappings of JSON values), e.g. from :func:`grid`; no duplicates.
         directory: where the records go, one sweep per directory.
         workers: 1 runs in this process, in order (easy to debug); more run in that many fresh ('spawn')
             processes, for which ``fn`` must be a module-level function of an importable module; 0: one
             per core this process may use (``$OMP_NUM_THREADS``, which the book pipeline sets to each
             notebook's share, else the CPU affinity), so that configs whose own work cannot use several
-            threads (small batches) still keep every core busy.
+            threads (small batches) still keep every core busy. Ignored on Dask, which runs as many configs
+            at once as its workers have threads.
         threads_per_worker: torch threads of each worker; default: the cores (``$OMP_NUM_THREADS`` if
             set) divided among the workers, at least 1. With ``workers=1`` torch's setting is left alone
-            unless this is given.
+            unless this is given; on Dask too (where Dask's nanny sets ``OMP_NUM_THREADS=1``).
         name: the sweep's name in the records and progress lines; default: the directory's name.
         common: keyword arguments for every call (sent once to each worker). They are not part of the
             config's identity: whatever changes the results belongs in the config. Only ``scale`` is
@@ -316,6 +223,8 @@ def run_sweep(
             failed config (``elapsed_s``: since the sweep started); default: print one line with an ETA.
         retries: extra attempts for a config that raised, within this call.
         keep_checkpoints: keep ``<key>.ckpt`` after success.
+        executor: where the configs run: ``"local"``, or a Dask scheduler's ``"tcp://host:port"``;
+            default ``$SPIKELIB_EXECUTOR``, else local.
 
     Returns:
         The records of all ``configs``, in their order, finished ones read from disk.
@@ -324,8 +233,10 @@ def run_sweep(
         SweepError: after all configs ran, if any failed; it lists their keys and ``.error.json`` files
             (tracebacks) and holds the finished records. Failed configs run again on the next call.
         ValueError: before anything runs, if a record in ``directory`` under a config's key holds another
-            config or scale.
+            config or scale, or if the executor is not an address.
+        ConnectionError: before anything runs, if no Dask scheduler answers at the executor's address.
     """
+    address = executor_address(executor)
     if workers < 0:
         raise ValueError(f"workers must be >= 1, or 0 for one per core, got {workers}")
     if workers == 0:
@@ -370,7 +281,7 @@ def run_sweep(
                 task.path(ERROR_SUFFIX).unlink(missing_ok=True)  # stale: the record is newer
                 if not keep_checkpoints:
                     _remove(task.path(CHECKPOINT_SUFFIX))
-        failed = _run(fn, common, todo, workers, threads_per_worker, name, on_progress, retries,
+        failed = _run(fn, common, todo, workers, threads_per_worker, name, on_progress, retries, address,
                       total=len(configs), done=len(records), records=records)
 
     ordered = [records[k] for k in keys if k in records]
@@ -412,104 +323,62 @@ def _finished(task: _Task) -> dict | None:
     return record
 
 
-def _run(fn, common, todo, workers, threads, name, on_progress, retries, *, total, done, records) -> dict:
+def _run(fn, common, todo, workers, threads, name, on_progress, retries, address, *, total, done,
+         records) -> dict:
     """Run ``todo``; fill ``records``; return {key: outcome} of the configs that failed every attempt."""
-    start = time.perf_counter()
     ran = 0
     failed: dict[str, dict] = {}
-    n_workers = min(workers, len(todo))
-    if workers > 1 and todo:
-        payload = _check_spawnable(fn, common)
-        threads = threads or max(1, _core_budget() // n_workers)
-    if on_progress is None:
-        if not todo:
+    if not todo:
+        if on_progress is None:
             print(f"[{name}] all {total} configs already done", flush=True)
-        else:
-            how = f"{n_workers} worker processes x {threads} torch threads" if workers > 1 else "in this process"
-            print(f"[{name}] {len(todo)} of {total} configs to run ({done} already done), {how}", flush=True)
-
-    def finish(task: _Task, outcome: dict, queue: deque) -> None:
-        nonlocal done, ran
-        if outcome["status"] == "failed" and task.attempt <= retries:
-            if on_progress is None:
-                print(f"[{name}] {task.key}: attempt {task.attempt} failed ({outcome['error']}); retrying",
-                      flush=True)
-            task.attempt += 1
-            queue.append(task)
-            return
-        done += 1
-        ran += 1
-        if outcome["status"] == "ok":
-            records[task.key] = outcome["record"]
-        else:
-            failed[task.key] = outcome
-        elapsed = time.perf_counter() - start
-        if on_progress is not None:
-            on_progress(done, total, task.key, elapsed)
-        else:
-            eta = elapsed / ran * (total - done)
-            status = "ok" if outcome["status"] == "ok" else f"FAILED ({outcome['error']})"
-            print(f"[{name}] {done}/{total} {task.key}: {status} in {_duration(outcome['wall_s'])}; "
-                  f"elapsed {_duration(elapsed)}, ETA {_duration(eta)}", flush=True)
-
-    queue = deque(todo)
-    if workers == 1:
-        saved = None
-        if threads is not None:
-            import torch
-
-            saved = torch.get_num_threads()
-            torch.set_num_threads(threads)
-        try:
-            while queue:
-                task = queue.popleft()
-                finish(task, _execute(task, fn, common), queue)
-        finally:
-            if saved is not None:
-                torch.set_num_threads(saved)
         return failed
-
-    import multiprocessing
-
-    # 'spawn': forking a process whose torch already started its thread pools can deadlock the child.
-    context = multiprocessing.get_context("spawn")
-    while queue:  # one pool per round: a worker that dies breaks its pool
-        pool = ProcessPoolExecutor(max_workers=min(n_workers, len(queue)), mp_context=context,
-                                   initializer=_init_worker, initargs=(threads, payload))
-        # Start all workers with the first task, not one per submit: Python 3.11's pool watches only the
-        # processes it knew when it last woke up, so a worker spawned on demand could die unnoticed and
-        # the pool would wait for the other configs to end (seen here: 30 s instead of 0.5 s).
-        if hasattr(pool, "_safe_to_dynamically_spawn_children"):
-            pool._safe_to_dynamically_spawn_children = False
-        running: dict = {}
-        try:
-            broken = False
-            while (queue or running) and not broken:
-                # No more in flight than workers, so a broken pool only fails configs that were running.
-                while queue and len(running) < n_workers:
-                    task = queue.popleft()
-                    running[pool.submit(_worker_execute, task)] = task
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
-                    # A worker died: the pool fails everything in flight; which config killed it is unknown.
-                    wait(running)
-                    broken, finished = True, set(running)
-                    in_flight = [t.key for t in running.values()]
-                for future in finished:
-                    task = running.pop(future)
-                    try:
-                        outcome = future.result()
-                    except BrokenProcessPool:
-                        outcome = _died(task, in_flight)
-                    except Exception as exc:  # e.g. the outcome could not be pickled back
-                        outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "wall_s": math.nan}
-                    finish(task, outcome, queue)
-        except BaseException:
-            # Ctrl-C (a notebook interrupt reaches only this process) or a bug: leave no worker running.
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+    queue = deque(todo)
+    client = None
+    if address is not None:
+        payload = check_spawnable(fn, common, "Dask workers")
+        client = connect(address)  # before anything runs: a wrong address records nothing
+        commit, dirty = git_state()
+        runs = run_dask(client, queue, todo[0].directory, payload, threads, commit)
+        how = f"on the Dask scheduler {address} ({len(client.nthreads())} workers now)"
+        if dirty:  # the commit check cannot see uncommitted changes
+            how += "; this checkout has uncommitted changes, which workers in other checkouts lack"
+        executor = f"dask {address}"
+    elif workers > 1:
+        n_workers = min(workers, len(todo))
+        threads = threads or max(1, _core_budget() // n_workers)
+        runs = run_pool(queue, check_spawnable(fn, common, "workers > 1"), n_workers, threads)
+        how, executor = f"{n_workers} worker processes x {threads} torch threads", "local"
+    else:
+        runs, how, executor = run_here(queue, fn, common, threads), "in this process", "local"
+    if on_progress is None:
+        print(f"[{name}] {len(todo)} of {total} configs to run ({done} already done), {how}", flush=True)
+    start = time.perf_counter()
+    try:
+        with closing(runs):  # an interrupt stops the workers (closing runs the runner's cleanup)
+            for task, outcome in runs:
+                _store(task, outcome, executor)
+                if outcome["status"] == "failed" and task.attempt <= retries:
+                    if on_progress is None:
+                        print(f"[{name}] {task.key}: attempt {task.attempt} failed ({outcome['error']}); "
+                              "retrying", flush=True)
+                    task.attempt += 1
+                    queue.append(task)
+                    continue
+                done += 1
+                ran += 1
+                if outcome["status"] == "ok":
+                    records[task.key] = outcome["record"]
+                else:
+                    failed[task.key] = outcome
+                elapsed = time.perf_counter() - start
+                if on_progress is not None:
+                    on_progress(done, total, task.key, elapsed)
+                else:
+                    eta = elapsed / ran * (total - done)
+                    status = "ok" if outcome["status"] == "ok" else f"FAILED ({outcome['error']})"
+                    print(f"[{name}] {done}/{total} {task.key}: {status} in {_duration(outcome['wall_s'])}; "
+                          f"elapsed {_duration(elapsed)}, ETA {_duration(eta)}", flush=True)
+    finally:
+        if client is not None:
+            client.close()  # drops the configs not yet run; a running one ends on its worker, unrecorded
     return failed
-

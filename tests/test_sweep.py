@@ -1,4 +1,4 @@
-"""spikelib.sweep: grid and keys, resumable runs, failures, worker processes, summary tables.
+"""spikelib.sweep: grid and keys, resumable runs, failures, worker processes, executors, summary tables.
 
 The sweep functions are defined here at module level: spawned workers import them as ``test_sweep``
 (pytest puts tests/ on sys.path, and spawned processes inherit the parent's sys.path). They count their
@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -67,6 +68,12 @@ def stepping(config, *, marks, checkpoint):
 
 def calls(marks, key):
     return len(list(Path(marks).glob(f"call-{key}-*")))
+
+
+@pytest.fixture(autouse=True)
+def local(monkeypatch):
+    """These tests run the sweeps on this machine, whatever the environment says (Dask: test_sweep_dask.py)."""
+    monkeypatch.delenv("SPIKELIB_EXECUTOR", raising=False)
 
 
 @pytest.fixture
@@ -283,6 +290,31 @@ def test_argument_errors(tmp_path):
         sweep.run_sweep(plain, [{"x": 1}], tmp_path, workers=-1)
 
 
+@pytest.mark.parametrize("value", ["tcp//10.0.0.5:8786", "tcp://10.0.0.5", "http://10.0.0.5:8786", "tcp://:8786",
+                                   "tcp://10.0.0.5:port", "10.0.0.5:8786", "tcp://10.0.0.5:8786/x", "dask"])
+def test_a_malformed_executor_is_refused_before_anything_runs(tmp_path, marks, monkeypatch, value):
+    monkeypatch.setenv("SPIKELIB_EXECUTOR", value)
+    with pytest.raises(ValueError, match=rf"SPIKELIB_EXECUTOR={re.escape(repr(value))} is not a Dask scheduler "
+                                         r"address: expected tcp://host:port"):
+        sweep.run_sweep(toy, [{"x": 1}], tmp_path / "s", common={"marks": str(marks)})
+    assert not (tmp_path / "s").exists() and calls(marks, "x=1") == 0
+    with pytest.raises(ValueError, match=r"executor='tcp:/h:1' \(as SPIKELIB_EXECUTOR\) is not"):
+        sweep.run_sweep(toy, [{"x": 1}], tmp_path / "s", executor="tcp:/h:1")
+
+
+def test_local_executor_and_a_missing_dask(tmp_path, marks, monkeypatch):
+    monkeypatch.setenv("SPIKELIB_EXECUTOR", " local ")
+    (rec,) = sweep.run_sweep(toy, [{"x": 1}], tmp_path, common={"marks": str(marks)}, on_progress=quiet)
+    assert rec["provenance"]["executor"] == "local"
+    host, pid = rec["provenance"]["worker"].rsplit(":", 1)
+    assert host and int(pid) == os.getpid()
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)  # as if the extra were not installed
+    with pytest.raises(ImportError, match=r"SPIKELIB_EXECUTOR=tcp://127.0.0.1:8786 needs Dask distributed.*"
+                                          r"pip install -e '.\[cluster\]'"):
+        sweep.run_sweep(toy, [{"x": 2}], tmp_path, common={"marks": str(marks)}, executor="tcp://127.0.0.1:8786")
+    assert calls(marks, "x=2") == 0 and not (tmp_path / "x=2.error.json").exists()
+
+
 def test_zero_workers_means_one_per_core(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # two cores: worker processes, which a lambda cannot run in
     with pytest.raises(ValueError, match="not a notebook's or script's __main__"):
@@ -308,6 +340,8 @@ def test_two_workers_give_the_same_records_as_one(tmp_path, marks):
                              on_progress=quiet)
     assert [_comparable(r) for r in parallel] == [_comparable(r) for r in serial]
     assert all(r["threads"] == 1 and r["results"]["threads"] == 1 for r in parallel)
+    assert {r["provenance"]["executor"] for r in parallel} == {"local"}
+    assert f"{socket.gethostname()}:{os.getpid()}" not in {r["provenance"]["worker"] for r in parallel}
     pids = {int(p.name.split("-")[2]) for p in marks.glob("call-*")}
     assert len(pids) >= 2 and os.getpid() in pids  # the parallel calls ran in other processes
 
