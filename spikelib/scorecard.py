@@ -23,6 +23,10 @@ typed by hand. Each entry of its ``values`` list has:
 
 A row's status is one of :data:`STATUSES`. Only ``met`` claims agreement, and only where the record's
 scale has a rule and the value is within it.
+
+A row is *flagged* (:attr:`Row.stale`, a reason; see :func:`staleness`) where its record may not be this
+build's: computed at another commit than the build's, from uncommitted code, or left by a notebook that
+did not finish in this build. A flag does not change the status; it says the value may be out of date.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ MET, NOT_MET, NOT_RUN, NOT_COMPARABLE, NO_PAPER_VALUE, MISSING = (
     "met", "not met", "not run yet", "not comparable", "no paper value", "missing from record")
 #: Every status a row can have, in the order the summary lists them.
 STATUSES: tuple[str, ...] = (MET, NOT_MET, NOT_COMPARABLE, NOT_RUN, NO_PAPER_VALUE, MISSING)
+#: The mark of a flagged row (:attr:`Row.stale`) on the page and in the terminal.
+FLAG = "⚠"
 # ---------------------------------------------------------------- paper values
 
 
@@ -116,6 +122,7 @@ class Row:
     note: str = ""
     detail: str = ""  # why a value is missing, or which scale is not comparable
     commit: str | None = None  # the commit that computed the build value (the record's provenance)
+    stale: str | None = None  # why the record may not be this build's (:func:`staleness`); None if it is
 
 
 def _number(value: Any) -> float | None:
@@ -124,8 +131,37 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def evaluate(entry: Mapping, records: Mapping[str, Mapping]) -> Row:
-    """The scorecard row of one paper value, given all records (name -> record) of the build."""
+def staleness(record: Mapping, *, build_commit: str | None = None, manifest: Mapping | None = None,
+              kept: bool = False) -> str | None:
+    """Why ``record``'s values may not be this build's, or None.
+
+    Reasons, joined with "; ": the record was written from uncommitted code (``git_dirty``); at another
+    commit than ``build_commit`` (the manifest's ``git_commit`` if not given; no check without either);
+    by a notebook whose status in ``manifest`` (``book/executed/_build_info.json``) is not ``ok`` (failed,
+    timeout, not executed: the record may be left over from an earlier run). A ``kept`` paper-scale record
+    (``book/paper_runs/``) stands on its own provenance: only uncommitted code flags it.
+    """
+    prov = record.get("provenance", {})
+    commit = prov.get("git_commit")
+    reasons = ["computed from uncommitted code"] if prov.get("git_dirty") else []
+    if kept:
+        return reasons[0] if reasons else None
+    manifest = manifest or {}
+    build_commit = build_commit or manifest.get("git_commit")
+    if build_commit and commit != build_commit:
+        reasons.append(f"computed at commit {commit[:8]}, not this build's {build_commit[:8]}" if commit
+                       else "no commit recorded")
+    notebook = prov.get("notebook") or record.get("name")
+    status = manifest.get("notebooks", {}).get(notebook, {}).get("status")
+    if status not in (None, "ok"):
+        reasons.append(f"{notebook} {status} in this build, so the record may be left over from an earlier run")
+    return "; ".join(reasons) or None
+
+
+def evaluate(entry: Mapping, records: Mapping[str, Mapping], *,
+             stale: Mapping[str, str | None] | None = None) -> Row:
+    """The scorecard row of one paper value, given all records (name -> record) of the build and, per
+    record name, the reason it is flagged (:func:`staleness`)."""
     base = dict(id=entry["id"], paper=entry["paper"], quantity=entry["quantity"], source=entry["source"],
                 unit=entry["unit"], paper_value=entry["value"], printed=entry["printed"],
                 paper_sd=entry.get("sd"), record=entry["record"], note=entry.get("note") or "")
@@ -137,7 +173,8 @@ def evaluate(entry: Mapping, records: Mapping[str, Mapping]) -> Row:
                    detail=detail)
     scale = record.get("scale")
     notebook = record.get("provenance", {}).get("notebook") or entry["record"]
-    base.update(scale=scale, notebook=notebook, commit=record.get("provenance", {}).get("git_commit"))
+    base.update(scale=scale, notebook=notebook, commit=record.get("provenance", {}).get("git_commit"),
+                stale=(stale or {}).get(entry["record"]))
     try:
         raw = resolve(record.get("results", {}), entry["key"])
     except KeyError as err:
@@ -158,31 +195,38 @@ def evaluate(entry: Mapping, records: Mapping[str, Mapping]) -> Row:
     return Row(**base, tolerance=describe_rule(entry, rule), status=MET if met else NOT_MET)
 
 
-def scorecard_rows(paper_values: Mapping, records: Mapping[str, Mapping]) -> list[Row]:
-    """One row per paper value, in the order of ``paper_values.json``."""
-    return [evaluate(entry, records) for entry in paper_values["values"]]
+def scorecard_rows(paper_values: Mapping, records: Mapping[str, Mapping], *, build_commit: str | None = None,
+                   manifest: Mapping | None = None, kept: bool = False) -> list[Row]:
+    """One row per paper value, in the order of ``paper_values.json``; each record checked once with
+    :func:`staleness` (``build_commit``, ``manifest``, ``kept`` as there)."""
+    stale = {name: staleness(rec, build_commit=build_commit, manifest=manifest, kept=kept)
+             for name, rec in records.items()}
+    return [evaluate(entry, records, stale=stale) for entry in paper_values["values"]]
 
 
 def rows_json(rows: Iterable[Row], kept: Iterable[Row] = ()) -> list[dict[str, Any]]:
     """The scorecard as plain data (``python -m spikelib scorecard --json``): one dict per row of this
-    build, then one per paper value that a kept paper-scale record computes, marked ``"kept": true``."""
+    build, then one per paper value that a kept paper-scale record computes, marked ``"kept": true``.
+    ``"stale"``: why the row is flagged (:func:`staleness`), or null."""
     def one(row: Row, is_kept: bool) -> dict[str, Any]:
         return {"id": row.id, "paper": row.paper, "quantity": row.quantity, "source": row.source,
                 "unit": row.unit, "paper_value": row.paper_value, "paper_sd": row.paper_sd,
                 "value": row.build_value, "scale": row.scale, "result": row.status, "tolerance": row.tolerance,
-                "kept": is_kept, "commit": row.commit, "record": row.record, "detail": row.detail}
+                "kept": is_kept, "commit": row.commit, "stale": row.stale, "record": row.record,
+                "detail": row.detail}
 
     return [one(r, False) for r in rows] + [one(r, True) for r in kept if r.build_value is not None]
 
 
 def rows_text(rows: Iterable[Row]) -> str:
-    """The scorecard as a plain-text table for a terminal (id, paper, ours, scale, result)."""
+    """The scorecard as a plain-text table for a terminal (id, paper, ours, scale, result, flag)."""
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:.6g}"
 
-    table = [("id", "paper", "ours", "scale", "result")]
-    table += [(r.id, num(r.paper_value), num(r.build_value), r.scale or "-", r.status) for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    table = [("id", "paper", "ours", "scale", "result", "flag")]
+    table += [(r.id, num(r.paper_value), num(r.build_value), r.scale or "-", r.status,
+               f"{FLAG} {r.stale}" if r.stale else "") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(6)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
 
 
@@ -213,13 +257,15 @@ def _cell(text: str) -> str:
 
 
 def _build_cell(row: Row) -> str:
-    """This build's value, with two digits more than the paper prints (integers as integers)."""
+    """This build's value, with two digits more than the paper prints (integers as integers); flagged
+    values carry :data:`FLAG`."""
     if row.build_value is None:
         return "—"
     decimals = printed_decimals(row.printed) if row.printed else None
+    flag = f" {FLAG}" if row.stale else ""
     if decimals == 0 and row.build_value.is_integer():
-        return _fmt(row.build_value)
-    return _fmt(row.build_value, None if decimals is None else decimals + 2)
+        return _fmt(row.build_value) + flag
+    return _fmt(row.build_value, None if decimals is None else decimals + 2) + flag
 
 
 def _paper_cell(row: Row) -> str:
@@ -230,13 +276,14 @@ def _paper_cell(row: Row) -> str:
 
 
 def _result_cell(row: Row) -> str:
+    flag = f"; {FLAG} *{row.stale}*" if row.stale else ""
     if row.status == MET:
-        return f"met ({row.tolerance})"
+        return f"met ({row.tolerance})" + flag
     if row.status == NOT_MET:
-        return f"**not met** ({row.tolerance})"
+        return f"**not met** ({row.tolerance})" + flag
     if row.status == MISSING:
-        return f"**missing from record**: {row.detail}"
-    return row.status + (f": {row.detail}" if row.detail else "")
+        return f"**missing from record**: {row.detail}" + flag
+    return row.status + (f": {row.detail}" if row.detail else "") + flag
 
 
 def _kept_cell(row: Row | None) -> str:
@@ -244,7 +291,22 @@ def _kept_cell(row: Row | None) -> str:
     if row is None or row.build_value is None:
         return "—"
     verdict = {MET: "met", NOT_MET: "**not met**"}.get(row.status, row.status)
-    return f"{_build_cell(row)} ({verdict})"
+    return f"{_build_cell(row)} ({verdict}" + (f"; {row.stale}" if row.stale else "") + ")"
+
+
+def flagged_text(rows: Iterable[Row], build_commit: str | None = None) -> str:
+    """The sentence above the scorecard's tables: how many rows are flagged (:func:`staleness`), and why."""
+    rows = list(rows)
+    flagged = [r for r in rows if r.stale]
+    with_record = sum(r.scale is not None for r in rows)
+    build = f" (`{build_commit[:8]}`)" if build_commit else ""
+    if not flagged:
+        return (f"No row is flagged: every one of the {with_record} rows with a record comes from this build's "
+                f"commit{build}, from committed code, written by a notebook that ran without error in this build.\n")
+    return (f"**{FLAG} {len(flagged)} of the {with_record} rows with a record are flagged**: their record comes "
+            f"from another commit than this build's{build}, from uncommitted code, or from a notebook that did "
+            "not finish in this build (so it may be left over from an earlier run). Each flagged row says why; "
+            "rebuild its page to refresh it.\n")
 
 
 def render_markdown(rows: list[Row], papers: Mapping[str, Mapping], *, pages: Iterable[str] = (),
@@ -299,16 +361,20 @@ def kept_runs_markdown(kept_records: Mapping[str, Mapping]) -> str:
     for name, rec in sorted(kept_records.items()):
         prov = rec.get("provenance", {})
         commit = (prov.get("git_commit") or "unknown commit")[:10]
+        flag = staleness(rec, kept=True)
         lines.append(f"- `{name}`: notebook `{prov.get('notebook', name)}`, commit `{commit}`, "
-                     f"{prov.get('date', 'no date')}, device `{prov.get('device', '?')}`, seed {prov.get('seed')}")
+                     f"{prov.get('date', 'no date')}, device `{prov.get('device', '?')}`, seed {prov.get('seed')}"
+                     + (f" {FLAG} *{flag}*" if flag else ""))
     return "\n".join(lines) + "\n"
 
 
 def page_markdown(rows: list[Row], papers: Mapping[str, Mapping], *, pages: Iterable[str] = (),
-                  kept_records: Mapping[str, Mapping] | None = None, kept: list[Row] | None = None) -> str:
+                  kept_records: Mapping[str, Mapping] | None = None, kept: list[Row] | None = None,
+                  build_commit: str | None = None) -> str:
     """The whole scorecard page (``book/executed/scorecard.md``), with its explanation. ``kept_records``:
     the paper-scale records kept in the repository (:func:`spikelib.results.load_paper_runs`); ``kept``:
-    :func:`scorecard_rows` evaluated on them."""
+    :func:`scorecard_rows` evaluated on them (``kept=True``); ``build_commit``: the build's commit, named in
+    the sentence on flagged rows (:func:`flagged_text`)."""
     scales = Counter(r.scale for r in rows if r.scale)
     scale_text = ", ".join(f"{n} at `{s}`" for s, n in sorted(scales.items())) or "none"
     intro = f"""# Reproduction scorecard
@@ -330,7 +396,11 @@ How to read a row:
   record*: a notebook's record lacks the value it should carry (a bug).
 - Tolerances other than *exact* and the paper's rounding are this book's choice, stated in the row's
   note (the number in square brackets).
+- {FLAG} marks a value whose record may not be this build's: computed at another commit than the
+  build's, from uncommitted code, or left by a notebook that failed or timed out in this build; the
+  result cell says which. A kept paper-scale run is judged by its own provenance (its commit is older by
+  design); only uncommitted code flags it.
 
 """
-    return (intro + kept_runs_markdown(kept_records or {}) + "\n"
+    return (intro + kept_runs_markdown(kept_records or {}) + "\n" + flagged_text(rows, build_commit) + "\n"
             + render_markdown(rows, papers, pages=pages, kept=kept))

@@ -268,3 +268,77 @@ def test_kept_paper_runs_get_a_column_with_their_provenance():
     assert text.count(" kept paper-scale run |") == 1
     plain = sc.page_markdown(rows, VALUES["papers"])
     assert "kept paper-scale run |" not in plain and "No paper-scale runs are kept" in plain
+
+
+# ---------------------------------------------------------------- records not of this build
+
+BUILD = "b" * 40
+
+
+def provenance_record(results, *, commit=BUILD, dirty=False, notebook="rec", scale="quick"):
+    return {"name": "rec", "scale": scale, "results": results,
+            "provenance": {"notebook": notebook, "git_commit": commit, "git_dirty": dirty}}
+
+
+def manifest(status="ok", notebook="rec", commit=BUILD):
+    return {"git_commit": commit, "git_dirty": False, "notebooks": {notebook: {"status": status}}}
+
+
+def test_staleness_names_every_reason():
+    fresh = provenance_record({"acc": 97.4})
+    assert sc.staleness(fresh, manifest=manifest()) is None
+    assert sc.staleness(fresh, build_commit=BUILD) is None
+    assert sc.staleness(fresh) is None  # nothing to compare with: not a git checkout, no manifest
+    old = provenance_record({}, commit="a" * 40)
+    assert sc.staleness(old, manifest=manifest()) == "computed at commit aaaaaaaa, not this build's bbbbbbbb"
+    assert sc.staleness(old, build_commit=BUILD, manifest=manifest(commit="c" * 40)).endswith("build's bbbbbbbb")
+    assert sc.staleness(provenance_record({}, commit=None), build_commit=BUILD) == "no commit recorded"
+    assert sc.staleness(provenance_record({}, dirty=True), manifest=manifest()) == "computed from uncommitted code"
+    for status in ("failed", "timeout", "not executed"):
+        why = sc.staleness(fresh, manifest=manifest(status))
+        assert why == f"rec {status} in this build, so the record may be left over from an earlier run"
+    both = sc.staleness(provenance_record({}, commit="a" * 40, dirty=True), manifest=manifest("failed"))
+    assert both.count("; ") == 2 and both.startswith("computed from uncommitted code")
+    # a notebook the manifest does not know: judged by its commit only
+    assert sc.staleness(fresh, manifest=manifest("failed", notebook="other")) is None
+
+
+def test_kept_records_are_judged_by_their_own_provenance():
+    old = provenance_record({}, commit="a" * 40, scale="paper")
+    assert sc.staleness(old, build_commit=BUILD, manifest=manifest("failed"), kept=True) is None
+    dirty = provenance_record({}, commit="a" * 40, dirty=True, scale="paper")
+    assert sc.staleness(dirty, build_commit=BUILD, kept=True) == "computed from uncommitted code"
+    e = entry(tolerance={"paper": {"abs": 0.05}})
+    rows = sc.scorecard_rows({"values": [e]}, {"rec": old}, build_commit=BUILD, kept=True)
+    assert rows[0].stale is None
+    rows = sc.scorecard_rows({"values": [e]}, {"rec": {**dirty, "results": {"acc": 97.4}}}, kept=True)
+    assert rows[0].status == MET and rows[0].stale == "computed from uncommitted code"
+    assert sc._kept_cell(rows[0]) == "97.400 ⚠ (met; computed from uncommitted code)"
+    text = sc.kept_runs_markdown({"rec": dirty})
+    assert "⚠ *computed from uncommitted code*" in text
+
+
+def test_flagged_rows_on_the_page_in_json_and_in_the_terminal():
+    papers = {"p": {"short": "P", "citation": "C"}}
+    values = {"values": [entry(id="fresh", record="new"), entry(id="old", record="old"),
+                         entry(id="broken", record="broken"), entry(id="none", record="absent")]}
+    records = {"new": provenance_record({"acc": 97.4}, notebook="new"),
+               "old": provenance_record({"acc": 97.4}, commit="a" * 40, notebook="old"),
+               "broken": provenance_record({"acc": 99.0}, notebook="broken")}
+    build = {"git_commit": BUILD, "notebooks": {"new": {"status": "ok"}, "broken": {"status": "timeout"}}}
+    rows = {r.id: r for r in sc.scorecard_rows(values, records, manifest=build)}
+    assert rows["fresh"].stale is None and rows["none"].stale is None and rows["none"].status == NOT_RUN
+    assert rows["old"].stale.startswith("computed at commit aaaaaaaa") and rows["old"].status == MET
+    assert rows["broken"].stale.startswith("broken timeout in this build") and rows["broken"].status == NOT_MET
+    text = sc.page_markdown(list(rows.values()), papers, build_commit=BUILD)
+    assert "**⚠ 2 of the 3 rows with a record are flagged**" in text and "this build's (`bbbbbbbb`)" in text
+    assert ("| 97.4 | 97.400 | quick | met (± 0.05) | new |" in text)  # not flagged: no mark
+    assert ("| 97.4 | 97.400 ⚠ | quick | met (± 0.05); ⚠ *computed at commit aaaaaaaa, not this build's "
+            "bbbbbbbb* | old |") in text
+    assert "| 99.000 ⚠ | quick | **not met** (± 0.05); ⚠ *broken timeout in this build, so the record" in text
+    clean = sc.page_markdown([rows["fresh"]], papers, build_commit=BUILD)
+    assert "No row is flagged: every one of the 1 rows with a record comes from this build's commit" in clean
+    as_json = {r["id"]: r for r in sc.rows_json(rows.values())}
+    assert as_json["fresh"]["stale"] is None and as_json["old"]["stale"] == rows["old"].stale
+    terminal = sc.rows_text(rows.values())
+    assert "⚠ computed at commit aaaaaaaa" in terminal and terminal.splitlines()[0].split()[-1] == "flag"
