@@ -99,6 +99,10 @@ def validate(data: Mapping) -> None:
             raise ValueError(f"{where}: record and key must both be set or both be null")
         if e["key"] is not None:
             _parse_key(e["key"])  # raises on bad syntax
+        if e.get("context") is not None:
+            if e["record"] is None:
+                raise ValueError(f"{where}: context {e['context']!r} needs a record")
+            _parse_key(e["context"])
         tol = e["tolerance"]
         if not isinstance(tol, Mapping) or set(tol) - set(SCALE_KEYS):
             raise ValueError(f"{where}: tolerance must map scales ({', '.join(SCALE_KEYS)}) to rules")

@@ -6,7 +6,7 @@ typed by hand. Each entry of its ``values`` list has:
 - ``id``: a unique name; ``paper``: a key of ``papers`` (citation, short name, text file in
   ``shared/papers/``); ``quantity``: what the number is; ``source``: table, figure or section.
 - ``value``: the paper's number (``null`` where the paper only plots it and nobody has read it off the
-  figure yet); ``printed``: the number exactly as the paper prints it (its last digit sets the
+  figure yet, or where the row shows a number of ours the paper has no counterpart for, said in its note); ``printed``: the number exactly as the paper prints it (its last digit sets the
   ``printed`` tolerance); ``scraped_as``: the text in ``shared/papers/`` where the scrape garbled it;
   ``sd``: the paper's standard deviation where it reports mean ± SD; ``unit``.
 - ``record`` and ``key``: the results record (:mod:`spikelib.results`) and the path inside its
@@ -20,6 +20,8 @@ typed by hand. Each entry of its ``values`` list has:
   the paper's value), ``sd`` (that many of the paper's SDs) and ``printed: true`` (half a unit of the
   paper's last printed digit, i.e. the same number after rounding). ``{"abs": 0}`` is exact.
 - ``note``: anything a reader needs to judge the comparison.
+- ``context`` (optional): a key path like ``key`` to a text (or number) in the record that the row shows
+  beside its result, e.g. how many seeds a protocol with restarts needed (:attr:`Row.context`).
 
 A row's status is one of :data:`STATUSES`. Only ``met`` claims agreement, and only where the record's
 scale has a rule and the value is within it.
@@ -123,6 +125,7 @@ class Row:
     detail: str = ""  # why a value is missing, or which scale is not comparable
     commit: str | None = None  # the commit that computed the build value (the record's provenance)
     stale: str | None = None  # why the record may not be this build's (:func:`staleness`); None if it is
+    context: str = ""  # the record's text at the entry's ``context`` key, shown beside the result
 
 
 def _number(value: Any) -> float | None:
@@ -175,6 +178,11 @@ def evaluate(entry: Mapping, records: Mapping[str, Mapping], *,
     notebook = record.get("provenance", {}).get("notebook") or entry["record"]
     base.update(scale=scale, notebook=notebook, commit=record.get("provenance", {}).get("git_commit"),
                 stale=(stale or {}).get(entry["record"]))
+    if entry.get("context"):
+        try:
+            base["context"] = str(resolve(record.get("results", {}), entry["context"]))
+        except KeyError:
+            base["context"] = f"(no {entry['context']} in the record)"
     try:
         raw = resolve(record.get("results", {}), entry["key"])
     except KeyError as err:
@@ -213,7 +221,7 @@ def rows_json(rows: Iterable[Row], kept: Iterable[Row] = ()) -> list[dict[str, A
                 "unit": row.unit, "paper_value": row.paper_value, "paper_sd": row.paper_sd,
                 "value": row.build_value, "scale": row.scale, "result": row.status, "tolerance": row.tolerance,
                 "kept": is_kept, "commit": row.commit, "stale": row.stale, "record": row.record,
-                "detail": row.detail}
+                "detail": row.detail, "context": row.context or None}
 
     return [one(r, False) for r in rows] + [one(r, True) for r in kept if r.build_value is not None]
 
@@ -276,7 +284,7 @@ def _paper_cell(row: Row) -> str:
 
 
 def _result_cell(row: Row) -> str:
-    flag = f"; {FLAG} *{row.stale}*" if row.stale else ""
+    flag = (f" — {row.context}" if row.context else "") + (f"; {FLAG} *{row.stale}*" if row.stale else "")
     if row.status == MET:
         return f"met ({row.tolerance})" + flag
     if row.status == NOT_MET:

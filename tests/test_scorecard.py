@@ -46,7 +46,11 @@ def test_paper_values_cover_the_four_papers_and_the_issue_list():
     assert BY_ID["huebotter.table2.ae.nz100"]["value"] == 2_599_300
     assert BY_ID["huebotter.table2.vae.nz100"]["value"] == 3_879_400
     booleans = [e for e in VALUES["values"] if e["id"].startswith("alpha.boolean.")]
-    assert len(booleans) == 4 and all(e["value"] == 100 for e in booleans)
+    paper = [e for e in booleans if e["id"].endswith(".test_accuracy")]
+    assert len(paper) == 4 and all(e["value"] == 100 and e["context"].endswith(".seeds_text") for e in paper)
+    # the first seed's accuracy (no restarts, the paper's protocol): ours only, the paper prints none
+    first = [e for e in booleans if e["id"].endswith(".first_seed_test_accuracy")]
+    assert len(first) == 4 and all(e["value"] is None and "no restarts" in e["quantity"] for e in first)
 
 
 def test_every_printed_number_is_in_the_paper(shared_dir):
@@ -240,6 +244,27 @@ def test_markdown_escapes_and_numbers_notes():
     assert "a \\| b (%) [1]" in text and "| q (%) [1] |" in text and "| q (%) [2] |" in text
     assert "1. shared note\n2. other" in text
     assert "| 97.4 | 97.400 | quick | met (± 0.05) | rec |" in text
+
+
+def test_context_is_shown_beside_the_result():
+    """The Boolean rows show what the restarts took (the record's seeds_text) beside "met"."""
+    papers = {"p": {"short": "P", "citation": "C"}}
+    e = entry(tolerance={"quick": {"abs": 0}}, value=100, printed="100%", key="tasks.and.test_accuracy_percent",
+              context="tasks.and.seeds_text")
+    text = "1 of 2 seeds perfect on training; first seed (no restarts): test 51.3 %"
+    rec = record({"tasks": {"and": {"test_accuracy_percent": 100.0, "seeds_text": text}}})
+    row = sc.evaluate(e, {"rec": rec})
+    assert row.status == MET and row.context == text
+    assert f"| met (exact) — {text} | rec |" in sc.render_markdown([row], papers)
+    assert sc.rows_json([row])[0]["context"] == text
+    assert sc.evaluate(entry(), {"rec": record({"acc": 97.4})}).context == ""
+    assert sc.rows_json([sc.evaluate(entry(), {"rec": record({"acc": 97.4})})])[0]["context"] is None
+    gone = sc.evaluate({**e, "context": "tasks.or.seeds_text"}, {"rec": rec})
+    assert gone.status == MET and gone.context == "(no tasks.or.seeds_text in the record)"
+    with pytest.raises(ValueError, match="context 'x' needs a record"):
+        sc.validate({"papers": {"p": {}}, "values": [entry(record=None, key=None, context="x")]})
+    with pytest.raises(ValueError, match="bad key path"):
+        sc.validate({"papers": {"p": {}}, "values": [entry(context="a..b")]})
 
 
 def test_summary_counts_every_status():
