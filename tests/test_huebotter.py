@@ -279,21 +279,27 @@ def test_report_tables_keep_the_record_and_show_the_paper():
                      "distance_ratio_sd": None, "n_seeds": 1}
     assert "| SAE-dense | p2 = 0.01, a1_latent = 0.1 | 2.50 | 6.75 ± 0.26 | 2.50 | 0.78 ± 0.00 | smoke, 1 seed |" in md
     t8, md8 = hr.table8(rows, models, "n")
-    assert set(t8[0]) == {"model", *sm.DISTANCES} and "0.50 (0.65)" in md8
+    # the SD and runs beside each mean: the scorecard compares means with their standard error
+    assert set(t8[0]) == {"model", "n_seeds", *sm.DISTANCES, *(f"{d}_sd" for d in sm.DISTANCES)}
+    assert "0.50 (0.65)" in md8
+    assert t8[0]["n_seeds"] == 1 and t8[0]["euclidean_sd"] is None
     act, mda = hr.activity(rows, models, "n")
     assert act[0]["afr"] == 0.5 and "0.50 (0.83 ± 0.20)" in mda and "| VAE | 5.50 (–) |" in mda
+    assert act[0]["n_seeds"] == 1 and {"inp_sd", "anr_sd", "afr_sd", "rae_sd"} <= set(act[0])
     n_match, md2 = hr.table2(hb.parameter_table((10, 100)), (10, 100))
     assert n_match == 6 and "2,586,400" in md2
     t7, md7 = hr.table7(hb.table7_rows([{**r, "name": m} for m, r in rows.items()]), "n")
     assert [r["model"] for r in t7 if r["basis"] == "table1"] == ["SAE", "SAE-sparse", "SAE-dense"]
     assert t7[0]["paper_lrec"] == 38.09 and t7[0]["lrec"] == 0.5 and t7[1]["lrec"] is None
+    assert t7[0]["n_seeds"] == 1 and t7[0]["lrec_sd"] is None and t7[1]["n_seeds"] is None
     comment = hr.table7_comment(hb.table7_rows([{**r, "name": m} for m, r in rows.items()]),
                                 {"epochs": 1, "n_train": 128, "T": 8, "seeds": 1}, scale="smoke")
     assert "has 6.94, not 6.75" in comment and "SD is 8.96 here and 8.98 in Table 1" in comment
-    summary = [{"name": "AE", "lr": c["lr"], "l2": c["l2"], "lrec": 1.0, "lrec_sd": None}
+    summary = [{"name": "AE", "lr": c["lr"], "l2": c["l2"], "lrec": 1.0, "lrec_sd": 0.5, "n": 3}
                for c in hb.search_configs("table4", {"seeds": 1})]
     rec, md4 = hr.search_table("table4", summary, {"seeds": 1}, {}, note="n")
-    assert len(rec) == 14 and rec[0] == {"model": "AE", "key": "lr", "value": 1e-6, "lrec": 1.0, "paper_lrec": 63.78}
+    assert len(rec) == 14 and rec[0] == {"model": "AE", "key": "lr", "value": 1e-6, "lrec": 1.0,
+                                         "paper_lrec": 63.78, "lrec_sd": 0.5, "n_seeds": 3}
     assert md4.startswith("**Table 4**") and "| 63.78 ± 5.07 |" in md4
 
 

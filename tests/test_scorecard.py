@@ -151,6 +151,63 @@ def test_allowed_deviation_is_the_largest_term():
     assert sc.describe_rule(e, {"sd": 2, "rel": 0.05}) == "± 0.04 (5 %, 2 SD)"
 
 
+def test_means_of_n_runs_are_compared_with_the_standard_error():
+    """A mean of 5 runs against a mean of n runs: 2 SE of the difference, √(sd²/5 + sd_ours²/n), with
+    5 % as a floor; a single run of ours takes the paper's SD as its own."""
+    e = entry(value=7.89, printed="7.89", sd=4.83, n=5, unit="", tolerance={"paper": {"se": 2, "rel": 0.05}})
+    rule = e["tolerance"]["paper"]
+    assert sc.standard_error(e, 3.0, 4) == pytest.approx(math.sqrt(4.83 ** 2 / 5 + 3.0 ** 2 / 4))
+    assert sc.standard_error(e) == pytest.approx(4.83 * math.sqrt(1 / 5 + 1))  # one run of ours
+    assert sc.standard_error(e, None, 5) == pytest.approx(4.83 * math.sqrt(2 / 5))  # n known, SD not
+    assert sc.standard_error(e, float("nan"), 5) == sc.standard_error(e, None, 5)
+    assert sc.allowed_deviation(e, rule, 4.83, 5) == pytest.approx(2 * 4.83 * math.sqrt(2 / 5))  # 6.11, not 9.66
+    assert sc.allowed_deviation(e, {"sd": 2}) == pytest.approx(9.66)  # the old single-run rule, still available
+    tiny = entry(value=0.97, printed="0.97", sd=0.0, n=5, tolerance={"paper": {"se": 2, "rel": 0.05}})
+    assert sc.allowed_deviation(tiny, tiny["tolerance"]["paper"], 0.001, 5) == pytest.approx(0.0485)  # 5 % floor
+    assert sc.describe_rule(e, rule, 3.0, 4) == "± 5.26 (5 %, 2 SE = 2·√(4.83²/5 + 3²/4))"
+    assert sc.describe_rule(e, rule) == "± 10.6 (5 %, 2 SE = 2·√(4.83²/5 + 4.83²/1))"
+    assert sc.rule_text(e, rule) == ("± the larger of 5 % and 2 SE of the difference of the means "
+                                     "(paper n = 5, ours from the record)")
+    assert sc.row_rule(e, "quick") == "at paper: " + sc.rule_text(e, rule)
+    # the record's SD and runs sit beside the value: <name>_sd and n_seeds (or n)
+    results = {"table1": [{"model": "AE", "lrec": 12.0, "lrec_sd": 3.0, "n_seeds": 4}],
+               "top": {"x": 1.0, "n": 2, "x_sd": float("nan")}, "bare": 1.0}
+    assert sc.spread(results, "table1[model=AE].lrec") == (3.0, 4)
+    assert sc.spread(results, "top.x") == (None, 2) and sc.spread(results, "bare") == (None, None)
+    assert sc.spread(results, "table1[0]") == (None, None) and sc.spread(results, "nope.x") == (None, None)
+    row = sc.evaluate({**e, "key": "table1[model=AE].lrec"}, {"rec": record(results, scale="paper")})
+    assert row.status == MET and (row.build_sd, row.build_n, row.paper_n) == (3.0, 4, 5)  # |12 - 7.89| < 5.26
+    assert row.tolerance == "± 5.26 (5 %, 2 SE = 2·√(4.83²/5 + 3²/4))"
+    results["table1"][0]["lrec"] = 15.0  # 7.11 from the paper: outside 2 SE, inside the old 2 SD (9.66)
+    row = sc.evaluate({**e, "key": "table1[model=AE].lrec"}, {"rec": record(results, scale="paper")})
+    assert row.status == NOT_MET
+    text = sc.render_markdown([row], {"p": {"short": "P", "citation": "C"}})
+    assert "| 7.89 ± 4.83 (n = 5) | 15.0000 ± 3.0000 (n = 4) | paper | ± the larger of 5 % and 2 SE" in text
+    as_json = sc.rows_json([row])[0]
+    assert (as_json["value_sd"], as_json["n"], as_json["paper_n"]) == (3.0, 4, 5) and as_json["rule"] == row.rule
+    with pytest.raises(ValueError, match="uses se, but the entry has no n"):
+        sc.validate({"papers": {"p": {}}, "values": [{**e, "n": None}]})
+    with pytest.raises(ValueError, match="n must be a positive whole number"):
+        sc.validate({"papers": {"p": {}}, "values": [{**e, "n": 0}]})
+
+
+def test_hubotter_means_use_the_standard_error_with_the_papers_five_runs(shared_dir):
+    """Every mean ± SD of Hübotter et al. is compared with 2 SE over n = 5 runs: §3 trains every model
+    "for 10 epochs with 5 repetitions" (Tables 4-7 do not state their n; their notes say it is assumed)."""
+    text = (shared_dir / "papers" / VALUES["papers"]["huebotter2021"]["text"]).read_text(encoding="utf-8")
+    assert "MNIST dataset for 10 epochs with 5 repetitions" in text
+    means = [e for e in VALUES["values"] if e.get("sd") is not None]
+    assert all(e["paper"] == "huebotter2021" for e in means)
+    compared = [e for e in means if any(isinstance(r, dict) for r in e["tolerance"].values())]
+    assert len(compared) == 104  # the rest (Table 5, unmatched Table 7 rows) are not compared at any scale
+    for e in compared:
+        rules = [r for r in e["tolerance"].values() if isinstance(r, dict)]
+        assert e["n"] == 5 and all("se" in r and "sd" not in r for r in rules), e["id"]
+        assert "2 standard errors" in e["note"], e["id"]
+        if e["source"] in ("Table 4", "Table 6"):
+            assert "n = 5 assumed" in e["note"], e["id"]
+
+
 def test_statuses():
     e = entry()
     assert sc.evaluate(e, {"rec": record({"acc": 97.44})}).status == MET
@@ -224,8 +281,10 @@ def test_markdown_has_one_row_per_value_and_links_only_known_pages():
         in_table = ln.startswith("|") and (in_table or ln.startswith("| quantity |"))
         if in_table and not ln.startswith(("| quantity |", "|---")):
             body.append(ln)
-    assert len(body) == len(VALUES["values"]) and all(ln.count(" | ") == 6 for ln in body)
-    assert "| 18.64 | 18.6357 | smoke | met (± 0.005) | {doc}`alpha_published_networks` |" in text
+    assert len(body) == len(VALUES["values"]) and all(ln.count(" | ") == 7 for ln in body)
+    assert ("| 18.64 | 18.6357 | smoke | as printed (± half its last digit) | met (± 0.005) "
+            "| {doc}`alpha_published_networks` |") in text
+    assert "| 97.96 | 98.0000 | smoke | at quick, paper: ± 0.005 | not comparable: smoke classifies 500 images" in text
     assert "not comparable: smoke classifies 500 images" in text
     for paper in VALUES["papers"].values():
         assert f"## {paper['short']}" in text
@@ -243,7 +302,7 @@ def test_markdown_escapes_and_numbers_notes():
     text = sc.render_markdown(rows, papers)
     assert "a \\| b (%) [1]" in text and "| q (%) [1] |" in text and "| q (%) [2] |" in text
     assert "1. shared note\n2. other" in text
-    assert "| 97.4 | 97.400 | quick | met (± 0.05) | rec |" in text
+    assert "| 97.4 | 97.400 | quick | ± 0.05 | met (± 0.05) | rec |" in text
 
 
 def test_context_is_shown_beside_the_result():
@@ -255,7 +314,7 @@ def test_context_is_shown_beside_the_result():
     rec = record({"tasks": {"and": {"test_accuracy_percent": 100.0, "seeds_text": text}}})
     row = sc.evaluate(e, {"rec": rec})
     assert row.status == MET and row.context == text
-    assert f"| met (exact) — {text} | rec |" in sc.render_markdown([row], papers)
+    assert f"| exact | met (exact) — {text} | rec |" in sc.render_markdown([row], papers)
     assert sc.rows_json([row])[0]["context"] == text
     assert sc.evaluate(entry(), {"rec": record({"acc": 97.4})}).context == ""
     assert sc.rows_json([sc.evaluate(entry(), {"rec": record({"acc": 97.4})})])[0]["context"] is None
@@ -287,8 +346,9 @@ def test_kept_paper_runs_get_a_column_with_their_provenance():
     text = sc.page_markdown(rows, VALUES["papers"], kept_records=kept_records, kept=kept)
     assert "commit `0123456789`, 2026-11-23, device `cuda`" in text
     no_build = "not run yet: no record 'alpha_published_networks' in this build"
-    assert f"| 97.96 | — | — | {no_build} | 97.9600 (met) |" in text  # the kept run met, this build has none
-    assert f"| 97.4 | — | — | {no_build} | 90.000 (**not met**) |" in text
+    rule = "at quick, paper: ± 0.005"
+    assert f"| 97.96 | — | — | {rule} | {no_build} | 97.9600 (met) |" in text  # the kept run met; no build value
+    assert f"| 97.4 | — | — | {rule} | {no_build} | 90.000 (**not met**) |" in text
     # only the paper with kept values gets the extra column
     assert text.count(" kept paper-scale run |") == 1
     plain = sc.page_markdown(rows, VALUES["papers"])
@@ -357,10 +417,10 @@ def test_flagged_rows_on_the_page_in_json_and_in_the_terminal():
     assert rows["broken"].stale.startswith("broken timeout in this build") and rows["broken"].status == NOT_MET
     text = sc.page_markdown(list(rows.values()), papers, build_commit=BUILD)
     assert "**⚠ 2 of the 3 rows with a record are flagged**" in text and "this build's (`bbbbbbbb`)" in text
-    assert ("| 97.4 | 97.400 | quick | met (± 0.05) | new |" in text)  # not flagged: no mark
-    assert ("| 97.4 | 97.400 ⚠ | quick | met (± 0.05); ⚠ *computed at commit aaaaaaaa, not this build's "
+    assert "| 97.4 | 97.400 | quick | ± 0.05 | met (± 0.05) | new |" in text  # not flagged: no mark
+    assert ("| 97.4 | 97.400 ⚠ | quick | ± 0.05 | met (± 0.05); ⚠ *computed at commit aaaaaaaa, not this build's "
             "bbbbbbbb* | old |") in text
-    assert "| 99.000 ⚠ | quick | **not met** (± 0.05); ⚠ *broken timeout in this build, so the record" in text
+    assert "| 99.000 ⚠ | quick | ± 0.05 | **not met** (± 0.05); ⚠ *broken timeout in this build, so the" in text
     clean = sc.page_markdown([rows["fresh"]], papers, build_commit=BUILD)
     assert "No row is flagged: every one of the 1 rows with a record comes from this build's commit" in clean
     as_json = {r["id"]: r for r in sc.rows_json(rows.values())}
