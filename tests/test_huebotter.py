@@ -24,18 +24,48 @@ TABLE2 = {  # latent size: (SAE, AE, VAE)
 TINY = {"T": 4, "batch_size": 16, "epochs": 2, "p2": 0.01, "a1_latent": 0.1, "nz": 8}
 
 
+def _mnist(*splits):
+    """MNIST's images of ``splits``. Skips only where the data is absent (not cached, and the loader's fetch
+    found no source); a corrupt cache or any other loader error fails the test."""
+    from spikelib import data
+
+    try:
+        return [data.load_mnist(split)[0] for split in splits]
+    except data.DataError as exc:
+        cache = data.data_dir() / "mnist"
+        missing = [name for name in data.SHA256["mnist"] if not (cache / name).is_file()]
+        if missing:
+            pytest.skip(f"MNIST absent ({', '.join(missing)} not in {cache}, and no source to fetch it): {exc}")
+        raise
+
+
 def _tiny_data(n=32):
     g = torch.Generator().manual_seed(5)
     return (torch.rand(n, 1, 28, 28, generator=g) < 0.2).float() * torch.rand(n, 1, 28, 28, generator=g)
 
 
-def test_train_sae_config_smoke_scale(tmp_path):
-    try:
-        from spikelib import data
+def test_mnist_helper_skips_only_when_the_data_is_absent(tmp_path, monkeypatch):
+    from spikelib import data
 
-        data.load_mnist("test")
-    except Exception as exc:  # noqa: BLE001 - no dataset here
-        pytest.skip(f"MNIST unavailable: {exc}")
+    def corrupt(split):
+        raise data.DataError("hash mismatch")
+
+    monkeypatch.setattr(data, "load_mnist", corrupt)
+    monkeypatch.setenv("SPIKELIB_DATA", str(tmp_path))
+    with pytest.raises(pytest.skip.Exception, match="MNIST absent"):  # nothing cached: absent
+        _mnist("test")
+    (tmp_path / "mnist").mkdir()
+    for name in data.SHA256["mnist"]:
+        (tmp_path / "mnist" / name).write_bytes(b"not mnist")
+    with pytest.raises(data.DataError, match="hash mismatch"):  # cached but broken: a failure
+        _mnist("test")
+    monkeypatch.setattr(data, "load_mnist", lambda split: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # a bug in the loader is never a skip
+        _mnist("test")
+
+
+def test_train_sae_config_smoke_scale(tmp_path):
+    _mnist("test")
     r = hb.train_sae_config({"model": "SAE-dense", "n_train": 64, "n_val": 100}, scale="smoke", seed=0,
                             checkpoint=tmp_path / "c.ckpt")
     json.dumps(r)
@@ -211,12 +241,7 @@ _VAE_DIES = pytest.mark.xfail(strict=True, reason="VAE output dies in its first 
 def test_baseline_reconstruction_error_falls_in_its_first_steps(name):
     """120 steps (batch 64) on 1,280 real MNIST images bring Lrec clearly below the blank image's (a model
     whose output died stays at it: 80.4 on these 500 test images)."""
-    try:
-        from spikelib import data
-
-        train, test = data.load_mnist("train")[0], data.load_mnist("test")[0]
-    except Exception as exc:  # noqa: BLE001 - no dataset here
-        pytest.skip(f"MNIST unavailable: {exc}")
+    train, test = _mnist("train", "test")
     torch.manual_seed(0)
     x, xv = cs.as_images(train[:1280]), cs.as_images(test[:500])
     config = hb.resolve_config({"model": name}, batch_size=64)

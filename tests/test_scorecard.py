@@ -53,12 +53,115 @@ def test_paper_values_cover_the_four_papers_and_the_issue_list():
     assert len(first) == 4 and all(e["value"] is None and "no restarts" in e["quantity"] for e in first)
 
 
-def test_every_printed_number_is_in_the_paper(shared_dir):
-    """Each value is typed as the paper prints it; the text in shared/papers/ must contain it."""
+# Where each printed number must be found in the paper's text (shared/papers/). A "Table N" or "Fig. N"
+# source is the caption and what follows it up to the next caption (a figure's panel captions come just
+# before it: the 2,000 characters before its caption count too); a "§N" or "App. N" source is that section
+# up to the next heading; "A and B" accepts either.
+_CAPTION = r"(?m)^[ \t]*\d?{kind} {num}[:.]"
+_HEADING = r"(?m)^(?:#+ )?[A-Z]?\d+(?:\.\d+)*\.?[ \t]+[A-Z][a-z]+"  # "3.2 Quantitative", "#### 3.1 Boolean"
+
+
+def _regions(text, source):
+    out = []
+    for part in source.split(" and "):
+        m = re.match(r"(Table|Fig\.) (\d+)", part)
+        if m:
+            kind, num = ("Table" if m.group(1) == "Table" else "Figure"), m.group(2)
+            cap = re.search(_CAPTION.format(kind=kind, num=num), text)
+            assert cap, f"no caption {kind} {num}"
+            end = re.compile(rf"(?m)^[ \t]*\d?(Table|Figure) (?!{num}\b)\d+[:.]").search(text, cap.end())
+            out.append((max(0, cap.start() - (2000 if kind == "Figure" else 0)), end.start() if end else len(text)))
+            continue
+        num = re.search(r"(?:§|App\. )([A-Z]?[\d.]*\d)", part).group(1)
+        head = re.search(rf"(?m)^(?:#+ )?{re.escape(num)}\.?[ \t]+[A-Z]", text)
+        assert head, f"no section {num}"
+        end = re.compile(_HEADING).search(text, head.end())
+        out.append((head.start(), end.start() if end else len(text)))
+    return out
+
+
+def _cell(e):
+    """The printed number (as scraped), followed by "± SD" in the paper's digits where it reports one."""
+    p = re.escape(e.get("scraped_as") or e["printed"])
+    if e.get("sd") is not None:
+        p += r"\s*±\s*" + re.escape(f"{e['sd']:.{sc.printed_decimals(e['printed'])}f}")
+    return re.compile(r"(?<![\d.])" + p + r"(?!\d)")
+
+
+def _plain(number):
+    """A number as the papers print their settings: 1e-05 -> "0.00001", 0.0 -> "0"."""
+    return f"{float(number):f}".rstrip("0").rstrip(".") or "0"
+
+
+_MODELS = {"sae": r"SAE(?![ -](?:sparse|dense))", "sae_sparse": r"SAE[ -]sparse", "sae_dense": r"SAE[ -]dense",
+           "ae": r"AE(?!l2)", "ae_l2": r"AEl2", "vae": r"VAE", "beta_vae": r"βVAE"}
+_ROY = {"mnist_196": "784-196-784", "fmnist_512": "784-512-784", "fmnist_1024": "784-1024-784",
+        "audio_a": "Audio-to-Image A", "audio_b": "Audio-to-Image B"}
+_ALPHA = {"train_accuracy": "Training accuracy", "train_loss": "Training loss", "test_accuracy": "Test accuracy",
+          "test_loss": "Test loss"}
+
+
+def _row(e):
+    """(row, label) of a table cell: the cells of one row lie on one line of the scrape, in file order, after
+    the row's label (a regular expression the text before the cells must match); None for prose."""
+    part = e["id"].split(".")
+    table = (e["paper"], e["source"])
+    if table == ("huebotter2021", "Table 1") or table == ("huebotter2021", "Table 8"):
+        return part[2], rf"\s*{_MODELS[part[2]]}\b"
+    if table == ("huebotter2021", "Table 2"):  # models are columns: a row is a latent size
+        return part[3], rf"\s*{part[3][2:]}\s"
+    if table in {("huebotter2021", f"Table {t}") for t in (4, 5, 6)}:  # huebotter.table4.lr=0.0001.lrec
+        setting = e["id"].split(".", 2)[2].rsplit(".", 1)[0]
+        return setting, rf".*(?<![\d.]){re.escape(_plain(setting.split('=')[1]))}\s+$"  # the value ends the label
+    if table == ("huebotter2021", "Table 7"):  # the row's weights as printed, nothing else, before its cells
+        weights = re.search(r"weights printed: ([^)]*)\)", e["quantity"]).group(1)
+        tokens = [] if weights == "none" else [_plain(w) for w in weights.split(", ")]
+        return part[2], r"\s*" + "".join(re.escape(t) + r"\s+" for t in tokens) + "$"
+    if table == ("roy2019", "Table 1"):
+        return part[2], rf".*{re.escape(_ROY[part[2]])}"
+    if table == ("comsa2021-alpha", "Table 2"):  # networks are columns: a row is a quantity
+        return part[4], rf"\s*{_ALPHA[part[4]]}"
+    return None
+
+
+def test_every_printed_number_is_in_its_row_of_the_paper(shared_dir):
+    """Each value is typed as the paper prints it, and found where the paper prints it: inside its source
+    (table, figure caption or section; :func:`_regions`), with its "± SD" where it has one, and for the
+    tables, on its row's line after the row's label, the cells of a row in order (:func:`_row`). Prose
+    (§, App., figure captions) has no rows: there the section and the "value ± SD" pair are what tie a
+    number to its place. The scrape wraps one row label over two lines (Table 1's SAE-dense: its weights
+    run on); a label is also looked for on the line above."""
     texts = {k: (shared_dir / "papers" / p["text"]).read_text(encoding="utf-8") for k, p in VALUES["papers"].items()}
-    absent = [e["id"] for e in VALUES["values"]
-              if e["printed"] is not None and (e.get("scraped_as") or e["printed"]) not in texts[e["paper"]]]
-    assert absent == []
+    misplaced, rows = [], {}
+    for e in VALUES["values"]:
+        if e["printed"] is None:
+            continue
+        text, cell, row = texts[e["paper"]], _cell(e), _row(e)
+        regions = _regions(text, e["source"])
+        if row is None:
+            if not any(cell.search(text, a, b) for a, b in regions):
+                misplaced.append((e["id"], "not in its source"))
+            continue
+        (a, b), (key, label) = regions[0], row
+        at = rows.get((e["paper"], e["source"], key))
+        if at is not None:  # a later cell of the row: on the same line, after the previous cell
+            line_end = text.find("\n", at)
+            m = cell.search(text, at, line_end if line_end >= 0 else len(text))
+            if m is None:
+                misplaced.append((e["id"], "not on its row's line after the previous cell"))
+            else:
+                rows[e["paper"], e["source"], key] = m.end()
+            continue
+        for m in cell.finditer(text, a, b):
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            above = text[text.rfind("\n", 0, max(line_start - 2, 0)) + 1:line_start].strip()
+            prefix = text[line_start:m.start()]
+            if re.match(label, prefix) or re.match(label, above + " " + prefix):
+                rows[e["paper"], e["source"], key] = m.end()
+                break
+        else:
+            misplaced.append((e["id"], f"no line in {e['source']} with its row label {label!r}"))
+    assert misplaced == [], "\n".join(map(str, misplaced))
 
 
 def test_figure_only_values_are_not_invented():
