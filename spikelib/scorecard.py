@@ -67,9 +67,10 @@ def standard_error(entry: Mapping, ours_sd: float | None = None, ours_n: int | N
     return math.sqrt(sd_p ** 2 / n_p + sd_o ** 2 / n_o)
 
 
-def allowed_deviation(entry: Mapping, rule: Mapping, ours_sd: float | None = None, ours_n: int | None = None) -> float:
+def allowed_deviation(entry: Mapping, rule: Mapping, ours_sd: float | None = None,
+                      ours_n: int | None = None) -> float:
     """The largest deviation from the paper's value that ``rule`` accepts for ``entry``: the largest of its
-    terms ``abs``, ``rel`` × |value|, ``sd`` × the paper's SD, ``se`` × :func:`standard_error` (with our
+    terms ``abs``, ``rel`` × ``abs(value)``, ``sd`` × the paper's SD, ``se`` × :func:`standard_error` (with our
     value's ``ours_sd`` over ``ours_n`` runs) and, for ``printed``, half a unit of the last printed digit."""
     terms = [0.0]
     if "abs" in rule:
@@ -85,7 +86,8 @@ def allowed_deviation(entry: Mapping, rule: Mapping, ours_sd: float | None = Non
     return max(terms)
 
 
-def describe_rule(entry: Mapping, rule: Mapping, ours_sd: float | None = None, ours_n: int | None = None) -> str:
+def describe_rule(entry: Mapping, rule: Mapping, ours_sd: float | None = None,
+                  ours_n: int | None = None) -> str:
     """The tolerance as a reader sees it: ``exact``, ``± 0.005``, ``± 0.039 (5 %, 2 SD)``,
     ``± 7.71 (5 %, 2 SE = 2·√(8.98²/5 + 6.1²/3))``..."""
     allowed = allowed_deviation(entry, rule, ours_sd, ours_n)
@@ -96,8 +98,8 @@ def describe_rule(entry: Mapping, rule: Mapping, ours_sd: float | None = None, o
     if "se" in rule:
         n_o = int(ours_n) if ours_n else 1
         sd_o = ours_sd if ours_sd is not None and math.isfinite(ours_sd) and n_o > 1 else float(entry["sd"])
-        parts.append(f"{float(rule['se']):g} SE = {float(rule['se']):g}·√({float(entry['sd']):g}²/{int(entry['n'])}"
-                     f" + {sd_o:.3g}²/{n_o})")
+        k = f"{float(rule['se']):g}"
+        parts.append(f"{k} SE = {k}·√({float(entry['sd']):g}²/{int(entry['n'])} + {sd_o:.3g}²/{n_o})")
     parts += ["as printed"] if rule.get("printed") and parts else []
     shown = _fmt(allowed) if float(allowed).is_integer() else f"{allowed:.3g}"  # 3 digits: a bound, not a result
     return f"± {shown}" + (f" ({', '.join(parts)})" if parts else "")
@@ -105,7 +107,7 @@ def describe_rule(entry: Mapping, rule: Mapping, ours_sd: float | None = None, o
 
 def rule_text(entry: Mapping, rule: Mapping) -> str:
     """A rule in words, before any value is known: ``exact``, ``± 20 %``, ``± the larger of 5 % and
-    2 SE of the difference of the means (paper n = 5)``..."""
+    2 SE of the difference of the means (paper n = 5, ours from the record)``..."""
     terms = [f"{float(rule['abs']):g}"] if rule.get("abs") else []
     terms += [f"{100 * float(rule['rel']):g} %"] if "rel" in rule else []
     terms += [f"{float(rule['sd']):g} SD of the paper"] if "sd" in rule else []
@@ -316,7 +318,8 @@ def rows_json(rows: Iterable[Row], kept: Iterable[Row] = ()) -> list[dict[str, A
     ``"stale"``: why the row is flagged (:func:`staleness`), or null."""
     def one(row: Row, is_kept: bool) -> dict[str, Any]:
         return {"id": row.id, "paper": row.paper, "quantity": row.quantity, "source": row.source,
-                "unit": row.unit, "paper_value": row.paper_value, "paper_sd": row.paper_sd, "paper_n": row.paper_n,
+                "unit": row.unit, "paper_value": row.paper_value, "paper_sd": row.paper_sd,
+                "paper_n": row.paper_n,
                 "value": row.build_value, "value_sd": row.build_sd, "n": row.build_n, "scale": row.scale,
                 "result": row.status, "rule": row.rule, "tolerance": row.tolerance,
                 "kept": is_kept, "commit": row.commit, "stale": row.stale, "record": row.record,
@@ -511,7 +514,7 @@ How to read a row:
   choice, explained in the row's note (the number in square brackets). Where the paper reports a mean
   ± SD over n runs (Hübotter et al.: n = 5) and ours is a mean too, the two means are compared with the
   standard error of their difference, SE = √(SD_paper²/n_paper + SD_ours²/n_ours), not with the SD of a
-  single run: *the larger of 5 % and 2 SE* accepts our mean within max(0.05 · |paper|, 2 · SE) of the
+  single run: *the larger of 5 % and 2 SE* accepts our mean within max(5 % of the paper's value, 2 SE) of the
   paper's. Our SD and n are the record's (shown as "± SD (n = …)"); a value of ours from a single run
   takes the paper's SD as its own (n_ours = 1). The result cell gives the number the rule allows.
 - {FLAG} marks a value whose record may not be this build's: computed at another commit than the
