@@ -93,18 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def scorecard(as_json: bool, results_dir: str | None) -> int:
+    """The scorecard of the records in ``results_dir``; a record from another commit than the checkout's
+    HEAD, or from uncommitted code, is flagged (``stale``)."""
+    from spikelib import results
     from spikelib import scorecard as sc
-    from spikelib.results import load_paper_runs, load_records
 
     values = sc.load_paper_values()
-    rows = sc.scorecard_rows(values, load_records(results_dir))
-    kept = sc.scorecard_rows(values, load_paper_runs())
+    head, _ = results.git_state()
+    rows = sc.scorecard_rows(values, results.load_records(results_dir), build_commit=head)
+    kept = sc.scorecard_rows(values, results.load_paper_runs(), kept=True)
     if as_json:
         json.dump(sc.rows_json(rows, kept), sys.stdout, indent=1)
         print()
     else:
         print(sc.rows_text(rows))
-        print("; ".join(f"{n} {status}" for status, n in sc.summary(rows).items()))
+        flagged = sum(r.stale is not None for r in rows)
+        print("; ".join(f"{n} {status}" for status, n in sc.summary(rows).items())
+              + f"; {flagged} flagged {sc.FLAG} (record from another commit than HEAD"
+              + (f" {head[:8]}" if head else "") + " or from uncommitted code)")
     return 0
 
 

@@ -86,9 +86,40 @@ def _seconds(s: float | None) -> str:
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
+def commits_markdown(manifest: Mapping, records: Mapping[str, Mapping],
+                     kept_records: Mapping[str, Mapping] | None = None) -> list[str]:
+    """Every commit that computed a record the scorecard reads, with the records from each: this build's
+    commit first, then the others by their newest record; kept paper-scale records are marked *kept*."""
+    by_commit: dict[str | None, list[str]] = {}
+    newest: dict[str | None, str] = {}
+    labelled = [(n, r, "") for n, r in records.items()]
+    labelled += [(n, r, " (kept)") for n, r in (kept_records or {}).items()]
+    for name, rec, suffix in labelled:
+        p = rec.get("provenance", {})
+        c = p.get("git_commit")
+        dirty = " (uncommitted changes)" if p.get("git_dirty") else ""
+        by_commit.setdefault(c, []).append(f"`{name}`{suffix}{dirty}")
+        newest[c] = max(newest.get(c, ""), p.get("date") or "")
+    build = manifest.get("git_commit")
+    order = sorted(by_commit, key=lambda c: newest[c], reverse=True)  # newest first (ISO dates sort as text)
+    order.sort(key=lambda c: (c != build, c is None))  # stable: this build's, the others, none
+    out = ["## Commits behind the records", "",
+           f"{sum(c is not None for c in by_commit)} commit(s) computed the records the scorecard reads. A record "
+           "from another commit than this build's is flagged on the scorecard, except a kept paper-scale run "
+           "(`book/paper_runs/`), whose commit is its own provenance.", "", "| commit | records |", "|---|---|"]
+    for c in order:
+        label = (_commit(c, None, short=True) + (" (this build)" if c == build else "")) if c else "no commit recorded"
+        out.append(f"| {label} | {_cell(', '.join(by_commit[c]))} |")
+    if not by_commit:
+        out.append("| (none) | |")
+    return out
+
+
 def page_markdown(manifest: Mapping, records: Mapping[str, Mapping], *, versions: Mapping[str, str],
-                  machine: Mapping[str, object], pages: Iterable[str] = ()) -> str:
-    """The page. ``pages``: the executed notebooks in the book's table of contents (linked with {doc})."""
+                  machine: Mapping[str, object], pages: Iterable[str] = (),
+                  kept_records: Mapping[str, Mapping] | None = None) -> str:
+    """The page. ``pages``: the executed notebooks in the book's table of contents (linked with {doc});
+    ``kept_records``: the kept paper-scale records, listed under their commits (:func:`commits_markdown`)."""
     pages = list(pages)
     notebooks: Mapping[str, Mapping] = manifest.get("notebooks", {})
     scale, device = manifest.get("scale", "unknown"), manifest.get("device", "unknown")
@@ -166,4 +197,5 @@ def page_markdown(manifest: Mapping, records: Mapping[str, Mapping], *, versions
             f"{v.get('torch', '—')} / {v.get('numpy', '—')}")) + " |")
     if not records:
         out.append("| (none) | | | | | | |")
+    out += ["", *commits_markdown(manifest, records, kept_records)]
     return "\n".join(out) + "\n"

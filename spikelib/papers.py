@@ -23,7 +23,7 @@ from typing import Any, Mapping
 #: The file the paper values are read from by default (inside the package).
 PAPER_VALUES = "paper_values.json"
 SCALE_KEYS = ("smoke", "quick", "paper")
-RULE_KEYS = {"abs", "rel", "sd", "printed"}
+RULE_KEYS = {"abs", "rel", "sd", "se", "printed"}
 
 
 
@@ -99,6 +99,12 @@ def validate(data: Mapping) -> None:
             raise ValueError(f"{where}: record and key must both be set or both be null")
         if e["key"] is not None:
             _parse_key(e["key"])  # raises on bad syntax
+        if e.get("context") is not None:
+            if e["record"] is None:
+                raise ValueError(f"{where}: context {e['context']!r} needs a record")
+            _parse_key(e["context"])
+        if e.get("n") is not None and (not isinstance(e["n"], int) or isinstance(e["n"], bool) or e["n"] < 1):
+            raise ValueError(f"{where}: n must be a positive whole number of runs, got {e['n']!r}")
         tol = e["tolerance"]
         if not isinstance(tol, Mapping) or set(tol) - set(SCALE_KEYS):
             raise ValueError(f"{where}: tolerance must map scales ({', '.join(SCALE_KEYS)}) to rules")
@@ -106,8 +112,11 @@ def validate(data: Mapping) -> None:
             if isinstance(rule, Mapping):
                 if not rule or set(rule) - RULE_KEYS:
                     raise ValueError(f"{where}: tolerance at {scale}: use the keys {sorted(RULE_KEYS)}")
-                if "sd" in rule and e.get("sd") is None:
+                if ("sd" in rule or "se" in rule) and e.get("sd") is None:
                     raise ValueError(f"{where}: tolerance at {scale} uses sd, but the entry has no sd")
+                if "se" in rule and e.get("n") is None:
+                    raise ValueError(f"{where}: tolerance at {scale} uses se, but the entry has no n "
+                                     "(the paper's runs)")
             elif rule is not None and not isinstance(rule, str):
                 raise ValueError(f"{where}: tolerance at {scale} must be a rule, a reason (string) or null")
 

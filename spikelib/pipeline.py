@@ -11,7 +11,8 @@
    before Sphinx: ``scorecard.md`` (every number of the four papers beside this build's value, from
    the results records: :mod:`spikelib.scorecard`) and ``about_build.md`` (commit, date, versions,
    machine, wall time per notebook: :mod:`spikelib.about`). They are written on every run, a
-   ``NOTEBOOKS=`` subset included, so they always reflect all records present.
+   ``NOTEBOOKS=`` subset included, so they always reflect all records present; a record from another
+   commit than the build's, from uncommitted code or from a notebook that failed now is flagged.
 4. ``jupyter-book build book`` renders the executed copies; execution is off in ``_config.yml``, so the
    book never re-executes anything. A page in ``_toc.yml`` whose notebook has never been executed is
    built from the stored (output-free) notebook with a banner saying how to run it, so a
@@ -464,12 +465,13 @@ def write_generated_pages(book_dir: Path, executed_dir: Path, manifest: dict,
     records, kept_records = load_records(results_dir), load_paper_runs()
     pages = toc_notebooks(book_dir)
     values = scorecard.load_paper_values()
-    rows = scorecard.scorecard_rows(values, records)
+    rows = scorecard.scorecard_rows(values, records, manifest=manifest)  # flags records not of this build
     texts = {
         "scorecard": scorecard.page_markdown(rows, values["papers"], pages=pages, kept_records=kept_records,
-                                             kept=scorecard.scorecard_rows(values, kept_records)),
+                                             kept=scorecard.scorecard_rows(values, kept_records, kept=True),
+                                             build_commit=manifest.get("git_commit")),
         "about_build": about.page_markdown(manifest, records, versions=about.library_versions(),
-                                           machine=about.machine(), pages=pages),
+                                           machine=about.machine(), pages=pages, kept_records=kept_records),
     }
     executed_dir.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():

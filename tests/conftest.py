@@ -12,7 +12,8 @@ os.environ.setdefault("SPIKELIB_COMPILE", "0")
 import spikelib  # noqa: E402,F401  (imported first: sets OMP_WAIT_POLICY before any test imports torch)
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"  # read-only project material; ../shared in CI too
+# read-only project material: $SPIKELIB_SHARED as the library reads it, else ../shared (CI too)
+SHARED = Path(os.environ.get("SPIKELIB_SHARED") or ROOT.parent / "shared")
 
 
 @pytest.fixture

@@ -73,3 +73,24 @@ def test_environment_probes():
     m = about.machine()
     assert set(m) == {"os", "architecture", "cpu", "cores", "gpus"} and m["cores"] >= 1
     assert isinstance(m["gpus"], list)
+
+
+def test_every_commit_behind_a_record_is_listed_with_its_records():
+    records = {**RECORDS,
+               "old_page": {"name": "old_page", "scale": "paper", "results": {},
+                            "provenance": {"notebook": "old_page", "git_commit": "fedcba9876543210"}},
+               "also_now": {"name": "also_now", "scale": "quick", "results": {},
+                            "provenance": {"git_commit": "0123456789abcdef0123", "git_dirty": False}}}
+    kept = {"alpha_mnist_training": {"name": "alpha_mnist_training", "scale": "paper", "results": {},
+                                     "provenance": {"git_commit": "fedcba9876543210", "git_dirty": False}}}
+    text = about.page_markdown({**MANIFEST, "git_commit": "0123456789abcdef"}, records, versions={},
+                               machine=MACHINE, kept_records=kept)
+    section = text.split("## Commits behind the records", 1)[1]
+    assert "3 commit(s) computed the records" in section
+    lines = [ln for ln in section.splitlines() if ln.startswith("| ") and not ln.startswith("| commit")]
+    # this build's commit first; a commit is matched in full, so 0123456789abcdef0123 is another one
+    assert lines[0] == "| `01234567` (this build) | `alpha_function` (uncommitted changes) |"
+    assert "| `01234567` | `also_now` |" in lines
+    assert "| `fedcba98` | `old_page`, `alpha_mnist_training` (kept) |" in lines
+    assert lines[-1] == "| no commit recorded | `sweep_cfg_7` |"
+    assert "| (none) | |" in about.page_markdown(MANIFEST, {}, versions={}, machine=MACHINE)

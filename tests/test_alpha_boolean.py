@@ -25,7 +25,10 @@ def test_train_task_stops_at_the_first_perfect_seed_and_keeps_the_best():
     assert r.test_accuracy == pytest.approx(float((predict(r.net(x_test)) == y_test).double().mean()))
     s = r.summary()
     assert s["n_seeds_tried"] == len(accs) and s["paper_test_accuracy"] == 1.0
-    assert r.paper_test_accuracy == 1.0 and comsa_alpha.seeds_text(r).startswith(f"{len(accs)} (")
+    assert r.paper_test_accuracy == 1.0
+    assert comsa_alpha.seeds_text(r).startswith(f"{sum(a == 1.0 for a in accs)} of {len(accs)} seed")
+    assert s["first_seed_test_accuracy_percent"] == 100 * r.seeds_tried[0]["test_accuracy"]
+    assert s["n_seeds_perfect"] == (accs[-1] == 1.0)  # it stops at the first perfect seed
 
 
 def test_train_task_rejects_no_seeds():

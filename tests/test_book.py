@@ -248,15 +248,19 @@ def test_generated_pages_in_the_smoke_build(smoke_book):
     # Smoke runs every notebook: each record a paper value names must exist and carry the value.
     absent = sorted({e["record"] for e in values["values"] if e["record"] and e["record"] not in records})
     assert not absent, f"paper_values.json names records no notebook wrote: {absent}"
-    rows = scorecard.scorecard_rows(values, records)
+    rows = scorecard.scorecard_rows(values, records, manifest=smoke_book.manifest)
     assert [(r.id, r.detail) for r in rows if r.status == scorecard.MISSING] == []
     # At smoke only scale-independent claims (exact computations, counts) are compared: all must hold.
     assert [(r.id, r.build_value) for r in rows if r.status == scorecard.NOT_MET] == []
     assert any(r.status == scorecard.MET for r in rows)
     text = (smoke_book.book / "executed" / "scorecard.md").read_text(encoding="utf-8")
     kept_records = load_paper_runs()
+    kept = scorecard.scorecard_rows(values, kept_records, kept=True)
     assert text == scorecard.page_markdown(rows, values["papers"], pages=pipeline.toc_notebooks(smoke_book.book),
-                                           kept_records=kept_records, kept=scorecard.scorecard_rows(values, kept_records))
+                                           kept_records=kept_records, kept=kept,
+                                           build_commit=smoke_book.manifest["git_commit"])
+    # every record was written by this build's notebooks at its commit: none is flagged unless the code is dirty
+    assert all(r.stale is None for r in rows) or smoke_book.manifest["git_dirty"], [r.stale for r in rows if r.stale]
     about = (smoke_book.book / "executed" / "about_build.md").read_text(encoding="utf-8")
     manifest = smoke_book.manifest
     if manifest["git_commit"]:
@@ -296,6 +300,58 @@ def test_generated_pages_written_from_records_and_manifest(tmp_path):
     about = (book / "executed" / "about_build.md").read_text(encoding="utf-8")
     assert "| {doc}`alpha_published_networks` | ok | quick | cpu | 4.2 s |" in about
     assert "`alpha_published_networks` | quick | 0 | cpu |" in about
+
+
+def test_generated_pages_flag_records_that_are_not_this_builds(tmp_path, monkeypatch):
+    """Records from another commit, from uncommitted code or from a notebook that failed in this build are
+    flagged on the scorecard, and the about page lists every commit behind a record; kept paper-scale runs
+    are judged by their own provenance."""
+    from spikelib import results as res
+    from spikelib import scorecard
+
+    build, old = "b" * 40, "a" * 40
+    monkeypatch.setattr(res, "git_state", lambda *a, **k: (build, False))
+    nbs, book = _mini_book(tmp_path)
+    out = tmp_path / "results"
+    out.mkdir()
+
+    def write(name, commit, dirty=False, scale="quick", folder=out):
+        rec = {"name": name, "scale": scale, "results": {},
+               "provenance": {"notebook": name, "git_commit": commit, "git_dirty": dirty, "date": "2026-12-01"}}
+        folder.mkdir(exist_ok=True)
+        (folder / f"{name}.json").write_text(json.dumps(rec))
+
+    write("alpha_published_networks", build)  # this build's: not flagged
+    write("alpha_boolean", build)  # its notebook failed now: the record is the previous run's
+    write("spike_backprop", old)  # not run in this build (a NOTEBOOKS= subset)
+    write("regularised_sae", build, dirty=True)
+    kept_dir = tmp_path / "paper_runs"
+    write("alpha_mnist_training", old, scale="paper", folder=kept_dir)
+    write("spiking_autoencoders", old, dirty=True, scale="paper", folder=kept_dir)
+    real_kept = res.load_paper_runs
+    monkeypatch.setattr(res, "load_paper_runs", lambda directory=None: real_kept(kept_dir))
+    runs = [pipeline.Run("alpha_published_networks", "ok", 1.0), pipeline.Run("alpha_boolean", "failed", 1.0),
+            pipeline.Run("regularised_sae", "ok", 1.0)]
+    manifest = pipeline.update_manifest(book / "executed", runs, scale="quick", device="cpu", placeholders=[])
+    pipeline.write_generated_pages(book, book / "executed", manifest, out)
+    card = (book / "executed" / "scorecard.md").read_text(encoding="utf-8")
+    values = scorecard.load_paper_values()["values"]
+    n = {name: sum(e["record"] == name for e in values) for name in
+         ("alpha_published_networks", "alpha_boolean", "spike_backprop", "regularised_sae")}
+    flagged = n["alpha_boolean"] + n["spike_backprop"] + n["regularised_sae"]
+    assert f"**⚠ {flagged} of the {sum(n.values())} rows with a record are flagged**" in card
+    assert card.count("⚠ *alpha_boolean failed in this build, so the record may be left over") == n["alpha_boolean"]
+    assert card.count("⚠ *computed at commit aaaaaaaa, not this build's bbbbbbbb*") == n["spike_backprop"]
+    assert card.count("⚠ *computed from uncommitted code*") == n["regularised_sae"] + 1  # + the kept list
+    assert "`spiking_autoencoders`: notebook" in card and "`alpha_mnist_training`: notebook" in card
+    kept_lines = [ln for ln in card.splitlines() if ln.startswith("- `")]
+    assert [("⚠" in ln) for ln in kept_lines] == [False, True]  # an old commit alone never flags a kept run
+    about = (book / "executed" / "about_build.md").read_text(encoding="utf-8")
+    commits = about.split("## Commits behind the records", 1)[1]
+    assert "| `bbbbbbbb` (this build) | `alpha_boolean`, `alpha_published_networks`, `regularised_sae` " \
+           "(uncommitted changes) |" in commits
+    assert "| `aaaaaaaa` | `spike_backprop`, `alpha_mnist_training` (kept), `spiking_autoencoders` (kept) " \
+           "(uncommitted changes) |" in commits
 
 
 # ---------------------------------------------------------------- offline pages: MathJax, API page

@@ -52,3 +52,19 @@ def test_scorecard_json_and_table(tmp_path, capsys, monkeypatch):
     assert cli.main(["scorecard", "--results", str(tmp_path)]) == 0
     table = capsys.readouterr().out
     assert "alpha.table2.published.slow.test_accuracy" in table and " met" in table
+
+
+def test_scorecard_flags_records_of_another_commit_than_head(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(results, "git_state", lambda *a, **k: ("abc123", False))
+    record = {"table2": [{"network": "slow", "split": "test", "accuracy_percent": 97.96}]}
+    results.write_record("alpha_published_networks", record, params={}, scale="quick", seed=0,
+                         directory=tmp_path)
+    monkeypatch.setattr(results, "git_state", lambda *a, **k: ("def456", True))  # HEAD moved on since
+    assert cli.main(["scorecard", "--json", "--results", str(tmp_path)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    mine = [r for r in rows if r["record"] == "alpha_published_networks"]
+    assert mine and all(r["stale"] == "computed at commit abc123, not this build's def456" for r in mine)
+    assert all(r["stale"] is None for r in rows if r["value"] is None and r["record"] != "alpha_published_networks")
+    assert cli.main(["scorecard", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "⚠ computed at commit abc123" in out and f"; {len(mine)} flagged ⚠" in out

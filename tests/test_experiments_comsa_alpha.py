@@ -75,11 +75,18 @@ def test_published_network_path(shared_dir, monkeypatch, tmp_path):
     assert ca.published_network_path("fast").name == "fast_network"
 
 
-def test_seeds_text_counts_the_perfect_seeds():
-    r = ca.TaskResult("xor", None, 2, 1.0, 0.99, [{"train_accuracy": 0.9}, {"train_accuracy": 1.0},
-                                                  {"train_accuracy": 1.0}], None)
-    assert ca.seeds_text(r) == "3 (2 perfect on training)"
-    assert r.summary()["paper_test_accuracy"] == 1.0 and r.summary()["n_seeds_tried"] == 3
+def test_seeds_text_counts_the_perfect_seeds_and_gives_the_first_seeds_test_accuracy():
+    tried = [{"train_accuracy": 0.9, "test_accuracy": 0.5133}, {"train_accuracy": 1.0, "test_accuracy": 0.98},
+             {"train_accuracy": 1.0, "test_accuracy": 0.99}]
+    r = ca.TaskResult("xor", None, 2, 1.0, 0.99, tried, None)
+    assert ca.seeds_text(r) == "2 of 3 seeds perfect on training; first seed (no restarts): test 51.3 %"
+    s = r.summary()
+    assert s["paper_test_accuracy"] == 1.0 and s["n_seeds_tried"] == 3 and s["n_seeds_perfect"] == 2
+    assert s["success_rate_percent"] == pytest.approx(200 / 3)
+    assert s["first_seed_test_accuracy_percent"] == pytest.approx(51.33)
+    assert s["first_seed_train_accuracy_percent"] == pytest.approx(90.0) and s["seeds_text"] == ca.seeds_text(r)
+    one = ca.TaskResult("and", None, 0, 1.0, 1.0, [{"train_accuracy": 1.0, "test_accuracy": 1.0}], None)
+    assert ca.seeds_text(one) == "1 of 1 seed perfect on training; first seed (no restarts): test 100.0 %"
 
 
 def test_encode_casts_after_the_float32_latency_code():

@@ -24,18 +24,48 @@ TABLE2 = {  # latent size: (SAE, AE, VAE)
 TINY = {"T": 4, "batch_size": 16, "epochs": 2, "p2": 0.01, "a1_latent": 0.1, "nz": 8}
 
 
+def _mnist(*splits):
+    """MNIST's images of ``splits``. Skips only where the data is absent (not cached, and the loader's fetch
+    found no source); a corrupt cache or any other loader error fails the test."""
+    from spikelib import data
+
+    try:
+        return [data.load_mnist(split)[0] for split in splits]
+    except data.DataError as exc:
+        cache = data.data_dir() / "mnist"
+        missing = [name for name in data.SHA256["mnist"] if not (cache / name).is_file()]
+        if missing:
+            pytest.skip(f"MNIST absent ({', '.join(missing)} not in {cache}, and no source to fetch it): {exc}")
+        raise
+
+
 def _tiny_data(n=32):
     g = torch.Generator().manual_seed(5)
     return (torch.rand(n, 1, 28, 28, generator=g) < 0.2).float() * torch.rand(n, 1, 28, 28, generator=g)
 
 
-def test_train_sae_config_smoke_scale(tmp_path):
-    try:
-        from spikelib import data
+def test_mnist_helper_skips_only_when_the_data_is_absent(tmp_path, monkeypatch):
+    from spikelib import data
 
-        data.load_mnist("test")
-    except Exception as exc:  # noqa: BLE001 - no dataset here
-        pytest.skip(f"MNIST unavailable: {exc}")
+    def corrupt(split):
+        raise data.DataError("hash mismatch")
+
+    monkeypatch.setattr(data, "load_mnist", corrupt)
+    monkeypatch.setenv("SPIKELIB_DATA", str(tmp_path))
+    with pytest.raises(pytest.skip.Exception, match="MNIST absent"):  # nothing cached: absent
+        _mnist("test")
+    (tmp_path / "mnist").mkdir()
+    for name in data.SHA256["mnist"]:
+        (tmp_path / "mnist" / name).write_bytes(b"not mnist")
+    with pytest.raises(data.DataError, match="hash mismatch"):  # cached but broken: a failure
+        _mnist("test")
+    monkeypatch.setattr(data, "load_mnist", lambda split: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # a bug in the loader is never a skip
+        _mnist("test")
+
+
+def test_train_sae_config_smoke_scale(tmp_path):
+    _mnist("test")
     r = hb.train_sae_config({"model": "SAE-dense", "n_train": 64, "n_val": 100}, scale="smoke", seed=0,
                             checkpoint=tmp_path / "c.ckpt")
     json.dumps(r)
@@ -211,12 +241,7 @@ _VAE_DIES = pytest.mark.xfail(strict=True, reason="VAE output dies in its first 
 def test_baseline_reconstruction_error_falls_in_its_first_steps(name):
     """120 steps (batch 64) on 1,280 real MNIST images bring Lrec clearly below the blank image's (a model
     whose output died stays at it: 80.4 on these 500 test images)."""
-    try:
-        from spikelib import data
-
-        train, test = data.load_mnist("train")[0], data.load_mnist("test")[0]
-    except Exception as exc:  # noqa: BLE001 - no dataset here
-        pytest.skip(f"MNIST unavailable: {exc}")
+    train, test = _mnist("train", "test")
     torch.manual_seed(0)
     x, xv = cs.as_images(train[:1280]), cs.as_images(test[:500])
     config = hb.resolve_config({"model": name}, batch_size=64)
@@ -279,21 +304,27 @@ def test_report_tables_keep_the_record_and_show_the_paper():
                      "distance_ratio_sd": None, "n_seeds": 1}
     assert "| SAE-dense | p2 = 0.01, a1_latent = 0.1 | 2.50 | 6.75 ± 0.26 | 2.50 | 0.78 ± 0.00 | smoke, 1 seed |" in md
     t8, md8 = hr.table8(rows, models, "n")
-    assert set(t8[0]) == {"model", *sm.DISTANCES} and "0.50 (0.65)" in md8
+    # the SD and runs beside each mean: the scorecard compares means with their standard error
+    assert set(t8[0]) == {"model", "n_seeds", *sm.DISTANCES, *(f"{d}_sd" for d in sm.DISTANCES)}
+    assert "0.50 (0.65)" in md8
+    assert t8[0]["n_seeds"] == 1 and t8[0]["euclidean_sd"] is None
     act, mda = hr.activity(rows, models, "n")
     assert act[0]["afr"] == 0.5 and "0.50 (0.83 ± 0.20)" in mda and "| VAE | 5.50 (–) |" in mda
+    assert act[0]["n_seeds"] == 1 and {"inp_sd", "anr_sd", "afr_sd", "rae_sd"} <= set(act[0])
     n_match, md2 = hr.table2(hb.parameter_table((10, 100)), (10, 100))
     assert n_match == 6 and "2,586,400" in md2
     t7, md7 = hr.table7(hb.table7_rows([{**r, "name": m} for m, r in rows.items()]), "n")
     assert [r["model"] for r in t7 if r["basis"] == "table1"] == ["SAE", "SAE-sparse", "SAE-dense"]
     assert t7[0]["paper_lrec"] == 38.09 and t7[0]["lrec"] == 0.5 and t7[1]["lrec"] is None
+    assert t7[0]["n_seeds"] == 1 and t7[0]["lrec_sd"] is None and t7[1]["n_seeds"] is None
     comment = hr.table7_comment(hb.table7_rows([{**r, "name": m} for m, r in rows.items()]),
                                 {"epochs": 1, "n_train": 128, "T": 8, "seeds": 1}, scale="smoke")
     assert "has 6.94, not 6.75" in comment and "SD is 8.96 here and 8.98 in Table 1" in comment
-    summary = [{"name": "AE", "lr": c["lr"], "l2": c["l2"], "lrec": 1.0, "lrec_sd": None}
+    summary = [{"name": "AE", "lr": c["lr"], "l2": c["l2"], "lrec": 1.0, "lrec_sd": 0.5, "n": 3}
                for c in hb.search_configs("table4", {"seeds": 1})]
     rec, md4 = hr.search_table("table4", summary, {"seeds": 1}, {}, note="n")
-    assert len(rec) == 14 and rec[0] == {"model": "AE", "key": "lr", "value": 1e-6, "lrec": 1.0, "paper_lrec": 63.78}
+    assert len(rec) == 14 and rec[0] == {"model": "AE", "key": "lr", "value": 1e-6, "lrec": 1.0,
+                                         "paper_lrec": 63.78, "lrec_sd": 0.5, "n_seeds": 3}
     assert md4.startswith("**Table 4**") and "| 63.78 ± 5.07 |" in md4
 
 

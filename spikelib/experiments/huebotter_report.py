@@ -116,7 +116,8 @@ def table8(rows_by_model: Mapping[str, Mapping[str, Any]], models: Sequence[str]
     record, lines = [], []
     for m in models:
         r = rows_by_model[m]
-        record.append({"model": m, **{d: r.get(f"distance_{d}") for d in hb.DISTANCES}})
+        record.append({"model": m, **{d: r.get(f"distance_{d}") for d in hb.DISTANCES},
+                       **{f"{d}_sd": r.get(f"distance_{d}_sd") for d in hb.DISTANCES}, "n_seeds": r["n"]})
         cells = [f"{fmt(r.get(f'distance_{d}'), r.get(f'distance_{d}_sd'))} "
                  f"({fmt(hb.paper_value(f'table8.{hb.PAPER_IDS[m]}.{d}')[0])})" for d in hb.DISTANCES]
         lines.append((m, *cells, note))
@@ -146,7 +147,8 @@ def activity(rows_by_model: Mapping[str, Mapping[str, Any]], models: Sequence[st
     for m in models:
         r = rows_by_model[m]
         record.append({"model": m, **{k: r.get(k) for k in ("inp", "anr", "afr", "rae", "spikes_per_example",
-                                                             "latent_spikes_per_example")}})
+                                                             "latent_spikes_per_example")},
+                       **{f"{k}_sd": r.get(f"{k}_sd") for k in hb.ACTIVITY}, "n_seeds": r["n"]})
         pa = hb.paper_activity(m)
         cells = [f"{fmt(r.get(k), r.get(k + '_sd'))} ({fmt(*pa[k]) if pa[k] else MISSING})" for k in hb.ACTIVITY]
         spk, lat = r.get("spikes_per_example"), r.get("latent_spikes_per_example")
@@ -221,7 +223,8 @@ def search_table(table: str, rows: Sequence[Mapping[str, Any]], settings: Mappin
     for row in hb.search_rows(table, rows):
         r = row["run"]
         record.append({"model": row["model"], "key": row["key"], "value": row["value"],
-                       "lrec": None if r is None else r["lrec"], "paper_lrec": row["paper_lrec"]})
+                       "lrec": None if r is None else r["lrec"], "paper_lrec": row["paper_lrec"],
+                       "lrec_sd": None if r is None else r["lrec_sd"], "n_seeds": None if r is None else r["n"]})
         lines.append((row["model"], row["key"], f"{row['value']:g}", fmt(r["lrec"], r["lrec_sd"]) if r else MISSING,
                       fmt(row["paper_lrec"], row["paper_lrec_sd"]), fmt(r.get("inp")) if r else MISSING,
                       fmt(r.get("afr")) if r else MISSING, note))
@@ -273,7 +276,9 @@ def table7(t7: Sequence[Mapping[str, Any]], note: str) -> tuple[list, str]:
         record.append({"block": r["block"], "printed": list(r["printed"]), "basis": r["basis"],
                        "model": r["table1"], "assumed": r["assumed"], "why": r["why"],
                        **{f"paper_{k}": r[k][0] for k in ("lrec", "afr", "inp")},
-                       **{k: (run.get(k) if run else None) for k in ("lrec", "afr", "inp")}})
+                       **{k: (run.get(k) if run else None) for k in ("lrec", "afr", "inp")},
+                       **{f"{k}_sd": (run.get(f"{k}_sd") if run else None) for k in ("lrec", "afr", "inp")},
+                       "n_seeds": run["n"] if run else None})
     header = ("block", "weights as printed", "$L_\\mathrm{rec}$ (ours)", "(paper)", "AFR (ours)", "(paper)",
               "INP (ours)", "(paper)", "our run", "scale")
     return record, markdown_table(header, lines, align="rlrrrrrrll")
