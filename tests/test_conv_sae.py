@@ -118,6 +118,28 @@ def test_kernel_float32_close_to_reference():
         torch.testing.assert_close(x_, y_, rtol=1e-4, atol=1e-3 * float(y_.abs().max()))
 
 
+@needs_kernel
+def test_flag_buffers_are_reused_only_once_their_graph_is_freed():
+    m = cs.ConvSAE(8, seed=1).double()
+    spikes = cs.encode(torch.rand(2, 1, 28, 28, dtype=torch.float64), 5, generator=torch.Generator().manual_seed(0))
+    first = m(spikes, backend="c")
+    held = first.all_counts.grad_fn.lease.buf.data_ptr()
+    second = m(spikes, backend="c")  # the first graph still holds its buffer: a fresh one
+    assert second.all_counts.grad_fn.lease.buf.data_ptr() != held
+    grads = []
+    for _ in range(2):  # retain_graph: the second backward reads the same flags
+        m.zero_grad()
+        first.xhat.sum().backward(retain_graph=True)
+        grads.append(m.conv1.weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    del first, second
+    assert m(spikes, backend="c").all_counts.grad_fn.lease.buf.data_ptr() == held  # freed graphs give theirs back
+    lease = _sae_kernel.FlagLease(10)
+    ptr = lease.buf.data_ptr()
+    del lease
+    assert _sae_kernel.FlagLease(10).buf.data_ptr() == ptr  # given back, then taken again
+
+
 # ---------------------------------------------------------------- neuron, bound and read-out by hand
 
 
