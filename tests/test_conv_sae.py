@@ -4,11 +4,13 @@ experiments are tests/test_huebotter.py."""
 
 import json
 import math
+import platform
 
 import numpy as np
 import pytest
 import torch
 
+from spikelib import _cbuild
 from spikelib.experiments import huebotter as hb
 from spikelib.lif import _sae_kernel
 from spikelib.lif import conv_sae as cs
@@ -104,6 +106,25 @@ def test_kernel_matches_torch_reference(bounded, fire_on, cumulative):
     for x_, y_ in zip(ga, gb):
         assert y_.abs().max() > 0
         torch.testing.assert_close(x_, y_, rtol=1e-9, atol=1e-9)
+
+
+@needs_kernel
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="-mno-avx512f is an x86 flag")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_kernel_without_avx512_gives_the_same_bits(monkeypatch, dtype):
+    """The spike lists have an AVX-512 path and a portable one; both give the same spikes and sums."""
+    portable = _cbuild.CKernel("lif_sae_portable", _sae_kernel._source, [*_sae_kernel._FLAGS, "-mno-avx512f"],
+                               _sae_kernel._declare, what="portable LIF SAE kernel", switch="SPIKELIB_SAE_KERNEL")
+    if portable.library() is None:
+        pytest.skip(f"no portable build: {portable.failed}")
+    m = cs.ConvSAE(10, seed=4).to(dtype)
+    x = torch.rand(3, 1, 28, 28, dtype=dtype)
+    spikes = cs.encode(x, 8, generator=torch.Generator().manual_seed(0))
+    a, ga = _run(m, spikes, x, "c")
+    monkeypatch.setattr(_sae_kernel, "KERNEL", portable)
+    b, gb = _run(m, spikes, x, "c")
+    for u, v in zip([a.xhat, *a.counts, *a.u_final, *ga], [b.xhat, *b.counts, *b.u_final, *gb]):
+        assert torch.equal(u, v)
 
 
 @needs_kernel
