@@ -4,11 +4,13 @@ experiments are tests/test_huebotter.py."""
 
 import json
 import math
+import platform
 
 import numpy as np
 import pytest
 import torch
 
+from spikelib import _cbuild
 from spikelib.experiments import huebotter as hb
 from spikelib.lif import _sae_kernel
 from spikelib.lif import conv_sae as cs
@@ -107,6 +109,25 @@ def test_kernel_matches_torch_reference(bounded, fire_on, cumulative):
 
 
 @needs_kernel
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="-mno-avx512f is an x86 flag")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_kernel_without_avx512_gives_the_same_bits(monkeypatch, dtype):
+    """The spike lists have an AVX-512 path and a portable one; both give the same spikes and sums."""
+    portable = _cbuild.CKernel("lif_sae_portable", _sae_kernel._source, [*_sae_kernel._FLAGS, "-mno-avx512f"],
+                               _sae_kernel._declare, what="portable LIF SAE kernel", switch="SPIKELIB_SAE_KERNEL")
+    if portable.library() is None:
+        pytest.skip(f"no portable build: {portable.failed}")
+    m = cs.ConvSAE(10, seed=4).to(dtype)
+    x = torch.rand(3, 1, 28, 28, dtype=dtype)
+    spikes = cs.encode(x, 8, generator=torch.Generator().manual_seed(0))
+    a, ga = _run(m, spikes, x, "c")
+    monkeypatch.setattr(_sae_kernel, "KERNEL", portable)
+    b, gb = _run(m, spikes, x, "c")
+    for u, v in zip([a.xhat, *a.counts, *a.u_final, *ga], [b.xhat, *b.counts, *b.u_final, *gb]):
+        assert torch.equal(u, v)
+
+
+@needs_kernel
 def test_kernel_float32_close_to_reference():
     m = cs.ConvSAE(10, seed=4)
     x = torch.rand(2, 1, 28, 28)
@@ -116,6 +137,28 @@ def test_kernel_float32_close_to_reference():
     torch.testing.assert_close(a.xhat, b.xhat, rtol=1e-5, atol=1e-5)
     for x_, y_ in zip(ga, gb):
         torch.testing.assert_close(x_, y_, rtol=1e-4, atol=1e-3 * float(y_.abs().max()))
+
+
+@needs_kernel
+def test_flag_buffers_are_reused_only_once_their_graph_is_freed():
+    m = cs.ConvSAE(8, seed=1).double()
+    spikes = cs.encode(torch.rand(2, 1, 28, 28, dtype=torch.float64), 5, generator=torch.Generator().manual_seed(0))
+    first = m(spikes, backend="c")
+    held = first.all_counts.grad_fn.lease.buf.data_ptr()
+    second = m(spikes, backend="c")  # the first graph still holds its buffer: a fresh one
+    assert second.all_counts.grad_fn.lease.buf.data_ptr() != held
+    grads = []
+    for _ in range(2):  # retain_graph: the second backward reads the same flags
+        m.zero_grad()
+        first.xhat.sum().backward(retain_graph=True)
+        grads.append(m.conv1.weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    del first, second
+    assert m(spikes, backend="c").all_counts.grad_fn.lease.buf.data_ptr() == held  # freed graphs give theirs back
+    lease = _sae_kernel.FlagLease(10)
+    ptr = lease.buf.data_ptr()
+    del lease
+    assert _sae_kernel.FlagLease(10).buf.data_ptr() == ptr  # given back, then taken again
 
 
 # ---------------------------------------------------------------- neuron, bound and read-out by hand

@@ -2,22 +2,51 @@
  * the algorithm, the layer geometry and the gradients are described in spikelib/lif/_sae_kernel.py.
  *
  * A template over REAL / SUF (spikelib/_kernel.h), instantiated for double and float after _sae.h, which
- * holds the spike iteration, the geometry and the argument structs. Built by spikelib/lif/_sae_kernel.py
+ * holds the spike lists, the geometry and the argument structs. Built by spikelib/lif/_sae_kernel.py
  * with -ffp-contract=off, so that alpha u + I rounds as in the torch reference.
+ *
+ * Every sum runs in the same order as the plain loops (spikes of a step in ascending index, 32-byte partial
+ * sums in the dot products): the results do not depend on the vector width or on the blocking below.
  */
 
+/* 32-byte vectors of partial sums and 64-byte ones for the element-wise work (GCC vector extensions;
+ * unaligned loads through memcpy): the compiler will not reorder a float reduction by itself. */
+typedef REAL SUF(vec) __attribute__((vector_size(32)));
+typedef REAL SUF(wide) __attribute__((vector_size(64)));
+
+/* o += k over n elements */
 static inline void SUF(add)(REAL *restrict o, const REAL *restrict k, int64_t n) {
-    for (int64_t q = 0; q < n; ++q) o[q] += k[q];
+    int64_t q = 0;
+    for (; q + 2 * LANES <= n; q += 2 * LANES) {
+        SUF(wide) ov, kv;
+        memcpy(&ov, o + q, sizeof ov);
+        memcpy(&kv, k + q, sizeof kv);
+        ov += kv;
+        memcpy(o + q, &ov, sizeof ov);
+    }
+    for (; q < n; ++q) o[q] += k[q];
 }
 
-/* g += o; return sum(k * o). 32-byte vectors of partial sums (GCC vector extensions; unaligned loads
- * through memcpy): the compiler will not reorder a float reduction by itself. */
-typedef REAL SUF(vec) __attribute__((vector_size(32)));
-
+/* g += o; return sum(k * o), summed as LANES partial sums over consecutive groups of LANES (two groups per
+ * 64-byte vector, added one after the other), then the scalar tail, then the partial sums in lane order. */
 static inline REAL SUF(dot_acc)(const REAL *restrict k, const REAL *restrict o, REAL *restrict g, int64_t n) {
     SUF(vec) part = {0};
     int64_t q = 0;
-    for (; q + LANES <= n; q += LANES) {
+    for (; q + 2 * LANES <= n; q += 2 * LANES) {
+        SUF(wide) kv, ov, gv, pv;
+        SUF(vec) lo, hi;
+        memcpy(&kv, k + q, sizeof kv);
+        memcpy(&ov, o + q, sizeof ov);
+        memcpy(&gv, g + q, sizeof gv);
+        pv = kv * ov;
+        memcpy(&lo, &pv, sizeof lo);
+        memcpy(&hi, (const char *)&pv + sizeof lo, sizeof hi);
+        part += lo;
+        part += hi;
+        gv += ov;
+        memcpy(g + q, &gv, sizeof gv);
+    }
+    if (q + LANES <= n) {
         SUF(vec) kv, ov, gv;
         memcpy(&kv, k + q, sizeof kv);
         memcpy(&ov, o + q, sizeof ov);
@@ -25,6 +54,7 @@ static inline REAL SUF(dot_acc)(const REAL *restrict k, const REAL *restrict o, 
         part += kv * ov;
         gv += ov;
         memcpy(g + q, &gv, sizeof gv);
+        q += LANES;
     }
     REAL s = 0;
     for (; q < n; ++q) { s += k[q] * o[q]; g[q] += o[q]; }
@@ -32,67 +62,93 @@ static inline REAL SUF(dot_acc)(const REAL *restrict k, const REAL *restrict o, 
     return s;
 }
 
-static inline void SUF(acc)(const REAL *restrict o, REAL *restrict g, int64_t n) {
-    for (int64_t q = 0; q < n; ++q) g[q] += o[q];
+static inline void SUF(acc)(const REAL *restrict o, REAL *restrict g, int64_t n) { SUF(add)(g, o, n); }
+
+/* The rows of a fully connected layer are scattered over a weight matrix far larger than L2: fetch the
+ * row of the spike PREFETCH places ahead (rows up to 4 KiB; longer ones the hardware prefetcher follows). */
+#define PREFETCH 6
+
+static inline void SUF(prefetch_row)(const REAL *row, int64_t n) {
+    for (int64_t b = 0; b < n * (int64_t)sizeof(REAL); b += 64) __builtin_prefetch((const char *)row + b);
 }
 
-/* currents (hout, wout, cout) += the weight patches of the input spikes src (hin, win, cin) */
-static void SUF(scatter)(const uint8_t *src, geom_t g, const REAL *K, REAL *cur) {
+static inline int SUF(fc_prefetch)(const geom_t *g) {
+    return g->hin * g->win == 1 && g->k == 1 && g->cout * (int64_t)sizeof(REAL) <= 4096;
+}
+
+/* currents (hout, wout, cout) += the weight patches of the input spikes sp[0 .. ns) */
+static void SUF(scatter)(const int32_t *sp, int64_t ns, const geom_t *gp, const REAL *K, REAL *cur) {
+    const geom_t g = *gp;
     const int64_t kk = g.k * g.k;
-    FOR_EACH_SPIKE(g, src, y, x, c, {
+    const int pf = SUF(fc_prefetch)(&g);
+    for (int64_t s = 0; s < ns; ++s) {
+        const int64_t p = sp[s];
+        if (pf && s + PREFETCH < ns) SUF(prefetch_row)(K + sp[s + PREFETCH] * g.cout, g.cout);
+        SPLIT_SPIKE(g, p, y, x, c);
         const int64_t j0 = imax(0, g.pad - y), j1 = imin(g.k, g.hout + g.pad - y);
         const int64_t i0 = imax(0, g.pad - x), i1 = imin(g.k, g.wout + g.pad - x);
         const REAL *kc = K + c * kk * g.cout;
         /* for fixed j the targets x + i - pad, i in [i0, i1), are contiguous: one add of (i1 - i0) cout */
         if (i1 > i0)
             for (int64_t j = j0; j < j1; ++j)
-                SUF(add)(cur + ((y + j - g.pad) * g.wout + x + i0 - g.pad) * g.cout,
-                         kc + (j * g.k + i0) * g.cout, (i1 - i0) * g.cout);
-    })
+                SUF(add)(cur + ((y + j - g.pad) * g.wout + x + i0 - g.pad) * g.cout, kc + (j * g.k + i0) * g.cout,
+                         (i1 - i0) * g.cout);
+    }
 }
 
 /* gK += input spikes x gI; gs at every input spike = K[spike] . gI (gs may be NULL; gs is indexed like
- * src). With any = 0 (gI all zero) only gs = 0 is written. */
-static void SUF(gather)(const uint8_t *src, geom_t g, const REAL *K, const REAL *gI, REAL *gK, REAL *gs, int any) {
+ * the input). With any = 0 (gI all zero) only gs = 0 is written. Spikes in index order: the spikes of
+ * one position, which read the same rows of gI, come one after the other. */
+static void SUF(gather)(const int32_t *sp, int64_t ns, const geom_t *gp, const REAL *K, const REAL *gI, REAL *gK,
+                        REAL *gs, int any) {
+    const geom_t g = *gp;
     const int64_t kk = g.k * g.k;
-    FOR_EACH_SPIKE(g, src, y, x, c, {
-        const int64_t p = (y * g.win + x) * g.cin + c;
+    const int pf = SUF(fc_prefetch)(&g);
+    for (int64_t s = 0; s < ns; ++s) {
+        const int64_t p = sp[s];
+        if (pf && any && s + PREFETCH < ns) {
+            SUF(prefetch_row)(K + sp[s + PREFETCH] * g.cout, g.cout);
+            SUF(prefetch_row)(gK + sp[s + PREFETCH] * g.cout, g.cout);
+        }
+        SPLIT_SPIKE(g, p, y, x, c);
         const int64_t j0 = imax(0, g.pad - y), j1 = imin(g.k, g.hout + g.pad - y);
         const int64_t i0 = imax(0, g.pad - x), i1 = imin(g.k, g.wout + g.pad - x);
-        REAL s = 0;
+        REAL sum = 0;
         if (any && i1 > i0) {
             const REAL *kc = K + c * kk * g.cout;
             REAL *gc = gK + c * kk * g.cout;
             for (int64_t j = j0; j < j1; ++j) {
                 const int64_t ko = (j * g.k + i0) * g.cout, n = (i1 - i0) * g.cout;
                 const REAL *o = gI + ((y + j - g.pad) * g.wout + x + i0 - g.pad) * g.cout;
-                if (gs) s += SUF(dot_acc)(kc + ko, o, gc + ko, n);
+                if (gs) sum += SUF(dot_acc)(kc + ko, o, gc + ko, n);
                 else SUF(acc)(o, gc + ko, n);
             }
         }
-        if (gs) gs[p] = s;
-    })
+        if (gs) gs[p] = sum;
+    }
 }
 
 /* One step of N LIF neurons (see spikelib/lif/_sae_kernel.py): currents cur -> potentials u, spike counts
  * cnt, cumulative potential U (of the currents, or with cum_v of the potential v before reset), flags f
- * (1 spiked, 2 clamped).
+ * (1 spiked, 2 clamped). cur is zeroed for the next step (one pass fewer than a separate memset).
  * MIRROR(lif-neuron): keep in lockstep with spikelib/lif/functional.py:_step (with huebotter_neuron);
  * tested by tests/test_conv_sae.py::test_kernel_matches_torch_reference
  * MIRROR(lif-cumulative): keep in lockstep with spikelib/lif/functional.py:cumulative_potential; tested by
  * tests/test_conv_sae.py::test_kernel_matches_torch_reference */
-static inline void SUF(lif_update)(int64_t N, const REAL *restrict cur, REAL *restrict u, REAL *restrict U,
+static inline void SUF(lif_update)(int64_t N, REAL *restrict cur, REAL *restrict u, REAL *restrict U,
                                    REAL *restrict cnt, uint8_t *restrict f, REAL alpha, REAL theta, int64_t fire_gt,
                                    int64_t has_lower, REAL lower, REAL decay, int64_t cum_v) {
     for (int64_t n = 0; n < N; ++n) {
-        const REAL vr = alpha * u[n] + cur[n];
+        const REAL I = cur[n];
+        const REAL vr = alpha * u[n] + I;
         const int clamped = has_lower && vr < lower;
         const REAL v = clamped ? lower : vr;
         const int s = fire_gt ? v > theta : v >= theta;
         u[n] = s ? (REAL)0 : v;
         cnt[n] += (REAL)s;
-        U[n] = cum_v ? decay * U[n] + v : decay * (U[n] + cur[n]);
+        U[n] = cum_v ? decay * U[n] + v : decay * (U[n] + I);
         f[n] = (uint8_t)(s | (clamped << 1));
+        cur[n] = 0;
     }
 }
 
@@ -114,27 +170,32 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
     const int64_t Ntot = off[L], NL = off[L] - off[L - 1];
     const geom_t g0 = geom_at(geom, 0);
     const int64_t N0 = g0.hin * g0.win * g0.cin;
-    int64_t nmax = 0;
-    for (int64_t l = 0; l < L; ++l) { geom_t g = geom_at(geom, l); nmax = imax(nmax, g.hout * g.wout * g.cout); }
-    REAL *u = malloc(nmax * sizeof(REAL)), *cur = malloc(nmax * sizeof(REAL));
+    int64_t nmax = 0, nin = 0;
+    for (int64_t l = 0; l < L; ++l) {
+        geom_t g = geom_at(geom, l);
+        nmax = imax(nmax, g.hout * g.wout * g.cout);
+        nin = imax(nin, g.hin * g.win * g.cin);
+    }
+    REAL *u = scratch(nmax * sizeof(REAL)), *cur = scratch(nmax * sizeof(REAL));
+    int32_t *sp = scratch((nin + 16) * sizeof(int32_t));
     uint8_t *tmp = flags ? NULL : malloc(T * Ntot); /* without stored flags: one image's worth */
-    if (!u || !cur || (!flags && !tmp)) { free(u); free(cur); free(tmp); return 1; }
+    if (!u || !cur || !sp || (!flags && !tmp)) { free(u); free(cur); free(sp); free(tmp); return 1; }
     for (int64_t b = b0; b < b1; ++b) {
         uint8_t *fb = flags ? flags + b * T * Ntot : tmp;
         REAL *best = xhat + b * NL; /* the running maximum; divided by s at the end */
         int32_t *am = argmax + b * NL;
         for (int64_t l = 0; l < L; ++l) {
             const geom_t g = geom_at(geom, l);
-            const int64_t N = g.hout * g.wout * g.cout, o = off[l];
+            const int64_t N = g.hout * g.wout * g.cout, o = off[l], Nin = g.hin * g.win * g.cin;
             REAL *U = ufinal + b * Ntot + o, *cnt = counts + b * Ntot + o;
             memset(u, 0, N * sizeof(REAL));
+            memset(cur, 0, N * sizeof(REAL));
             memset(U, 0, N * sizeof(REAL));
             memset(cnt, 0, N * sizeof(REAL));
             for (int64_t t = 0; t < T; ++t) {
                 const uint8_t *src = l == 0 ? input + (b * T + t) * N0 : fb + t * Ntot + off[l - 1];
                 uint8_t *f = fb + t * Ntot + o;
-                memset(cur, 0, N * sizeof(REAL));
-                SUF(scatter)(src, g, K[l], cur);
+                SUF(scatter)(sp, spike_list(src, Nin, sp), &g, K[l], cur);
                 SUF(lif_update)(N, cur, u, U, cnt, f, alpha, theta, fire_gt, has_lower, lower, decay, cum_v);
                 /* MIRROR(lif-readout): keep in lockstep with spikelib/lif/functional.py:max_readout; tested by
                  * tests/test_conv_sae.py::test_readout_is_max_cumulative_current_over_scale_and_its_gradient */
@@ -149,7 +210,7 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
         }
         for (int64_t n = 0; n < NL; ++n) best[n] /= scale;
     }
-    free(u); free(cur); free(tmp);
+    free(u); free(cur); free(sp); free(tmp);
     return 0;
 }
 
@@ -203,14 +264,19 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
     const int64_t Ntot = off[L], NL = off[L] - off[L - 1];
     const geom_t g0 = geom_at(geom, 0);
     const int64_t N0 = g0.hin * g0.win * g0.cin;
-    int64_t nmax = 0;
-    for (int64_t l = 0; l < L; ++l) { geom_t g = geom_at(geom, l); nmax = imax(nmax, g.hout * g.wout * g.cout); }
-    REAL *G = malloc(nmax * sizeof(REAL)), *gI = malloc(nmax * sizeof(REAL)), *gro = malloc(NL * sizeof(REAL));
+    int64_t nmax = 0, nin = 0;
+    for (int64_t l = 0; l < L; ++l) {
+        geom_t g = geom_at(geom, l);
+        nmax = imax(nmax, g.hout * g.wout * g.cout);
+        nin = imax(nin, g.hin * g.win * g.cin);
+    }
+    REAL *G = scratch(nmax * sizeof(REAL)), *gI = scratch(nmax * sizeof(REAL)), *gro = malloc(NL * sizeof(REAL));
     REAL *rt = malloc(NL * sizeof(REAL));
     REAL *gs_in = calloc(T * nmax, sizeof(REAL)), *gs_out = calloc(T * nmax, sizeof(REAL));
     REAL *zeros = calloc(Ntot, sizeof(REAL));
-    if (!G || !gI || !gro || !rt || !gs_in || !gs_out || !zeros) {
-        free(G); free(gI); free(gro); free(rt); free(gs_in); free(gs_out); free(zeros);
+    int32_t *sp = scratch((nin + 16) * sizeof(int32_t));
+    if (!G || !gI || !gro || !rt || !gs_in || !gs_out || !zeros || !sp) {
+        free(G); free(gI); free(gro); free(rt); free(gs_in); free(gs_out); free(zeros); free(sp);
         return 1;
     }
     for (int64_t b = b0; b < b1; ++b) {
@@ -231,11 +297,11 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                 const int any = SUF(neuron_grad)(N, f, G, gs_in + t * N, gc_b + o, gu_b + o, l == L - 1 ? rt : zeros,
                                                 gI, theta, cum_v);
                 const uint8_t *src = l == 0 ? input + (b * T + t) * N0 : fb + t * Ntot + off[l - 1];
-                SUF(gather)(src, g, K[l], gI, gK[l], l == 0 ? NULL : gs_out + t * Nin, any);
+                SUF(gather)(sp, spike_list(src, Nin, sp), &g, K[l], gI, gK[l], l == 0 ? NULL : gs_out + t * Nin, any);
             }
             REAL *swap = gs_in; gs_in = gs_out; gs_out = swap;
         }
     }
-    free(G); free(gI); free(gro); free(rt); free(gs_in); free(gs_out); free(zeros);
+    free(G); free(gI); free(gro); free(rt); free(gs_in); free(gs_out); free(zeros); free(sp);
     return 0;
 }

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import threading
 from pathlib import Path
 
 import torch
@@ -149,9 +150,40 @@ def _offsets(geom) -> torch.Tensor:
     return torch.tensor([0, *torch.tensor(sizes).cumsum(0).tolist()], dtype=torch.int64)
 
 
+class FlagLease:
+    """A reusable uint8 buffer of at least ``n`` bytes (``buf``) for the flags of :func:`forward`, given back
+    to a small pool when the lease is garbage collected.
+
+    Why: the flags take one byte per neuron and step (287 MB at batch 64, T = 100 for the SAE), and fresh
+    memory costs a page fault per 4 KiB on first touch, about a quarter of the forward pass. Whoever holds
+    the flags for a backward pass (the autograd context) holds the lease, so that a buffer is never reused
+    while it may still be read.
+    """
+
+    _free: list[torch.Tensor] = []  # at most one idle buffer, the largest
+    _lock = threading.Lock()
+
+    def __init__(self, n: int):
+        with self._lock:
+            fits = [b for b in self._free if b.numel() >= n]
+            if fits:
+                self._free.remove(fits[0])
+        self.buf = fits[0] if fits else torch.empty(n, dtype=torch.uint8)
+
+    def __del__(self):
+        with self._lock:
+            if not self._free or self._free[0].numel() < self.buf.numel():
+                self._free[:] = [self.buf]
+
+
+def flag_bytes(batch: int, T: int, geom) -> int:
+    """The size of :func:`forward`'s flags: one byte per image, step and neuron."""
+    return batch * T * int(_offsets(geom)[-1])
+
+
 def forward(input_spikes: torch.Tensor, kernels, geom, *, alpha: float, theta: float, fire_gt: bool,
             lower: float | None, decay: float, scale: float, cumulate_potential: bool = False,
-            keep_flags: bool = True, record_layer: int | None = None):
+            keep_flags: bool = True, record_layer: int | None = None, flags_out: torch.Tensor | None = None):
     """Simulate the network on input spikes (B, T, N0) uint8.
 
     ``cumulate_potential``: ``U_t = d U_{t-1} + v_t`` of the potential (eq. 7 as printed) instead of the
@@ -159,7 +191,8 @@ def forward(input_spikes: torch.Tensor, kernels, geom, *, alpha: float, theta: f
 
     Returns ``(xhat (B, N_last), argmax (B, N_last) int32, counts (B, Ntot), u_final (B, Ntot),
     flags (B, T, Ntot) uint8 or None, recorded spikes (B, T, N_record) uint8 or None)``; the neuron axis
-    concatenates the layers in order, each channels-last.
+    concatenates the layers in order, each channels-last. ``flags_out``: a contiguous uint8 buffer of at
+    least :func:`flag_bytes` elements (e.g. a :class:`FlagLease`'s) that the flags are written into.
     """
     lib = library()
     B, T, _ = input_spikes.shape
@@ -172,7 +205,15 @@ def forward(input_spikes: torch.Tensor, kernels, geom, *, alpha: float, theta: f
     ufinal = torch.empty(B, ntot, dtype=dtype)
     xhat = torch.empty(B, nlast, dtype=dtype)
     argmax = torch.empty(B, nlast, dtype=torch.int32)
-    flags = torch.empty(B, T, ntot, dtype=torch.uint8) if keep_flags else None
+    flags = None
+    if keep_flags:
+        n = B * T * ntot
+        if flags_out is None:
+            flags = torch.empty(B, T, ntot, dtype=torch.uint8)
+        elif flags_out.dtype != torch.uint8 or not flags_out.is_contiguous() or flags_out.numel() < n:
+            raise ValueError(f"flags_out must be a contiguous uint8 tensor of at least {n} elements")
+        else:
+            flags = flags_out.view(-1)[:n].view(B, T, ntot)
     rec = None
     if record_layer is not None:
         rec = torch.empty(B, T, int(off[record_layer + 1] - off[record_layer]), dtype=torch.uint8)

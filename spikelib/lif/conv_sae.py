@@ -97,12 +97,16 @@ class _KernelSAE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, spikes, spec, *kernels):
         keep = any(ctx.needs_input_grad[2:])
+        # the flags live in a reused buffer, held (with the flags) by the context until the graph is freed
+        lease = _sae_kernel.FlagLease(_sae_kernel.flag_bytes(spikes.shape[0], spikes.shape[1], spec["geom"])) \
+            if keep else None
         xhat, argmax, counts, ufinal, flags, rec = _sae_kernel.forward(
             spikes, kernels, spec["geom"], alpha=spec["alpha"], theta=spec["theta"], fire_gt=spec["fire_gt"],
             lower=spec["lower"], decay=spec["decay"], scale=spec["scale"], keep_flags=keep,
-            record_layer=spec["record"], cumulate_potential=spec["cumulate_potential"])
-        ctx.spec = spec
-        ctx.save_for_backward(spikes, flags, argmax, *kernels)
+            record_layer=spec["record"], cumulate_potential=spec["cumulate_potential"],
+            flags_out=None if lease is None else lease.buf)
+        ctx.spec, ctx.flags, ctx.lease = spec, flags, lease
+        ctx.save_for_backward(spikes, argmax, *kernels)
         ctx.set_materialize_grads(False)
         rec = rec if rec is not None else spikes.new_empty(0)
         ctx.mark_non_differentiable(rec)
@@ -110,7 +114,8 @@ class _KernelSAE(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_xhat, g_counts, g_ufinal, _g_rec):
-        spikes, flags, argmax, *kernels = ctx.saved_tensors
+        spikes, argmax, *kernels = ctx.saved_tensors
+        flags = ctx.flags
         if g_xhat is None and g_counts is None and g_ufinal is None:
             return (None, None, *[None] * len(kernels))
         spec = ctx.spec
