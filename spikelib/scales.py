@@ -88,7 +88,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # other jobs loaded the 2 cores (load 4-5): 1,118 s wall for the notebook (18.6 min), 550 s of CPU
     # (train CPU per SAE run 54-73 s, wall 130-175 s; AE/VAE runs 19-21 s CPU, 45-58 s wall; timings 19 s;
     # figures ~25 s): ~10 minutes with the machine to itself. A rerun reads the records (~25 s).
-    # At quick the SAEs are far from trained (Lrec 43-80), SAE-sparse and the VAEs still output blank images.
+    # At quick the SAEs are far from trained (Lrec 43-80), SAE-sparse and (before ConvVAE's Glorot fc2 init)
+    # the VAEs still output blank images; with it a 120-step check gives VAE/betaVAE Lrec ~36/~14 (no page rerun).
     # paper: ~4 h per SAE run on 2 cores (a GPU is expected; the torch path runs there); the parameter
     # searches (Tables 4-7) run only where a scale lists them in "searches"; "table7" is the 4 single-weight rows
     # of Table 7's first block under an assumption of ours (huebotter.TABLE7_ASSUMPTION), 20 SAE runs: paper only.

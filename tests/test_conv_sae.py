@@ -73,6 +73,28 @@ def test_init_follows_the_authors_scales():
     assert torch.equal(cs.ConvSAE(100, seed=3).fc2.weight, m.fc2.weight)
 
 
+def test_vae_decoder_input_layer_gets_glorot_init():
+    """The stated deviation of ConvVAE: fc2 (z -> 12,800) is drawn with Glorot's std, every other layer, and
+    the AE's fc2, with eq. 13's He std; vae_fc2="he" gives eq. 13's draw (the same normal draws, rescaled)."""
+    vae, ae = cs.ConvVAE(100, seed=3), cs.ConvAE(100, seed=3)
+    assert vae.fc2.weight.std().item() == pytest.approx(math.sqrt(2 / (100 + 12800)), rel=0.02)
+    assert ae.fc2.weight.std().item() == pytest.approx(math.sqrt(2 / 100), rel=0.02)
+    assert vae.fc1.weight.std().item() == pytest.approx(math.sqrt(2 / 12800), rel=0.02)
+    he = cs.init_weights_(cs.ConvVAE(100, seed=None), seed=3, vae_fc2="he")
+    ratio = math.sqrt(100 / (100 + 12800))
+    assert torch.allclose(vae.fc2.weight, he.fc2.weight * ratio, rtol=1e-5, atol=1e-7)
+    for name in ("conv1", "conv2", "fc1", "deconv1", "deconv2"):
+        assert torch.equal(getattr(vae, name).weight, getattr(he, name).weight)
+    assert torch.equal(vae.fc2.bias, he.fc2.bias)
+    # the first reconstructions of random images are no brighter than under the AE's He chain, far below He's
+    x = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 0.5
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        assert vae(x, generator=g).xhat.pow(2).mean() < 0.25 * he(x, generator=g).xhat.pow(2).mean()
+    with pytest.raises(ValueError, match="vae_fc2"):
+        cs.init_weights_(cs.ConvVAE(5, seed=None), vae_fc2="lecun")
+
+
 # ---------------------------------------------------------------- kernel == torch reference
 
 

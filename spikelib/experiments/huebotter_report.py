@@ -343,10 +343,10 @@ def reproduction_notes(table1_rows: Sequence[Mapping[str, Any]], rows_by_model: 
                      f"{hb.paper_printed(BLANK_ID)} in Tables 4-6 marks such runs). Their latent statistics describe "
                      "a network that has not learned yet, not the trained model the paper describes."
                      + (" A VAE's ratio near 1 is then no evidence for the paper's finding: its decoder ignores the "
-                        "latent code, which is noise drawn around the prior. (Its output layer is a ReLU; the VAE "
-                        "starts with large outputs and the first steps drive them below zero, where no error flows "
-                        "back; the paper's Table 5 gives exactly the blank-image error for the VAE with "
-                        "$l_2 \\leq 10^{-4}$ after 10 epochs.)" if any(kinds[m] == "vae" for m in dead) else ""))
+                        "latent code, which is noise drawn around the prior. (Its output layer is a ReLU without bias: "
+                        "once the first steps drive it below zero no error flows back; the paper's Table 5 gives "
+                        "exactly the blank-image error for the VAE with $l_2 \\leq 10^{-4}$ after 10 epochs.)"
+                        if any(kinds[m] == "vae" for m in dead) else ""))
     notes.append(f"- Reconstruction errors at scale {scale} (Table 1): " + "; ".join(
         f"{m} {t1[m]['lrec']:.1f} (paper {hb.paper_value(f'table1.{hb.PAPER_IDS[m]}.lrec')[0]})" for m in s["models"])
         + ".")
