@@ -300,51 +300,39 @@ def check_scale(scale: str) -> str:
     return scale
 
 
-def settings(experiment: str, scale: str = DEFAULT_SCALE) -> Mapping[str, Any]:
+def settings(experiment: str, scale: str = DEFAULT_SCALE, *, page: bool = True) -> Mapping[str, Any]:
     """The read-only settings of ``experiment`` at ``scale`` (see :data:`EXPERIMENTS`).
 
-    The request is remembered for :func:`current` (the scale a page's figure captions state).
+    The request is remembered for :func:`current` (the scale a page's figure captions state); ``page=False``
+    is a look-up beside the page's own scale (e.g. the paper's protocol, for comparison) that is not.
     """
+    global _current
     check_scale(scale)
     if experiment not in EXPERIMENTS:
         raise KeyError(
             f"no scale settings for experiment {experiment!r}; known: {', '.join(sorted(EXPERIMENTS))}. "
             "Add an entry to spikelib.scales.EXPERIMENTS."
         )
-    _note_request(experiment, scale)
+    if page:
+        _current = (experiment, scale)
     return MappingProxyType(dict(EXPERIMENTS[experiment][scale]))
 
 
 # ---------------------------------------------------------------- the scale this process runs at
 
 # Every notebook starts with ``settings(experiment, scale)``; its figure captions (spikelib.captions via
-# spikelib.plotting.show) state that scale, read with current(). Some pages also read the paper's protocol
-# for comparison right after their own (``settings(experiment, "paper")``): see _note_request.
+# spikelib.plotting.show) state that scale, read with current(). Pages that also read the paper's protocol
+# for comparison do so with ``settings(experiment, "paper", page=False)``.
 _current: tuple[str, str] | None = None  # (experiment, scale) of the page running in this process
-_last_request: tuple[str, str] | None = None
-
-
-def _note_request(experiment: str, scale: str) -> None:
-    """Remember a :func:`settings` request. A request for ``"paper"`` that directly follows a request for
-    the same experiment at another scale is a look-up of the paper's protocol beside the page's own (as
-    spike_backprop, regularised_sae and spiking_autoencoders do) and leaves the current scale as it was.
-    (So a reader who switches an alpha_* page to ``"paper"`` in a kernel that ran it at another scale gets
-    the old scale in the captions until the kernel restarts.)"""
-    global _current, _last_request
-    lookup = (scale == "paper" and _last_request is not None and _last_request[0] == experiment
-              and _last_request[1] != "paper")
-    if not lookup:
-        _current = (experiment, scale)
-    _last_request = (experiment, scale)
 
 
 def current() -> tuple[str, str] | None:
-    """``(experiment, scale)`` of the page running in this process: the last :func:`settings` request,
-    not counting a look-up of the paper's protocol (see :func:`_note_request`); None before any request."""
+    """``(experiment, scale)`` of the page running in this process: the last :func:`settings` request
+    with ``page=True``; None before any."""
     return _current
 
 
 def forget_current() -> None:
     """Forget the requests seen so far (:func:`current` is None again); for tests."""
-    global _current, _last_request
-    _current = _last_request = None
+    global _current
+    _current = None

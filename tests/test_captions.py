@@ -126,12 +126,12 @@ def fresh_scale():
 def test_current_scale_is_the_page_scale_not_a_paper_lookup(fresh_scale):
     assert scales.current() is None
     scales.settings("spike_backprop", "quick")
-    scales.settings("spike_backprop", "paper")  # the paper's protocol, read for comparison
+    scales.settings("spike_backprop", "paper", page=False)  # the paper's protocol, read for comparison
     assert scales.current() == ("spike_backprop", "quick")
     scales.settings("spike_backprop", "quick")  # library calls at the page's scale
     assert scales.current() == ("spike_backprop", "quick")
     scales.settings("spike_backprop", "paper")  # a page at paper scale: its own request, then the look-up
-    scales.settings("spike_backprop", "paper")
+    scales.settings("spike_backprop", "paper", page=False)
     assert scales.current() == ("spike_backprop", "paper")
     scales.settings("alpha_function", "smoke")
     assert scales.current() == ("alpha_function", "smoke")
