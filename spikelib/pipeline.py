@@ -49,7 +49,7 @@ from spikelib.pipeline_mathjax import (  # re-exported: spikelib.pipeline.instal
     MATHJAX_STAMP,
     install_mathjax,
 )
-from spikelib.pipeline_progress import Board, NotebookProgress, describe_failure, print_lock  # noqa: F401
+from spikelib.pipeline_progress import PROGRESS_ENV, Board, NotebookProgress, describe_failure, print_lock
 from spikelib.scales import check_scale
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -259,7 +259,7 @@ def execute_notebook(
     # the fits of the notebook append their progress here (spikelib.fitting.EpochProgress), not to the page
     progress_file = Path(executed_dir) / f".{name}.progress"
     progress_file.unlink(missing_ok=True)
-    env = dict(env, SPIKELIB_PROGRESS_FILE=str(progress_file.resolve()))
+    env = {**env, PROGRESS_ENV: str(progress_file.resolve())}
     start = time.perf_counter()
     # A session of its own, so that a timeout can kill papermill together with the kernel it started.
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -26,6 +26,9 @@ _NOISE = re.compile(r"^(Input Notebook|Output Notebook|Executing notebook with k
                     r"|Executing Cell|Executing:|.*TqdmWarning|\s*from \.autonotebook)")
 
 print_lock = threading.Lock()
+#: the variable naming each notebook's progress file: spikelib.fitting.PROGRESS_ENV, written out here because
+#: importing spikelib.fitting loads torch, which the pipeline process does not need (a test keeps them equal)
+PROGRESS_ENV = "SPIKELIB_PROGRESS_FILE"
 
 
 def _clock(seconds: float) -> str:

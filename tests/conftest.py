@@ -22,3 +22,11 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} not found")
     return SHARED
+
+
+@pytest.fixture
+def marks(tmp_path):
+    """An empty folder for the marker files the sweep tests' functions leave (test_sweep, test_sweep_dask)."""
+    path = tmp_path / "marks"
+    path.mkdir()
+    return path

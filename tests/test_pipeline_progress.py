@@ -7,6 +7,7 @@ import io
 import torch
 
 from spikelib import fitting
+from spikelib import pipeline_progress
 from spikelib.pipeline_progress import Board, NotebookProgress
 
 PAPERMILL = [
@@ -86,3 +87,7 @@ def test_a_fit_reports_its_epochs(tmp_path, monkeypatch):
     x, y = torch.rand(8, 3, dtype=torch.float64), torch.randint(0, 2, (8,))
     fit(net, (x, y), None, hp, epochs=2, seed=0)
     assert [ln.split("|")[-1].split()[0] for ln in (tmp_path / "p").read_text().splitlines()] == ["1/2", "2/2"]
+
+
+def test_the_pipeline_and_the_fits_name_the_same_progress_variable():
+    assert pipeline_progress.PROGRESS_ENV == fitting.PROGRESS_ENV

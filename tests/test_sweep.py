@@ -76,13 +76,6 @@ def local(monkeypatch):
     monkeypatch.delenv("SPIKELIB_EXECUTOR", raising=False)
 
 
-@pytest.fixture
-def marks(tmp_path):
-    path = tmp_path / "marks"
-    path.mkdir()
-    return path
-
-
 def quiet(done, total, key, elapsed_s):
     pass
 

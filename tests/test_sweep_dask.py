@@ -56,13 +56,6 @@ def cluster(tmp_path_factory):
         yield c.scheduler_address, home
 
 
-@pytest.fixture
-def marks(tmp_path):
-    path = tmp_path / "marks"
-    path.mkdir()
-    return path
-
-
 def test_a_sweep_runs_on_the_workers_and_the_driver_records_it(cluster, tmp_path, marks, monkeypatch):
     address, home = cluster
     monkeypatch.setenv("SPIKELIB_EXECUTOR", address)
