@@ -251,8 +251,10 @@ def test_by_expected_cost():
                {"dataset": "mnist", "eta": 0.8, "latency": 1, "hidden": 32},  # batch 107
                {"dataset": "mnist", "eta": 0.8, "latency": 1, "hidden": 8},  # batch 1
                {"dataset": "mnist", "eta": 0.0, "latency": 16, "hidden": 32, "epochs": 16}]  # batch 27
-    # batch 1 x 4 epochs > batch 27 x 16 epochs > batch 107 x 4 epochs > an ANN
-    assert cae.by_expected_cost(configs, epochs=4) == [configs[2], configs[3], configs[1], configs[0]]
+    # in the C epoch an image costs about the same at every batch size: epochs decide, small batches break ties
+    # batch 27 x 16 epochs > batch 1 x 4 epochs > batch 107 x 4 epochs > an ANN
+    assert cae.by_expected_cost(configs, epochs=4) == [configs[3], configs[2], configs[1], configs[0]]
+    assert cae.by_expected_cost(configs, epochs=16)[:2] == [configs[2], configs[3]]
     assert cae.by_expected_cost(configs, epochs=1)[0] is configs[3]
 
 
@@ -366,3 +368,23 @@ def test_central_bright_pixel():
 def test_activation_pair_matrix():
     m = cae.activation_pair_matrix({("relu", "sigmoid"): 0.1, ("tanh", "relu"): 0.3}, ("relu", "sigmoid", "tanh"))
     assert m.shape == (3, 3) and m[0, 1] == 0.1 and m[2, 0] == 0.3 and np.isnan(m).sum() == 7
+
+
+def test_quick_grid_keeps_every_figure_point_once():
+    """quick trains fewer configurations for longer (#18), but each of Fig. 3's curves keeps all five noise
+    levels at both embedding sizes (MNIST) and at h = 32 (FMNIST), each configuration exactly once, and every
+    spiking network gets at least the ANN's epochs."""
+    from spikelib import scales
+
+    s = scales.settings("spiking_autoencoders", "quick", page=False)
+    snn = [c for g in s["snn_grids"] for c in sweep.grid(**g)]
+    keys = [(c["dataset"], c["eta"], c["latency"], c["hidden"]) for c in snn]
+    assert len(keys) == len(set(keys))
+    etas = [0.0, 0.2, 0.4, 0.6, 0.8]
+    for dataset, hidden in (("mnist", 8), ("mnist", 32), ("fmnist", 32)):
+        assert sorted(e for d, e, l, h in keys if (d, l, h) == (dataset, 1, hidden)) == etas
+    assert ("mnist", 0.0, 16, 32) in keys
+    assert all(c.get("epochs", s["epochs"]) >= s["epochs"] for c in snn)
+    ann = {(c["dataset"], c["eta"], c["hidden"]) for g in s["ann_grids"] for c in sweep.grid(**g)
+           if not c["inverted"]}
+    assert {(d, e, h) for d, e, l, h in keys if l == 1} <= ann
