@@ -13,10 +13,12 @@ the machine, the wall time, scale ``paper`` and how the run differs from the pap
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import json
 import os
 import platform
 import re
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -51,11 +53,10 @@ def machine() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "system": platform.system()}
 
 
-def _module(experiment: str):
-    import importlib
+def _module_name(experiment: str) -> str:
     if experiment not in EXPERIMENTS:
         raise ValueError(f"no reference runs for {experiment!r}; known: {', '.join(EXPERIMENTS)}")
-    return importlib.import_module(EXPERIMENTS[experiment])
+    return EXPERIMENTS[experiment]
 
 
 def _read(path: Path) -> dict | None:
@@ -66,8 +67,10 @@ class Reference:
     """The reference runs of one experiment: where their records and checkpoints live, and running them."""
 
     def __init__(self, experiment: str, *, kept_dir: str | os.PathLike | None = None,
-                 work_dir: str | os.PathLike | None = None):
-        self.experiment, self.module = experiment, _module(experiment)
+                 work_dir: str | os.PathLike | None = None, module: str | None = None):
+        self.experiment = experiment
+        self.module_name = module or _module_name(experiment)
+        self.module = importlib.import_module(self.module_name)
         self.kept_dir = Path(kept_dir) if kept_dir is not None else results.PAPER_RUNS_DIR
         self.work_dir = Path(work_dir) if work_dir is not None else results.results_dir() / "reference"
         self.configs = self.module.reference_runs()
@@ -93,25 +96,97 @@ class Reference:
         return out
 
     def run(self, *, budget_s: float | None = None, only: list[str] | None = None, chunk: int = 25,
-            progress: Callable[..., Any] | None = None) -> list[str]:
+            progress: Callable[..., Any] | None = None, executor: str | None = None) -> list[str]:
         """Run (or continue) every unfinished configuration in order until ``budget_s`` is spent; returns
-        the names of the configurations finished by this call. Refuses to start from uncommitted code."""
+        the names of the configurations finished by this call. Refuses to start from uncommitted code.
+
+        ``executor`` (default ``$SPIKELIB_EXECUTOR``, as for sweeps): unset or ``local`` trains here, one
+        configuration after the other; ``tcp://host:port`` sends every unfinished configuration to that Dask
+        scheduler at once (:meth:`_run_dask`)."""
+        from spikelib import sweep_executors
+
+        address = sweep_executors.executor_address(executor)
         commit, dirty = results.git_state()
         if not commit or dirty:
             raise RuntimeError("reference runs are kept with the commit that computed them: commit your changes "
                                f"first (git_commit={commit}, dirty={dirty})")
-        deadline = None if budget_s is None else time.monotonic() + budget_s
         todo = [c for c in self.configs if (not only or c["name"] in only) and not self.finished(c)]
-        done_now = []
-        for k, config in enumerate(todo, 1):
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            if self._run_one(config, k, len(todo), commit, deadline, chunk, progress):
-                done_now.append(config["name"])
+        if address is not None:
+            done_now = self._run_dask(address, todo, commit, budget_s, chunk, progress)
+        else:
+            deadline = None if budget_s is None else time.monotonic() + budget_s
+            done_now = []
+            for k, config in enumerate(todo, 1):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                record = self.train(config, commit, deadline=deadline, chunk=chunk, progress=progress,
+                                    label=f"{k}/{len(todo)}")
+                if record is not None:
+                    self.keep(record, config)
+                    done_now.append(config["name"])
         self.write_combined()
         return done_now
 
-    def _run_one(self, config, k, n, commit, deadline, chunk, progress) -> bool:
+    def keep(self, record: Mapping[str, Any], config: Mapping[str, Any]) -> Path:
+        """Write a finished configuration's record into the book (``book/paper_runs/<exp>/<name>.json``)."""
+        path = self.record_path(config["name"])
+        write_text_durably(path, json.dumps(record, indent=1, allow_nan=True) + "\n")
+        return path
+
+    def _run_dask(self, address: str, todo: list[dict], commit: str, budget_s: float | None, chunk: int,
+                  progress: Callable[..., Any] | None) -> list[str]:
+        """Every configuration of ``todo`` as one task on the Dask scheduler at ``address``
+        (:func:`train_on_worker`); the driver keeps each record as its task completes.
+
+        The budget is a wall-clock deadline shared by all tasks (a task that starts after it returns at
+        once). A worker that dies mid-configuration: Dask runs the task again elsewhere, from the start
+        unless it lands on the same machine and finds the checkpoint there; each record is kept once, by
+        the driver. A configuration the budget cut short keeps its checkpoint on its worker's disk."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        from spikelib import sweep_executors
+
+        client = sweep_executors.connect(address)
+        deadline = None if budget_s is None else time.time() + budget_s
+        bar = progress(total=len(todo), desc=f"{self.experiment} on {address}", unit="config") if progress else None
+        done_now, problems = [], []
+        try:
+            executor = client.get_executor()
+            running = {executor.submit(train_on_worker, self.experiment, self.module_name, c, commit, deadline,
+                                       chunk): c for c in todo}
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    config = running.pop(future)
+                    try:
+                        record = future.result()
+                    except Exception as exc:  # KilledWorker after too many deaths, a refused commit, a bug
+                        problems.append(f"{config['name']}: {type(exc).__name__}: {exc}")
+                        continue
+                    if record is None:
+                        problems.append(f"{config['name']}: the budget ran out first (its checkpoint stays on "
+                                        "its worker)")
+                        continue
+                    record["provenance"]["executor"] = f"dask {address}"
+                    self.keep(record, config)
+                    done_now.append(config["name"])
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix_str(config["name"])
+        finally:
+            if bar is not None:
+                bar.close()
+            client.close()
+        for line in problems:
+            print(f"[reference] not kept: {line}")
+        return done_now
+
+    def train(self, config: Mapping[str, Any], commit: str, *, deadline: float | None = None, chunk: int = 25,
+              progress: Callable[..., Any] | None = None, label: str = "1/1",
+              clock: Callable[[], float] | None = None) -> dict | None:
+        """Train (or continue) one configuration here until it is finished or ``deadline`` (a ``clock()``
+        time, default ``time.monotonic``) passes; its record once finished, else None."""
+        clock = clock or time.monotonic
         name, epochs = config["name"], config["epochs"]
         self.work_dir.mkdir(parents=True, exist_ok=True)
         stem = self.work_dir / f"{self.experiment}-{name}"
@@ -120,12 +195,12 @@ class Reference:
         if prog.get("settings_key") != self.key(config):  # other settings: the checkpoint restarts too
             prog = {"settings_key": self.key(config), "epochs_done": 0, "wall_s": 0.0, "commits": {},
                     "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-        bar = progress(total=epochs, initial=prog["epochs_done"], desc=f"{self.experiment} {k}/{n} {name}",
+        bar = progress(total=epochs, initial=prog["epochs_done"], desc=f"{self.experiment} {label} {name}",
                        unit="epoch") if progress else None
         per_epoch = None
         entry = None
         while prog["epochs_done"] < epochs:
-            left = None if deadline is None else deadline - time.monotonic()
+            left = None if deadline is None else deadline - clock()
             if left is not None and (left <= 0 or (per_epoch and left < per_epoch)):
                 break
             step = chunk if not (left and per_epoch) else max(1, min(chunk, int(left // per_epoch)))
@@ -155,16 +230,15 @@ class Reference:
         if bar is not None:
             bar.close()
         if prog["epochs_done"] < epochs or entry is None:
-            return False
+            return None
         record = {"name": f"{self.experiment}/{name}", "scale": "paper", "settings": dict(config["settings"]),
                   "settings_key": self.key(config), "results": entry,
                   "provenance": {"commits": prog["commits"], "git_commit": commit, "git_dirty": False,
                                  "started": prog["started"],
                                  "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                                  "wall_seconds": round(prog["wall_s"], 1), "machine": machine(), "device": "cpu",
-                                 "deviations": config["deviations"], "scale": "paper"}}
-        write_text_durably(self.record_path(name), json.dumps(record, indent=1, allow_nan=True) + "\n")
-        return True
+                                 "deviations": config["deviations"], "scale": "paper", "executor": "local"}}
+        return record
 
     def write_combined(self) -> Path | None:
         """``book/paper_runs/<experiment>.json`` from every finished configuration (None if none is)."""
@@ -184,6 +258,27 @@ class Reference:
         path = self.kept_dir / f"{self.experiment}.json"
         write_text_durably(path, json.dumps(record, indent=1, allow_nan=True) + "\n")
         return path
+
+
+def train_on_worker(experiment: str, module: str, config: Mapping[str, Any], commit: str,
+                    deadline: float | None, chunk: int = 25) -> dict | None:
+    """On a Dask worker: train one configuration in the worker's own folder (``<tmp>/spikelib-reference/
+    <experiment>``, resuming a checkpoint an earlier attempt on this machine left there) until it is
+    finished or the wall-clock ``deadline`` (``time.time()``) passes; its record, or None. Refuses to
+    compute at another commit than the driver's, or from uncommitted code."""
+    from spikelib.sweep_executors import worker_name
+
+    theirs, dirty = results.git_state()
+    if theirs != commit or dirty:
+        raise RuntimeError(f"worker {worker_name()} runs commit {str(theirs)[:12]}"
+                           f"{' with uncommitted changes' if dirty else ''}, the driver {commit[:12]}: start the "
+                           "workers from the driver's checkout, committed")
+    work = Path(tempfile.gettempdir()) / "spikelib-reference" / experiment
+    ref = Reference(experiment, kept_dir=work / "kept", work_dir=work, module=module)
+    record = ref.train(config, commit, deadline=deadline, chunk=chunk, clock=time.time)
+    if record is not None:
+        record["provenance"]["worker"] = worker_name()
+    return record
 
 
 def cli(experiment: str, *, budget: str | None = None, only: list[str] | None = None, status: bool = False) -> int:

@@ -117,3 +117,14 @@ def test_every_experiment_defines_its_runs():
     for name in reference.EXPERIMENTS:
         ref = reference.Reference(name)
         assert ref.configs and all({"name", "epochs", "deviations", "settings"} <= set(c) for c in ref.configs)
+
+
+def test_records_name_their_executor_and_a_bad_executor_runs_nothing(fake, monkeypatch):
+    ref, calls = fake
+    monkeypatch.setenv("SPIKELIB_EXECUTOR", "host:8786")  # no scheme: not a scheduler address
+    with pytest.raises(ValueError, match="SPIKELIB_EXECUTOR='host:8786' is not a Dask scheduler address"):
+        ref.run()
+    assert calls == []
+    monkeypatch.setenv("SPIKELIB_EXECUTOR", "local")
+    assert ref.run(only=["cfg1"]) == ["cfg1"]
+    assert json.loads(ref.record_path("cfg1").read_text())["provenance"]["executor"] == "local"

@@ -130,3 +130,38 @@ def test_an_unreachable_scheduler_is_reported_in_seconds_and_nothing_runs(tmp_pa
         sweep.run_sweep(job, [{"x": 1}], tmp_path / "s", common={"marks": str(marks)})
     assert time.monotonic() - t0 < 10
     assert not calls(marks, "x=1") and sorted(p.name for p in (tmp_path / "s").iterdir()) == [".sweep.lock"]
+
+
+def test_reference_runs_on_the_workers_and_a_dead_worker_reruns_its_configuration(cluster, tmp_path, marks,
+                                                                                   monkeypatch):
+    """`SPIKELIB_EXECUTOR=tcp://... python -m spikelib reference <exp>` (#15): each configuration is a task; the
+    driver keeps each record once, also when the worker that ran one died mid-configuration."""
+    import reference_fake_experiment as fake
+
+    from spikelib import reference, results
+
+    commit, dirty = results.git_state()
+    if not commit or dirty:
+        pytest.skip("reference runs (and their workers) need a committed checkout")
+    address, home = cluster
+    monkeypatch.setitem(reference.EXPERIMENTS, "fake", "reference_fake_experiment")
+    ref = reference.Reference("fake", kept_dir=tmp_path / "kept", work_dir=tmp_path / "work")
+    ref.configs = fake.reference_runs(str(marks))
+    assert sorted(ref.run(executor=address)) == ["cfg0", "cfg1", "cfg2"]
+    for c in ref.configs:
+        rec = json.loads(ref.record_path(c["name"]).read_text())
+        seed = c["settings"]["seed"]
+        assert rec["results"]["values"] == [seed * 100 + e for e in range(4)]
+        assert rec["provenance"]["executor"] == f"dask {address}" and rec["provenance"]["git_commit"] == commit
+        host, pid = rec["provenance"]["worker"].rsplit(":", 1)
+        assert int(pid) == rec["results"]["pid"] != os.getpid()
+    pids = sorted(p.name for p in marks.glob("call-1-*"))
+    assert len(pids) == 2 and (marks / "died-1").exists()  # cfg1 ran twice: its first worker died in epoch 3
+    assert all(len(list(marks.glob(f"call-{i}-*"))) == 1 for i in (0, 2))
+    combined = json.loads((tmp_path / "kept" / "fake.json").read_text())
+    assert combined["results"]["best"]["max_test_accuracy_percent"] == 52.0
+    assert combined["provenance"]["reference_runs"] == ["cfg0", "cfg1", "cfg2"]
+    # the workers trained in their own temp dir, not in the driver's work_dir
+    assert not (tmp_path / "work").exists() and (home / "tmp" / "spikelib-reference" / "fake").is_dir()
+    assert ref.run(executor=address) == []  # all kept: nothing is sent again
+    assert len(list(marks.glob("call-*"))) == 4
