@@ -295,6 +295,11 @@ CAPTIONS: Mapping[str, Caption] = MappingProxyType({
         clustering, with the examples' classes in the band. Reproduces """ + H + f""", Fig. 6 (App. A.5.2).
         {SCALE}""",
         "One square correlation heat map per model, examples by examples, with a coloured class band."),
+    "regularised_sae_fig7": _c(
+        r"""The correlation between each model's active latent neurons (neurons silent in every example left
+        out) across the same examples, ordered by hierarchical clustering; the title gives the number of active
+        neurons. Reproduces """ + H + f""", Fig. 7 (App. A.5.3). {SCALE}""",
+        "One square correlation heat map per model, active latent neurons by active latent neurons."),
 })
 
 

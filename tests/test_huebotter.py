@@ -209,6 +209,14 @@ def test_snapshot_example_correlations_and_latent_examples():
     assert set(hb.snapshot(ae, x, hb.resolve_config({"model": "ae"})).keys()) == {"xhat"}
     c = sm.example_correlations(np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.1], [0.0, 0.0, 0.0]]))
     assert c[0, 1] == pytest.approx(1.0, abs=1e-3) and c[2, 0] == 0.0 and c[2, 2] == 1.0
+    # Fig. 7: neurons (columns) correlated across examples, the silent ones left out
+    rep7 = np.array([[1.0, 0.0, 2.0, 5.0, 0.0], [2.0, 0.0, 4.0, 5.0, 0.0], [3.0, 0.0, 1.0, 5.0, 0.0]])
+    nc, active = sm.neuron_correlations(rep7)
+    assert active.tolist() == [0, 2, 3] and nc.shape == (3, 3)
+    assert nc[0, 1] == pytest.approx(np.corrcoef(rep7[:, 0], rep7[:, 2])[0, 1]) and nc[0, 2] == 0.0 and nc[2, 2] == 1.0
+    assert sm.mean_abs_correlation(nc) == pytest.approx(abs(nc[0, 1]) / 3)
+    assert sm.mean_abs_correlation(np.array([[-0.5, 0.8], [0.8, 1.0]])) == pytest.approx(0.8)
+    assert np.isnan(sm.mean_abs_correlation(np.ones((1, 1))))
     # the latent matrix of the figures is the one evaluate's distance ratios come from
     y = torch.arange(40) % 4
     xs = _tiny_data(40)
@@ -364,6 +372,10 @@ def test_figures_draw():
     assert fig.axes[1].images[0].get_cmap().name == "RdBu_r"
     with pytest.raises(ValueError, match="kind must be"):
         hf.cluster_panels(latent, {}, "rates", "x", scale="smoke")
+    for m, d in latent.items():
+        d["neuron_corr"], d["neuron_corr_order"] = np.eye(3), np.array([2, 0, 1])
+    fig = hf.cluster_panels(latent, {"SAE": "sae", "VAE": "vae"}, "neuron_corr", "Fig. 7", scale="smoke")
+    assert fig.axes[0].get_title() == "SAE (3 active)" and fig.axes[0].images[0].get_array().shape == (3, 3)
     rows = _summary(("SAE-dense", "AE"))
     series = {axis: {"SAE-dense": [{**rows["SAE-dense"], key: v, "decay": 0.99 if key != "decay" else v}
                                    for v in (1, 2)]} for axis, key in hb.AXES.items()}
@@ -375,3 +387,22 @@ def test_figures_draw():
     colour, _ = hf.model_colours(["SAE-dense"])
     fig = hf.fig4(series["decays"], colour, scale="smoke")
     assert [len(ax.lines) for ax in fig.axes] == [1, 1, 1]
+
+
+def test_neuron_correlation_table_orders_models_against_the_paper():
+    from spikelib.experiments import huebotter_report as hr
+
+    def entry(r, n=3):
+        c = np.full((n, n), r)
+        np.fill_diagonal(c, 1.0)
+        return {"neuron_corr": c, "active": np.arange(n), "matrix": np.zeros((8, 5))}
+
+    latent = {"SAE": entry(0.6), "SAE-sparse": entry(0.2), "SAE-dense": entry(0.4), "AEl2": entry(0.3),
+              "VAE": entry(0.05)}
+    text = hr.neuron_correlation_table(latent, scale="smoke")
+    assert "| SAE | 3 of 8 | 0.600 | smoke |" in text
+    assert "SAE > SAE-dense > AEl2 > SAE-sparse > VAE (the paper's order)" in text  # the two comparable swap
+    latent["VAE"] = entry(0.9)
+    assert "VAE > SAE > SAE-dense > AEl2 > SAE-sparse (a different order)" in hr.neuron_correlation_table(
+        latent, scale="smoke")
+    assert "No model has two" in hr.neuron_correlation_table({"SAE": entry(0.5, n=1)}, scale="smoke")

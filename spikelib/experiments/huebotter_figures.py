@@ -74,16 +74,17 @@ def fig2b(models: Mapping[str, Any], *, scale: str, cols: int = 8):
 
 def cluster_panels(latent: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, str], kind: str, title: str, *,
                    scale: str, ncol: int = 4):
-    """Figs. 5 (``kind="activity"``) and 6 (``kind="corr"``): per model, its latent matrix (neurons x
-    examples) or the correlation between examples, in clustered order, with a band of the examples'
-    classes. ``latent[m]``: ``matrix``, ``labels``, ``rows``, ``cols``, ``corr``, ``corr_order``;
-    ``kinds[m]``: ``"vae"`` draws [-1, 1] in a diverging map."""
+    """Figs. 5 (``kind="activity"``), 6 (``kind="corr"``) and 7 (``kind="neuron_corr"``): per model, its
+    latent matrix (neurons x examples), the correlation between examples, or the correlation between its
+    active neurons, in clustered order, with a band of the examples' classes (Figs. 5-6). ``latent[m]``:
+    ``matrix``, ``labels``, ``rows``, ``cols``, ``corr``, ``corr_order``, ``neuron_corr``,
+    ``neuron_corr_order`` (as each kind needs); ``kinds[m]``: ``"vae"`` draws [-1, 1] in a diverging map."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    if kind not in ("activity", "corr"):
-        raise ValueError(f"kind must be 'activity' or 'corr', got {kind!r}")
+    if kind not in ("activity", "corr", "neuron_corr"):
+        raise ValueError(f"kind must be 'activity', 'corr' or 'neuron_corr', got {kind!r}")
     class_cmap = ListedColormap(plt.get_cmap("tab10").colors)  # ten classes need ten colours
     n = len(latent)
     nrow = -(-n // ncol)
@@ -96,21 +97,23 @@ def cluster_panels(latent: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, 
                            cmap="RdBu_r" if vae else "viridis", vmin=-1 if vae else 0, vmax=1, interpolation="nearest")
             ax.set_ylabel("latent neuron (clustered)", fontsize=8)
         else:
-            order = d["corr_order"]
-            im = ax.imshow(d["corr"][np.ix_(order, order)], cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
-            ax.set_ylabel("example (clustered)", fontsize=8)
+            order = d[f"{kind}_order"]
+            im = ax.imshow(d[kind][np.ix_(order, order)], cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+            ax.set_ylabel(f"{'active neuron' if kind == 'neuron_corr' else 'example'} (clustered)", fontsize=8)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=7)
-        band = ax.inset_axes([0, 1.01, 1, 0.07])
-        band.imshow(np.asarray(d["labels"])[order][None, :], aspect="auto", cmap=class_cmap, vmin=-0.5, vmax=9.5,
-                    interpolation="nearest")
-        band.set_axis_off()
-        ax.set_title(m, fontsize=10, pad=16)
+        if kind != "neuron_corr":  # neurons have no class
+            band = ax.inset_axes([0, 1.01, 1, 0.07])
+            band.imshow(np.asarray(d["labels"])[order][None, :], aspect="auto", cmap=class_cmap, vmin=-0.5,
+                        vmax=9.5, interpolation="nearest")
+            band.set_axis_off()
+        ax.set_title(m + (f" ({len(order)} active)" if kind == "neuron_corr" else ""), fontsize=10, pad=16)
         ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
-        ax.set_xlabel("example (clustered)", fontsize=8)
+        ax.set_xlabel(f"{'active neuron' if kind == 'neuron_corr' else 'example'} (clustered)", fontsize=8)
     for ax in list(axes.flat)[n:]:
         ax.set_axis_off()
-    list(axes.flat)[-1].legend(handles=[Patch(color=class_cmap(k), label=str(k)) for k in range(10)],
-                               title="class (band)", loc="center", ncol=2, fontsize=8)
+    if kind != "neuron_corr":
+        list(axes.flat)[-1].legend(handles=[Patch(color=class_cmap(k), label=str(k)) for k in range(10)],
+                                   title="class (band)", loc="center", ncol=2, fontsize=8)
     fig.tight_layout(h_pad=3.0)
     fig.suptitle(f"{title} (scale {scale})", fontsize=11, y=1.07)
     return fig

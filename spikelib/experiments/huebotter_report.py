@@ -211,6 +211,31 @@ def fig4_notes(decays: Mapping[str, Sequence[Mapping[str, Any]]], *, scale: str,
                                "models.")
 
 
+#: App. A.5.3's order of the models by the average absolute correlation between latent neurons, highest first
+#: (read from its Fig. 7; the paper gives no numbers; SAE-sparse and AEl2 "comparable").
+FIG7_ORDER = ("SAE", "SAE-dense", "SAE-sparse", "AEl2", "VAE")
+
+
+def neuron_correlation_table(latent: Mapping[str, Mapping[str, Any]], *, scale: str) -> str:
+    """Fig. 7's summary: per model its active latent neurons and the mean absolute correlation between them
+    (:func:`spikelib.lif.sae_metrics.mean_abs_correlation`), and their order beside the paper's."""
+    from spikelib.lif.sae_metrics import mean_abs_correlation
+
+    r = {m: mean_abs_correlation(d["neuron_corr"]) for m, d in latent.items()}
+    table = markdown_table(["model", "active latent neurons", "mean \\|r\\| between them", "scale"],
+                           [(m, f"{len(d['active'])} of {len(d['matrix'])}", fmt(r[m], digits=3), scale)
+                            for m, d in latent.items()], align="lrrl")
+    ours = sorted((m for m in r if m in FIG7_ORDER and r[m] == r[m]), key=lambda m: -r[m])  # NaN: < 2 active
+    if not ours:
+        return table + "\n\nNo model has two active latent neurons at this scale."
+    rank = {m: i for i, m in enumerate(FIG7_ORDER)}
+    rank["AEl2"] = rank["SAE-sparse"]  # "comparable": either order of the two agrees with the paper
+    same = "the paper's order" if all(rank[a] <= rank[b] for a, b in zip(ours, ours[1:])) else "a different order"
+    return (table + "\n\nThe paper (App. A.5.3, read from its Fig. 7; no numbers given) orders the average absolute "
+            f"correlation {FIG7_ORDER[0]} > {FIG7_ORDER[1]} > {FIG7_ORDER[2]} ≈ {FIG7_ORDER[3]} > {FIG7_ORDER[4]}. "
+            f"Here, at {scale}: {' > '.join(ours)} ({same}).")
+
+
 def search_table(table: str, rows: Sequence[Mapping[str, Any]], settings: Mapping[str, Any],
                  paper: Mapping[str, Any], *, note: str) -> tuple[list, str]:
     """One search table (Tables 4-6) from its summarised runs ``rows``: the record's rows (model, key, value,

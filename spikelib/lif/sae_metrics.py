@@ -142,3 +142,24 @@ def example_correlations(representation) -> np.ndarray:
     c = np.nan_to_num(c, nan=0.0)
     np.fill_diagonal(c, 1.0)
     return c
+
+
+def neuron_correlations(representation) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlation between the latent neurons (columns) of ``representation`` (examples x neurons)
+    across examples (Hübotter et al., App. A.5.3, Fig. 7), with the neurons that are silent (zero) in every
+    example left out, as the paper does. Returns ``(corr, active)``: the correlation matrix of the active
+    neurons and their indices. An active neuron with the same value in every example (no variation)
+    correlates 0 with the others and 1 with itself."""
+    x = np.asarray(torch.as_tensor(representation).detach().cpu(), dtype=np.float64)
+    active = np.flatnonzero(np.any(x != 0, axis=0))
+    return example_correlations(x[:, active].T), active
+
+
+def mean_abs_correlation(corr) -> float:
+    """The mean absolute off-diagonal entry of a correlation matrix, ``mean_{i != j} |r_ij|`` (App. A.5.3's
+    "average absolute correlation"); NaN below two variables."""
+    c = np.asarray(corr, dtype=np.float64)
+    n = len(c)
+    if n < 2:
+        return float("nan")
+    return float((np.abs(c).sum() - np.abs(np.diag(c)).sum()) / (n * (n - 1)))
