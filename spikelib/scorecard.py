@@ -285,6 +285,9 @@ def evaluate(entry: Mapping, records: Mapping[str, Mapping], *,
         raw = resolve(record.get("results", {}), entry["key"])
     except KeyError as err:
         return Row(**base, build_value=None, tolerance="", status=MISSING, detail=str(err).strip("'\""))
+    if raw is None:  # the record holds the quantity but this scale computes nothing for it (e.g. too few runs)
+        return Row(**base, build_value=None, tolerance="", status=NOT_RUN,
+                   detail=f"{entry['key']} is null in the record: not computed at scale {scale}")
     value = _number(raw)
     if value is None or math.isnan(value):
         return Row(**base, build_value=None, tolerance="", status=MISSING,

@@ -189,6 +189,29 @@ def test_summarise_runs_axis_series_and_best_runs():
     assert best["SAE-dense"]["seed"] == 0 and best["AEl2"]["results"]["final"]["lrec"] == 5.0
 
 
+def test_spike_error_correlations_use_single_runs_along_the_axis():
+    def rec(name, T, seed, spikes, lrec, decay=None):
+        r = _fake_record(name, lrec, T=T, seed=seed)
+        r["results"]["final"]["spikes_per_example"] = spikes
+        if decay is not None:
+            r["results"]["config"]["decay"] = decay
+        return r
+
+    pts = [(10, 0, 900.0, 30.0), (10, 1, 1000.0, 28.0), (25, 0, 2000.0, 15.0), (25, 1, 2100.0, 16.0),
+           (50, 0, 3000.0, 9.0)]
+    recs = [rec("SAE-dense", T, seed, sp, lr) for T, seed, sp, lr in pts]
+    recs.append(rec("SAE-dense", 25, 0, 5000.0, 1.0, decay=0.5))  # another axis varied too: not a point
+    recs += [rec("SAE-sparse", 25, 0, 100.0, 5.0), rec("SAE-sparse", 25, 1, 120.0, 6.0)]  # < 3 points
+    fig3d, fig4c = hb.spike_error_correlations(recs, {"T": 25})
+    sp, lr = np.array([p[2] for p in pts]), np.array([p[3] for p in pts])
+    assert (fig3d["figure"], fig3d["n_points"], fig3d["values"]) == ("3D", 5, [10.0, 25.0, 50.0])
+    assert fig3d["r"] == pytest.approx(np.corrcoef(sp, lr)[0, 1]) and fig3d["r"] < -0.9 and 0 < fig3d["p"] < 0.05
+    assert (fig4c["model"], fig4c["n_points"], fig4c["r"], fig4c["p"]) == ("SAE-sparse", 2, None, None)
+    from spikelib.experiments import huebotter_report as hr
+    text = hr.spike_error_text([fig3d, fig4c], scale="smoke", n_seeds=2)
+    assert f"| {fig3d['r']:.2f} |" in text and "| SAE-sparse | decays | 0.99 | 2 | – | – |" in text
+
+
 def test_parameter_table_is_table2():
     rows = hb.parameter_table((10, 100))
     got = {(r["model"], r["nz"]): r["parameters"] for r in rows}

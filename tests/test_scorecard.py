@@ -328,8 +328,11 @@ def test_statuses():
     assert sc.evaluate(entry(value=None, printed=None, record=None, key=None), {}).status == NO_PAPER_VALUE
     row = sc.evaluate(entry(value=None, printed=None), {"rec": record({"acc": 50.0})})
     assert row.status == NO_PAPER_VALUE and row.build_value == 50.0
-    for bad in ({"other": 1}, {"acc": None}, {"acc": True}, {"acc": "97.4"}, {"acc": float("nan")}):
+    for bad in ({"other": 1}, {"acc": True}, {"acc": "97.4"}, {"acc": float("nan")}):
         assert sc.evaluate(e, {"rec": record(bad)}).status == MISSING, bad
+    # null: the record says its scale computes nothing there (e.g. a correlation over fewer than 3 runs)
+    row = sc.evaluate(e, {"rec": record({"acc": None})})
+    assert row.status == NOT_RUN and row.detail == "acc is null in the record: not computed at scale quick"
     assert sc.evaluate(e, {"rec": record({"acc": float("inf")})}).status == NOT_MET
     assert sc.evaluate(entry(tolerance={"quick": {"abs": 0}}), {"rec": record({"acc": 97.4})}).status == MET
 

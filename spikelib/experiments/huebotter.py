@@ -468,6 +468,33 @@ def axis_series(rows: Sequence[Mapping[str, Any]], axis: str, settings: Mapping[
     return {m: sorted(v, key=lambda r: r[key]) for m, v in out.items()}
 
 
+#: The two correlations between spikes per example and reconstruction error that App. A.4.1 reports, each
+#: r = -0.83 (p < 1e-5) over single runs: Fig. 3D (SAE-dense, T varied) and Fig. 4C (SAE-sparse, τ varied).
+SPIKE_ERROR_CORRELATIONS = ({"figure": "3D", "model": "SAE-dense", "axis": "time_steps"},
+                            {"figure": "4C", "model": "SAE-sparse", "axis": "decays"})
+
+
+def spike_error_correlations(records: Sequence[Mapping[str, Any]],
+                             settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Pearson's r (with its two-sided p) between spikes per example and validation Lrec over the single
+    runs (every seed a point) of each :data:`SPIKE_ERROR_CORRELATIONS` model along its axis, the other axes at
+    their defaults (App. A.4.1). ``r`` and ``p`` are None below 3 points or without variation."""
+    from scipy.stats import pearsonr
+
+    runs = [row for r in records for row in summarise_runs([r])]  # one row per run
+    out = []
+    for spec in SPIKE_ERROR_CORRELATIONS:
+        series = axis_series(runs, spec["axis"], settings).get(spec["model"], [])
+        pts = np.array([(p["spikes_per_example"], p["lrec"]) for p in series
+                        if p.get("spikes_per_example") is not None and p.get("lrec") is not None], dtype=np.float64)
+        pts = pts[np.isfinite(pts).all(axis=1)] if len(pts) else pts.reshape(0, 2)
+        ok = len(pts) >= 3 and pts[:, 0].std() > 0 and pts[:, 1].std() > 0
+        r, p = pearsonr(pts[:, 0], pts[:, 1]) if ok else (None, None)
+        out.append({**spec, "r": None if r is None else float(r), "p": None if p is None else float(p),
+                    "n_points": len(pts), "values": sorted({float(p[AXES[spec["axis"]]]) for p in series})})
+    return out
+
+
 def best_runs(records: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     """Per model name, the record with the lowest validation Lrec (the paper's choice for Figs. 2, 5-7)."""
     best: dict[str, Mapping[str, Any]] = {}

@@ -174,6 +174,19 @@ def axes(series: Mapping[str, Mapping[str, list]], note: str) -> tuple[list, str
                     "SAE-sparse cannot solve the task at T = 10 (SAE-dense can), no model solves it at ε = 0.9.")
 
 
+def spike_error_text(correlations: Sequence[Mapping[str, Any]], *, scale: str, n_seeds: int) -> str:
+    """App. A.4.1's two correlations (r = -0.83) beside ours (:func:`huebotter.spike_error_correlations`)."""
+    rows = [(f"Fig. {c['figure']}", c["model"], c["axis"].replace("_", " "),
+             ", ".join(f"{v:g}" for v in c["values"]) or MISSING, c["n_points"],
+             MISSING if c["r"] is None else f"{c['r']:.2f}", MISSING if c["p"] is None else f"{c['p']:.1g}",
+             "−0.83 (p < 1e-5)", scale_note(scale, n_seeds)) for c in correlations]
+    return (markdown_table(("figure", "model", "axis", "values", "runs", "r", "p", "paper", "scale"), rows,
+                           align="lllrrrrll")
+            + "\n\nPearson's r between spikes per example and validation $L_\\mathrm{rec}$ over single runs (every "
+            "seed a point), the other settings at their defaults; a dash where this scale has fewer than 3 runs "
+            "on that axis. The paper notes that the relation of Fig. 3D looks exponential rather than linear.")
+
+
 def timing(timings: Sequence[Mapping[str, Any]], defaults: Mapping[str, Any], *, scale: str, device: str) -> str:
     """Seconds per training step (Fig. 3F-G) as a table."""
     sae_T = {t["T"]: t["seconds_per_step"] for t in timings if t["timing"] == "T"}
