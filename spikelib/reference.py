@@ -277,7 +277,7 @@ def train_on_worker(experiment: str, module: str, config: Mapping[str, Any], com
     ref = Reference(experiment, kept_dir=work / "kept", work_dir=work, module=module)
     record = ref.train(config, commit, deadline=deadline, chunk=chunk, clock=time.time)
     if record is not None:
-        record["provenance"]["worker"] = worker_name()
+        record["provenance"]["worker"] = worker_name(published=True)  # kept records are published
     return record
 
 

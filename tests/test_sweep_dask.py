@@ -155,6 +155,7 @@ def test_reference_runs_on_the_workers_and_a_dead_worker_reruns_its_configuratio
         assert rec["provenance"]["executor"] == f"dask {address}" and rec["provenance"]["git_commit"] == commit
         host, pid = rec["provenance"]["worker"].rsplit(":", 1)
         assert int(pid) == rec["results"]["pid"] != os.getpid()
+        assert socket.gethostname() not in json.dumps(rec) and host.startswith("host-")  # the book names no machine
     pids = sorted(p.name for p in marks.glob("call-1-*"))
     assert len(pids) == 2 and (marks / "died-1").exists()  # cfg1 ran twice: its first worker died in epoch 3
     assert all(len(list(marks.glob(f"call-{i}-*"))) == 1 for i in (0, 2))
