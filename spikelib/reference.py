@@ -28,7 +28,8 @@ from spikelib._io import write_text_durably
 from spikelib.fitting import fingerprint
 
 #: experiment (the page's record name) -> the experiments module that defines its reference runs
-EXPERIMENTS = {"alpha_mnist_training": "spikelib.experiments.comsa_alpha"}
+EXPERIMENTS = {"alpha_mnist_training": "spikelib.experiments.comsa_alpha",
+               "regularised_sae": "spikelib.experiments.huebotter"}
 
 
 def parse_budget(text: str | None) -> float | None:

@@ -429,3 +429,14 @@ def test_neuron_correlation_table_orders_models_against_the_paper():
     assert "VAE > SAE > SAE-dense > AEl2 > SAE-sparse (a different order)" in hr.neuron_correlation_table(
         latent, scale="smoke")
     assert "No model has two" in hr.neuron_correlation_table({"SAE": entry(0.5, n=1)}, scale="smoke")
+
+
+def test_kept_table1_shows_the_kept_runs_or_says_how_to_compute_them():
+    from spikelib.experiments import huebotter_report as hr
+
+    assert "python -m spikelib reference regularised_sae" in hr.kept_table1(None)
+    kept = {"results": {"table1": [{"model": "SAE-dense", "lrec": 7.25, "distance_ratio": 0.79}]},
+            "provenance": {"git_commit": "abcdef123", "date": "2026-12-06T01:00:00", "deviations": "one seed"}}
+    text = hr.kept_table1(kept)
+    assert "1 of the 7 models; commit abcdef1, 2026-12-06" in text
+    assert "| SAE-dense | 7.25 | 6.75 ± 0.26 | 0.79 | 0.78 ± 0.00 |" in text and "| paper, 1 seed |" in text

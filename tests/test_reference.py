@@ -128,3 +128,37 @@ def test_records_name_their_executor_and_a_bad_executor_runs_nothing(fake, monke
     monkeypatch.setenv("SPIKELIB_EXECUTOR", "local")
     assert ref.run(only=["cfg1"]) == ["cfg1"]
     assert json.loads(ref.record_path("cfg1").read_text())["provenance"]["executor"] == "local"
+
+
+def test_regularised_sae_reference_runs_resume_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    """Hübotter's Table-1 runs at a tiny size: 1 epoch, then on to 2 from the checkpoint, equals 2 epochs in
+    one go (bit for bit: the same steps on the same generator state); the combined record has the page's
+    Table-1 rows for the scorecard."""
+    from spikelib import data
+    from spikelib.experiments import huebotter as hb
+
+    try:
+        data.load_mnist("test")
+    except Exception as exc:  # noqa: BLE001  (no MNIST here: make data)
+        pytest.skip(f"MNIST not available: {exc}")
+    runs = hb.reference_runs()
+    assert [r["name"] for r in runs][:2] == ["table1-AE-seed0", "table1-AEl2-seed0"]
+    assert all(r["settings"]["T"] == 100 and r["settings"]["n_train"] == 60000 and r["epochs"] == 10 for r in runs)
+    for model in ("SAE-dense", "AE"):
+        tiny = {"model": model, "seed": 0, "dtype": "float32", "T": 4, "batch_size": 16, "n_train": 48, "n_val": 100,
+                "epochs": 2}
+        seen = []
+        assert hb.reference_train(tiny, epochs=1, checkpoint=tmp_path / f"{model}.ckpt",
+                                  on_epoch=lambda r: seen.append(r["epoch"])) is None
+        resumed = hb.reference_train(tiny, epochs=2, checkpoint=tmp_path / f"{model}.ckpt",
+                                     on_epoch=lambda r: seen.append(r["epoch"]))
+        whole = hb.reference_train(tiny, epochs=2, checkpoint=tmp_path / f"{model}-whole.ckpt")
+        assert seen == [0, 1]
+        strip = lambda h: json.dumps([{k: v for k, v in e.items() if "seconds" not in k} for e in h])  # noqa: E731 (NaN == NaN as text)
+        assert strip(resumed["history"]) == strip(whole["history"]) and len(whole["history"]) == 2
+        if model == "AE":
+            rec = hb.reference_record({"table1-SAE-dense-seed0": dense, "table1-AE-seed0": resumed})
+        else:
+            dense = resumed
+    assert rec["models"] == ["AE", "SAE-dense"] and [r["model"] for r in rec["table1"]] == ["AE", "SAE-dense"]
+    assert rec["table1"][1]["lrec"] == pytest.approx(dense["final"]["lrec"]) and rec["table1"][1]["n_seeds"] == 1

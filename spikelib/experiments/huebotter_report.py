@@ -88,6 +88,23 @@ def table1(rows_by_model: Mapping[str, Mapping[str, Any]], models: Sequence[str]
     return record, markdown_table(header, lines, align="llrrrrl")
 
 
+def kept_table1(kept: Mapping[str, Any] | None) -> str:
+    """Table 1 from the kept paper-protocol runs (``book/paper_runs/regularised_sae.json``) beside the paper,
+    or a line saying none is kept yet and how to compute them."""
+    if not kept or not kept.get("results", {}).get("table1"):
+        return ("No paper-protocol run of this page is kept yet: `python -m spikelib reference regularised_sae` "
+                "trains Table 1's models at the paper's protocol, one seed each (README: 'Reference runs').")
+    prov = kept["provenance"]
+    lines = [(r["model"], fmt(r["lrec"]), fmt(*hb.paper_value(f"table1.{hb.PAPER_IDS[r['model']]}.lrec")),
+              fmt(r["distance_ratio"]), fmt(*hb.paper_value(f"table1.{hb.PAPER_IDS[r['model']]}.distance_ratio")),
+              "paper, 1 seed") for r in kept["results"]["table1"]]
+    header = ("model", "$L_\\mathrm{rec}$ (kept run)", "$L_\\mathrm{rec}$ (paper, 5 runs)",
+              "$s_\\mathrm{intra}/s_\\mathrm{inter}$ (kept run)", "(paper)", "scale")
+    return (f"**Kept paper-protocol runs** ({len(lines)} of the 7 models; commit {prov['git_commit'][:7]}, "
+            f"{str(prov.get('date', ''))[:10]}; {prov.get('deviations', '')}):\n\n"
+            + markdown_table(header, lines, align="lrrrrl"))
+
+
 def _best(models: Sequence[str]) -> str:
     return min(models, key=lambda m: hb.paper_value(f"table1.{hb.PAPER_IDS[m]}.lrec")[0])
 

@@ -189,7 +189,7 @@ def represent(model: nn.Module, x: torch.Tensor, config: Mapping[str, Any], *, s
 def fit(model: nn.Module, train: torch.Tensor, val: tuple[torch.Tensor, torch.Tensor] | None = None,
         config: Mapping[str, Any] | None = None, *, epochs: int | None = None, seed: int = 0,
         checkpoint: str | Path | None = None, backend: str = "auto", on_epoch: Callable[[dict], None] | None = None,
-        checkpoint_every: int | None = None) -> FitResult:
+        checkpoint_every: int | None = None, finish: bool = True) -> FitResult:
     """Train ``model`` on images ``train`` (N, 1, H, W) in [0, 1] for ``epochs`` (default ``config["epochs"]``)
     epochs; the training contract of :mod:`spikelib.fitting`. ``config``: see :func:`resolve_config`
     (None: :data:`DEFAULTS`). Returns a :class:`~spikelib.fitting.FitResult` whose ``history`` has one
@@ -201,8 +201,9 @@ def fit(model: nn.Module, train: torch.Tensor, val: tuple[torch.Tensor, torch.Te
     continues from there and gives the same result as an uninterrupted run (a checkpoint of other settings,
     data or seed is refused). Once the last epoch is done the file is rewritten with the weights and history
     only (a third of the size: no Adam moments); such a finished checkpoint makes a later call return at
-    once, and cannot be trained further (an error). ``val = (images, labels)`` adds :func:`evaluate`'s
-    metrics (prefixed ``val_``) to every epoch's record.
+    once, and cannot be trained further (an error). ``finish=False`` keeps the full checkpoint after the last
+    epoch, so that a later call can train on to more epochs (reference runs train in chunks of epochs).
+    ``val = (images, labels)`` adds :func:`evaluate`'s metrics (prefixed ``val_``) to every epoch's record.
     """
     config = resolve_config(config)
     if epochs is not None:
@@ -269,12 +270,13 @@ def fit(model: nn.Module, train: torch.Tensor, val: tuple[torch.Tensor, torch.Te
             record.update({f"val_{k}": v for k, v in
                            evaluate(model, val[0], config, seed=seed + 1, labels=val[1], backend=backend).items()})
         history.append(record)
-        if epoch + 1 < config["epochs"]:
+        if epoch + 1 < config["epochs"] or not finish:
             save()
         else:
             save_finished()
             finished = True
         if on_epoch is not None:
             on_epoch(record)
-    save_finished()  # a full checkpoint of a run that had already finished (written before this rule)
+    if finish:
+        save_finished()  # a full checkpoint of a run that had already finished (written before this rule)
     return FitResult(history=history)
