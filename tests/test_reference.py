@@ -162,3 +162,32 @@ def test_regularised_sae_reference_runs_resume_to_the_uninterrupted_result(tmp_p
             dense = resumed
     assert rec["models"] == ["AE", "SAE-dense"] and [r["model"] for r in rec["table1"]] == ["AE", "SAE-dense"]
     assert rec["table1"][1]["lrec"] == pytest.approx(dense["final"]["lrec"]) and rec["table1"][1]["n_seeds"] == 1
+
+
+def test_spike_backprop_reference_cells(tmp_path):
+    """Roy's Table-1 MNIST and FMNIST cells at the paper's protocol; a tiny AE-ANN cell trained through
+    reference_train gives the page's row shape."""
+    from spikelib import data
+    from spikelib.experiments import roy
+
+    runs = roy.reference_runs()
+    assert [r["name"] for r in runs] == [f"{row}-{m}" for row in ("mnist_196", "fmnist_512", "fmnist_1024")
+                                         for m in ("ann", "ann_adam", "snn")]
+    snn = {r["name"]: r["settings"] for r in runs}
+    assert snn["mnist_196-snn"]["n_train"] == 60000 and snn["mnist_196-snn"]["trace"] == "reset"
+    assert snn["fmnist_1024-snn"]["n_hidden"] == 1024 and snn["fmnist_512-ann"]["optimizer"] == "sgd"
+    try:
+        data.load_mnist("test")
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"MNIST not available: {exc}")
+    tiny = {"part": "ae_ann", "dataset": "mnist", "n_hidden": 16, "optimizer": "sgd", "lr": 0.1, "n_train": 200,
+            "batch_size": 100, "epochs": 1, "weight_decay": 1e-4, "n_test": 100, "seed": 0, "n_show": 2}
+    seen = []
+    entry = roy.reference_train(tiny, epochs=1, checkpoint=tmp_path / "c.ckpt", on_epoch=seen.append)
+    assert seen == [{"epoch": 0, "test_mse": entry["test_mse"]}] and entry["n_test"] == 100
+    rec = roy.reference_record({"mnist_196-ann": entry})
+    assert rec == {"table1": [{"row": "mnist_196", "model": "ann", "mse": entry["test_mse"],
+                               "mse_sem": entry["test_mse_sem"]}]}
+    kept = {"results": rec, "provenance": {"git_commit": "abc1234ff", "date": "2026-12-06", "deviations": "x"}}
+    assert f"| mnist_196 | ann | {entry['test_mse']:.3f} ± " in roy.kept_table1(kept)
+    assert "python -m spikelib reference spike_backprop" in roy.kept_table1(None)

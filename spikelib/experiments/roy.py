@@ -455,3 +455,85 @@ def bits_series(fig7a: Mapping, fig7c: Mapping, *, full_bits: int = FULL_BITS) -
 def history_fields(record: Mapping, key: str = "history", fields=("batch", "mse", "spike_mse")) -> dict:
     """The ``fields`` of a record's ``results[key]`` that it has (the curves the results record keeps)."""
     return {f: record["results"][key][f] for f in fields if f in record["results"][key]}
+
+
+# ---------------------------------------------------------------- reference runs (python -m spikelib reference)
+
+#: The Table-1 cells kept at the paper's protocol, in the order they are computed: the MNIST row first
+#: (the ANNs take seconds to minutes), then Fashion-MNIST at 512 and 1024 hidden units.
+REFERENCE_CELLS = tuple((row, model) for row in ("mnist_196", "fmnist_512", "fmnist_1024")
+                        for model in ("ann", "ann_adam", "snn"))
+REFERENCE_DEVIATIONS = ("one seed; the AE-SNNs' dV/dW trace resets on a spike (the paper's rule, `trace=\"reset\"`), "
+                        "float32 on a CPU; the AE-ANN with Adam at lr 5e-3 instead of the paper's 0.1 (see the page)")
+
+
+def _reference_configs() -> dict[str, dict]:
+    """Table 1's MNIST and FMNIST cells at the paper scale, as :func:`spike_backprop_configs` builds them."""
+    from spikelib.scales import settings
+
+    s = settings("spike_backprop", "paper", page=False)
+    stage1, _ = spike_backprop_configs(s)
+    h1, h2 = s["fmnist"]["hidden_sizes"][:2]
+    where = {("mnist_196", "snn"): dict(part="ae_snn", dataset="mnist", reference=True),
+             ("fmnist_512", "snn"): dict(part="ae_snn", dataset="fmnist", n_hidden=h1),
+             ("fmnist_1024", "snn"): dict(part="ae_snn", dataset="fmnist", n_hidden=h2)}
+    for opt, model in ANN_COLUMN.items():
+        where[("mnist_196", model)] = dict(part="ae_ann", dataset="mnist", optimizer=opt)
+        where[("fmnist_512", model)] = dict(part="ae_ann", dataset="fmnist", n_hidden=h1, optimizer=opt)
+        where[("fmnist_1024", model)] = dict(part="ae_ann", dataset="fmnist", n_hidden=h2, optimizer=opt)
+    out = {}
+    for row, model in REFERENCE_CELLS:
+        hits = [c for c in stage1 if all(c.get(k) == v for k, v in where[(row, model)].items())]
+        if len(hits) != 1:
+            raise RuntimeError(f"Table 1 cell {row}/{model}: {len(hits)} paper-scale configurations match")
+        out[f"{row}-{model}"] = hits[0]
+    return out
+
+
+def reference_runs() -> list[dict]:
+    """The kept paper-protocol runs of this page: Table 1's MNIST and FMNIST rows (SNN, ANN-SGD, ANN-Adam),
+    each one epoch of 60,000 images as the paper trains them (§3.1)."""
+    return [{"name": name, "epochs": int(cfg["epochs"]), "deviations": REFERENCE_DEVIATIONS, "settings": cfg}
+            for name, cfg in _reference_configs().items()]
+
+
+def reference_train(settings: Mapping, *, epochs: int, checkpoint: Path, on_epoch=None) -> dict | None:
+    """Train (or resume, from ``checkpoint``) one Table-1 cell with :func:`run_spike_backprop_config`; its
+    results once ``epochs`` reaches the run's (Roy's runs are one epoch: the checkpoint holds progress
+    within it, every 50 batches for the SNNs)."""
+    if epochs < int(settings["epochs"]):
+        return None  # nothing to stop at inside the run; the whole epoch is one chunk
+    out = run_spike_backprop_config(settings, scale="paper", checkpoint=checkpoint)
+    if on_epoch is not None:
+        on_epoch({"epoch": int(settings["epochs"]) - 1, "test_mse": out["test_mse"]})
+    return {k: v for k, v in out.items() if k not in ("history", "eval")} | {
+        "history": {k: v[-1:] for k, v in out["history"].items()}}  # the record stays small: the last batch
+
+
+def reference_record(entries: Mapping[str, Mapping]) -> dict:
+    """The page's record from the finished reference runs: ``table1`` rows ``{"row", "model", "mse"}`` as the
+    page writes them, for the cells that are kept."""
+    rows = [{"row": row, "model": model, "mse": float(entries[f"{row}-{model}"]["test_mse"]),
+             "mse_sem": float(entries[f"{row}-{model}"]["test_mse_sem"])}
+            for row, model in REFERENCE_CELLS if f"{row}-{model}" in entries]
+    return {"table1": rows} if rows else {}
+
+
+def kept_reference() -> dict | None:
+    """The kept paper-protocol record of this page (``book/paper_runs/spike_backprop.json``), or None."""
+    from spikelib import results
+
+    return results.load_paper_runs().get("spike_backprop")
+
+
+def kept_table1(kept: Mapping | None) -> str:
+    """The kept Table-1 cells beside the paper, or how to compute them."""
+    if not kept or not kept.get("results", {}).get("table1"):
+        return ("No paper-protocol run of this page is kept yet: `python -m spikelib reference spike_backprop` "
+                "trains Table 1's MNIST and FMNIST cells at the paper's protocol (README: 'Reference runs').")
+    prov = kept["provenance"]
+    rows = [(t["row"], t["model"], f"{t['mse']:.3f} ± {t['mse_sem']:.3f}", table1_paper(t["row"], t["model"]),
+             "paper, 1 seed") for t in kept["results"]["table1"]]
+    return (f"**Kept paper-protocol runs** (commit {prov['git_commit'][:7]}, {str(prov.get('date', ''))[:10]}; "
+            f"{prov.get('deviations', '')}):\n\n"
+            + markdown_table(("row", "model", "test MSE (kept run, ± SEM)", "paper", "scale"), rows, align="llrrl"))
