@@ -256,10 +256,23 @@ class Reference:
                                  "date": max(p["finished"] for p in provs), "device": "cpu",
                                  "machine": provs[-1]["machine"],
                                  "wall_seconds": round(sum(p["wall_seconds"] for p in provs), 1),
-                                 "deviations": provs[-1]["deviations"]}}
+                                 "deviations": provs[-1]["deviations"],
+                                 # what outdated() compares with the code's paper protocol
+                                 "settings_keys": {n: r["settings_key"] for n, r in entries.items()}}}
         path = self.kept_dir / f"{self.experiment}.json"
         write_text_durably(path, json.dumps(record, indent=1, allow_nan=True) + "\n")
         return path
+
+
+def outdated(experiment: str, settings_keys: Mapping[str, str]) -> list[str]:
+    """The runs of a kept record (``settings_keys``: name -> the settings fingerprint it was computed with)
+    whose settings the code's paper protocol no longer has (changed, or the configuration is gone); [] for
+    an experiment without reference runs."""
+    if experiment not in EXPERIMENTS:
+        return []
+    ref = Reference(experiment)
+    current = {c["name"]: ref.key(c) for c in ref.configs}
+    return [name for name, key in settings_keys.items() if current.get(name) != key]
 
 
 def train_on_worker(experiment: str, module: str, config: Mapping[str, Any], commit: str,

@@ -238,13 +238,22 @@ def staleness(record: Mapping, *, build_commit: str | None = None, manifest: Map
     commit than ``build_commit`` (the manifest's ``git_commit`` if not given; no check without either);
     by a notebook whose status in ``manifest`` (``book/executed/_build_info.json``) is not ``ok`` (failed,
     timeout, not executed: the record may be left over from an earlier run). A ``kept`` paper-scale record
-    (``book/paper_runs/``) stands on its own provenance: only uncommitted code flags it.
+    (``book/paper_runs/``) stands on its own provenance: uncommitted code flags it, and so do runs whose
+    settings the code's paper protocol no longer has (:func:`spikelib.reference.outdated`).
     """
     prov = record.get("provenance", {})
     commit = prov.get("git_commit")
     reasons = ["computed from uncommitted code"] if prov.get("git_dirty") else []
     if kept:
-        return reasons[0] if reasons else None
+        if prov.get("settings_keys"):
+            from spikelib.reference import outdated
+
+            name = record.get("name", "")
+            old = outdated(name, prov["settings_keys"])
+            if old:
+                reasons.append(f"the code's paper protocol changed since {', '.join(old)} ran (rerun `python -m "
+                               f"spikelib reference {name}`)")
+        return "; ".join(reasons) or None
     manifest = manifest or {}
     build_commit = build_commit or manifest.get("git_commit")
     if build_commit and commit != build_commit:

@@ -191,3 +191,20 @@ def test_spike_backprop_reference_cells(tmp_path):
     kept = {"results": rec, "provenance": {"git_commit": "abc1234ff", "date": "2026-12-06", "deviations": "x"}}
     assert f"| mnist_196 | ann | {entry['test_mse']:.3f} ± " in roy.kept_table1(kept)
     assert "python -m spikelib reference spike_backprop" in roy.kept_table1(None)
+
+
+def test_a_kept_record_of_changed_settings_is_flagged_stale(fake):
+    from spikelib import scorecard
+
+    ref, calls = fake
+    ref.run()
+    combined = json.loads((ref.kept_dir / "fake.json").read_text())
+    assert combined["provenance"]["settings_keys"] == {c["name"]: ref.key(c) for c in ref.configs}
+    assert scorecard.staleness(combined, kept=True) is None
+    # the code's paper protocol moves on: Reference("fake") now builds cfg1 with another learning rate
+    runs = sys.modules["fake_reference_experiment"].reference_runs
+    sys.modules["fake_reference_experiment"].reference_runs = lambda: [
+        {**c, "settings": {**c["settings"], "lr": 0.2}} if c["name"] == "cfg1" else c for c in runs()]
+    assert reference.outdated("fake", combined["provenance"]["settings_keys"]) == ["cfg1"]
+    assert "paper protocol changed since cfg1 ran" in scorecard.staleness(combined, kept=True)
+    assert reference.outdated("no-such-experiment", {"x": "y"}) == []
