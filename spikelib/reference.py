@@ -29,7 +29,7 @@ from spikelib.fitting import fingerprint
 
 #: experiment (the page's record name) -> the experiments module that defines its reference runs
 EXPERIMENTS = {"alpha_mnist_training": "spikelib.experiments.comsa_alpha",
-               "regularised_sae": "spikelib.experiments.huebotter",
+               "regularised_sae": "spikelib.experiments.huebotter_reference",
                "spike_backprop": "spikelib.experiments.roy"}
 
 

@@ -135,7 +135,7 @@ def test_regularised_sae_reference_runs_resume_to_the_uninterrupted_result(tmp_p
     one go (bit for bit: the same steps on the same generator state); the combined record has the page's
     Table-1 rows for the scorecard."""
     from spikelib import data
-    from spikelib.experiments import huebotter as hb
+    from spikelib.experiments import huebotter_reference as hb
 
     try:
         data.load_mnist("test")
