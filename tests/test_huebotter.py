@@ -301,9 +301,14 @@ def test_paper_numbers_come_from_paper_values():
                                         "rae": (0.95, 0.04)}
     assert hb.paper_activity("AEl2") == {"inp": None, "anr": (0.41, 0.13), "afr": None, "rae": None}
     assert hb.paper_activity("VAE") == dict.fromkeys(hb.ACTIVITY)
-    for table, blocks in hb.SEARCH_BLOCKS.items():  # every search row has its entry, nothing more
+    for table, blocks in hb.SEARCH_BLOCKS.items():  # every search cell has its entry, nothing more
         ids = {e["id"] for e in papers.entries(f"huebotter.{table}.")}
-        assert ids == {f"huebotter.{hb.search_id(table, k, v)}" for _, k, vs in blocks for v in vs}
+        # Table 6's row "None" (no regulariser) is in the file, unkeyed: no search config has its protocol
+        none = {f"huebotter.table6.none.{q}" for q in ("lrec", "afr", "inp")} if table == "table6" else set()
+        assert ids - none == {f"huebotter.{hb.search_id(table, k, v, q)}" for _, k, vs in blocks for v in vs
+                              for q in ("lrec", *hb.SEARCH_COLUMNS[table])}
+        assert none <= ids and all(papers.entry(i)["key"] is None for i in none)
+    assert hb.search_rows("table6", [])[0]["paper_afr"] == 0.64 and hb.search_rows("table4", [])[0]["paper_inp"] == 0.66
     # unmatched Table 7 rows say why in the scorecard; matched ones read our Table-1 run
     for row in hb.table7_rows([]):
         e = papers.entry(f"huebotter.{row['id']}.lrec")
@@ -346,12 +351,13 @@ def test_report_tables_keep_the_record_and_show_the_paper():
     comment = hr.table7_comment(hb.table7_rows([{**r, "name": m} for m, r in rows.items()]),
                                 {"epochs": 1, "n_train": 128, "T": 8, "seeds": 1}, scale="smoke")
     assert "has 6.94, not 6.75" in comment and "SD is 8.96 here and 8.98 in Table 1" in comment
-    summary = [{"name": "AE", "lr": c["lr"], "l2": c["l2"], "lrec": 1.0, "lrec_sd": 0.5, "n": 3}
-               for c in hb.search_configs("table4", {"seeds": 1})]
+    summary = [{"name": "AE", "lr": c["lr"], "l2": c["l2"], "lrec": 1.0, "lrec_sd": 0.5, "inp": 0.25, "inp_sd": 0.1,
+                "afr": None, "afr_sd": None, "n": 3} for c in hb.search_configs("table4", {"seeds": 1})]
     rec, md4 = hr.search_table("table4", summary, {"seeds": 1}, {}, note="n")
     assert len(rec) == 14 and rec[0] == {"model": "AE", "key": "lr", "value": 1e-6, "lrec": 1.0,
-                                         "paper_lrec": 63.78, "lrec_sd": 0.5, "n_seeds": 3}
-    assert md4.startswith("**Table 4**") and "| 63.78 ± 5.07 |" in md4
+                                         "paper_lrec": 63.78, "lrec_sd": 0.5, "inp": 0.25, "inp_sd": 0.1,
+                                         "afr": None, "afr_sd": None, "paper_inp": 0.66, "n_seeds": 3}
+    assert md4.startswith("**Table 4**") and "| 63.78 ± 5.07 | 0.25 | 0.66 ± 0.07 | – | – |" in md4
 
 
 def test_report_notes_quote_the_paper_from_paper_values():

@@ -35,12 +35,13 @@ def test_paper_values_cover_the_four_papers_and_the_issue_list():
     assert all(counts.values()), counts
     by_source = lambda paper, source: [e for e in VALUES["values"] if e["paper"] == paper and e["source"] == source]
     assert len(by_source("comsa2021-alpha", "Table 2")) == 8  # accuracy and loss, slow and fast, train and test
-    assert len(by_source("roy2019", "Table 1")) == 15
+    assert len(by_source("roy2019", "Table 1")) == 20  # 15 MSEs and the T column (settings; 3 cells unread)
     assert [e["printed"] for e in by_source("roy2019", "§3.2.3")] == ["2.1", "3.2", "6.4", "16", "32"]  # compression
     assert len(by_source("huebotter2021", "Table 1")) == 14
     assert len(by_source("huebotter2021", "Table 2")) == 12
     assert len(by_source("huebotter2021", "Table 8")) == 35
-    assert [len(by_source("huebotter2021", f"Table {t}")) for t in (4, 5, 6, 7)] == [14, 13, 21, 45]
+    # Table 4: Lrec and INP of 14 rows; Table 6: Lrec, AFR and INP of 21 rows and the row "None"
+    assert [len(by_source("huebotter2021", f"Table {t}")) for t in (4, 5, 6, 7)] == [28, 13, 66, 45]
     assert len(by_source("huebotter2021", "§3.2")) == 11  # ANR, AFR, RAE of the SAEs; ANR of the AEs
     assert BY_ID["huebotter.table2.sae.nz100"]["value"] == 2_586_400
     assert BY_ID["huebotter.table2.ae.nz100"]["value"] == 2_599_300
@@ -112,6 +113,8 @@ def _row(e):
         return part[3], rf"\s*{part[3][2:]}\s"
     if table in {("huebotter2021", f"Table {t}") for t in (4, 5, 6)}:  # huebotter.table4.lr=0.0001.lrec
         setting = e["id"].split(".", 2)[2].rsplit(".", 1)[0]
+        if setting == "none":  # Table 6's first row, the SAE without regularisation
+            return setting, r"\s*None\s+$"
         return setting, rf".*(?<![\d.]){re.escape(_plain(setting.split('=')[1]))}\s+$"  # the value ends the label
     if table == ("huebotter2021", "Table 7"):  # the row's weights as printed, nothing else, before its cells
         weights = re.search(r"weights printed: ([^)]*)\)", e["quantity"]).group(1)
@@ -302,7 +305,9 @@ def test_hubotter_means_use_the_standard_error_with_the_papers_five_runs(shared_
     means = [e for e in VALUES["values"] if e.get("sd") is not None]
     assert all(e["paper"] == "huebotter2021" for e in means)
     compared = [e for e in means if any(isinstance(r, dict) for r in e["tolerance"].values())]
-    assert len(compared) == 104  # the rest (Table 5, unmatched Table 7 rows) are not compared at any scale
+    # 104 before Table 4's INP (14) and Table 6's AFR and INP (2 x 21); the rest (Table 5, unmatched Table 7
+    # rows, Table 6's row "None") are not compared at any scale
+    assert len(compared) == 160
     for e in compared:
         rules = [r for r in e["tolerance"].values() if isinstance(r, dict)]
         assert e["n"] == 5 and all("se" in r and "sd" not in r for r in rules), e["id"]

@@ -127,9 +127,15 @@ SEARCH_BLOCKS: dict[str, list[tuple[str, str, tuple[float, ...]]]] = {
 }
 
 
-def search_id(table: str, key: str, value: float) -> str:
-    """The id stem (after ``huebotter.``) of a search table's row: ``table4.lr=0.0005.lrec``."""
-    return f"{table}.{key}={float(value)!r}.lrec"
+#: The columns of each search table after Lrec, as printed: Table 4 has layer 3's INP, Table 5 nothing else,
+#: Table 6 AFR and INP (layer 3). Each cell is the paper value :func:`search_id` with that quantity.
+SEARCH_COLUMNS: dict[str, tuple[str, ...]] = {"table4": ("inp",), "table5": (), "table6": ("afr", "inp")}
+
+
+def search_id(table: str, key: str, value: float, quantity: str = "lrec") -> str:
+    """The id stem (after ``huebotter.``) of a search table's cell: ``table4.lr=0.0005.lrec``,
+    ``table6.p2=0.01.afr``."""
+    return f"{table}.{key}={float(value)!r}.{quantity}"
 
 
 #: The searches: (Table-1 base model, the varied key, {value: (paper Lrec mean, SD)}) per block. Tables 4-6
@@ -375,17 +381,21 @@ def _find_run(summary: Sequence[Mapping[str, Any]], name: str, want: Mapping[str
 
 def search_rows(table: str, summary: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per line of the paper's search ``table``: ``model``, ``key``, ``value``, the paper's
-    ``paper_lrec`` / ``paper_lrec_sd`` and our summarised run (``run``: the row of :func:`summarise_runs`
-    grouped by the search keys, or None if it did not run), found by the varied key *and* the key the
-    block holds fixed (:data:`SEARCH_FIXED`)."""
+    ``paper_lrec`` / ``paper_lrec_sd`` (and ``paper_<q>`` / ``paper_<q>_sd`` for the table's other columns,
+    :data:`SEARCH_COLUMNS`) and our summarised run (``run``: the row of :func:`summarise_runs` grouped by
+    the search keys, or None if it did not run), found by the varied key *and* the key the block holds fixed
+    (:data:`SEARCH_FIXED`)."""
     out = []
     for base, key, values in SEARCHES[table]:
         held = SEARCH_FIXED.get(table, {}).get(key, {})
         for value, (paper, paper_sd) in values.items():
             want = {key: value, **held}
             run = _find_run(summary, base, want)
+            cells = {}
+            for q in SEARCH_COLUMNS.get(table, ()):
+                cells[f"paper_{q}"], cells[f"paper_{q}_sd"] = paper_value(search_id(table, key, value, q))
             out.append({"model": base, "key": key, "value": value, "paper_lrec": paper, "paper_lrec_sd": paper_sd,
-                        "run": run})
+                        **cells, "run": run})
     return out
 
 

@@ -269,22 +269,29 @@ def neuron_correlation_table(latent: Mapping[str, Mapping[str, Any]], *, scale: 
 def search_table(table: str, rows: Sequence[Mapping[str, Any]], settings: Mapping[str, Any],
                  paper: Mapping[str, Any], *, note: str) -> tuple[list, str]:
     """One search table (Tables 4-6) from its summarised runs ``rows``: the record's rows (model, key, value,
-    our Lrec, the paper's) and the Markdown, ours beside the paper's Lrec. ``note``: the scale note; Table 6
-    adds its own run sizes (:func:`~spikelib.experiments.huebotter.search_settings`)."""
+    our Lrec, INP and AFR of layer 3 with their SDs, the paper's where the table prints them) and the
+    Markdown, ours beside the paper's. ``note``: the scale note; Table 6 adds its own run sizes
+    (:func:`~spikelib.experiments.huebotter.search_settings`)."""
     own = hb.search_settings(table, settings)
     if own:
         note += f", {steps_per_run({**settings, **own})} steps at T = {own['T']}"
     record, lines = [], []
     for row in hb.search_rows(table, rows):
         r = row["run"]
+        ours = {k: None if r is None else r.get(k) for k in ("lrec", "lrec_sd", "inp", "inp_sd", "afr", "afr_sd")}
         record.append({"model": row["model"], "key": row["key"], "value": row["value"],
-                       "lrec": None if r is None else r["lrec"], "paper_lrec": row["paper_lrec"],
-                       "lrec_sd": None if r is None else r["lrec_sd"], "n_seeds": None if r is None else r["n"]})
+                       "lrec": ours["lrec"], "paper_lrec": row["paper_lrec"], "lrec_sd": ours["lrec_sd"],
+                       **{k: ours[k] for k in ("inp", "inp_sd", "afr", "afr_sd")},
+                       **{f"paper_{q}": row[f"paper_{q}"] for q in hb.SEARCH_COLUMNS.get(table, ())},
+                       "n_seeds": None if r is None else r["n"]})
         lines.append((row["model"], row["key"], f"{row['value']:g}", fmt(r["lrec"], r["lrec_sd"]) if r else MISSING,
-                      fmt(row["paper_lrec"], row["paper_lrec_sd"]), fmt(r.get("inp")) if r else MISSING,
-                      fmt(r.get("afr")) if r else MISSING, note))
-    header = ("model", "varied", "value", "$L_\\mathrm{rec}$ (ours)", "(paper)", "INP (ours)", "AFR (ours)", "scale")
-    return record, f"**{table.replace('table', 'Table ')}**\n\n" + markdown_table(header, lines, align="lllrrrrl")
+                      fmt(row["paper_lrec"], row["paper_lrec_sd"]),
+                      *(c for q in ("inp", "afr") for c in (fmt(ours[q]), fmt(row.get(f"paper_{q}"),
+                                                                              row.get(f"paper_{q}_sd")))),
+                      note))
+    header = ("model", "varied", "value", "$L_\\mathrm{rec}$ (ours)", "(paper)", "INP (ours)", "(paper)",
+              "AFR (ours)", "(paper)", "scale")
+    return record, f"**{table.replace('table', 'Table ')}**\n\n" + markdown_table(header, lines, align="lllrrrrrrl")
 
 
 def search_protocol_note(table: str, record: Sequence[Mapping[str, Any]], settings: Mapping[str, Any],
