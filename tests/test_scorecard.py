@@ -35,7 +35,7 @@ def test_paper_values_cover_the_four_papers_and_the_issue_list():
     assert all(counts.values()), counts
     by_source = lambda paper, source: [e for e in VALUES["values"] if e["paper"] == paper and e["source"] == source]
     assert len(by_source("comsa2021-alpha", "Table 2")) == 8  # accuracy and loss, slow and fast, train and test
-    assert len(by_source("roy2019", "Table 1")) == 20  # 15 MSEs and the T column (settings; 3 cells unread)
+    assert len(by_source("roy2019", "Table 1")) == 25  # 15 MSEs, the Epochs and T columns (settings; 3 T cells unread)
     assert [e["printed"] for e in by_source("roy2019", "§3.2.3")] == ["2.1", "3.2", "6.4", "16", "32"]  # compression
     assert len(by_source("huebotter2021", "Table 1")) == 14
     assert len(by_source("huebotter2021", "Table 2")) == 12
