@@ -30,7 +30,8 @@ from spikelib.fitting import fingerprint
 #: experiment (the page's record name) -> the experiments module that defines its reference runs
 EXPERIMENTS = {"alpha_mnist_training": "spikelib.experiments.comsa_alpha",
                "regularised_sae": "spikelib.experiments.huebotter_reference",
-               "spike_backprop": "spikelib.experiments.roy"}
+               "spike_backprop": "spikelib.experiments.roy",
+               "spiking_autoencoders": "spikelib.experiments.comsa_autoencoders"}
 
 
 def parse_budget(text: str | None) -> float | None:
@@ -222,7 +223,7 @@ class Reference:
                 if bar is not None:
                     bar.update(prog["epochs_done"] - bar.n)
                     bar.set_postfix({k_: round(v, 4) for k_, v in rec.items()
-                                     if k_ in ("test_accuracy", "train_accuracy_running", "val_loss")})
+                                     if k_ in ("test_accuracy", "train_accuracy_running", "val_loss", "val_mse")})
 
             entry = self.module.reference_train(config["settings"], epochs=target, checkpoint=ckpt, on_epoch=on_epoch)
             per_epoch = (time.perf_counter() - t0) / max(prog["epochs_done"] - before, 1)
