@@ -141,9 +141,31 @@ CAPTIONS: Mapping[str, Caption] = MappingProxyType({
         solid) and ANN autoencoders (ReLU–sigmoid; squares, dashed) with embedding sizes $h$ = 8, 16, 32, on
         MNIST and Fashion-MNIST, for the configurations this scale trains. The dotted line is the error of
         answering every image with the mean training image: networks near it have learnt little more than the
-        average image. Reproduces """ + B + f""", Fig. 3. {SCALE}""",
+        average image. Where the book keeps a paper-protocol run (`book/paper_runs/`), its MNIST points at
+        $h = 32$ stand apart as unjoined markers (stars: spiking, crosses: ANN), labelled kept paper-protocol run:
+        100 epochs on 54,000 images, tested on 10,000; the lines are this page's scale. Reproduces """ + B
+        + f""", Fig. 3. {SCALE}""",
         "Line plots of test error against noise level for spiking and non-spiking autoencoders of three "
-        "embedding sizes, one panel per dataset, with a dotted mean-image reference line."),
+        "embedding sizes, one panel per dataset, a dotted mean-image line and, where kept, star and cross "
+        "markers for the paper-protocol run."),
+    "spiking_autoencoders_kept_curves": _c(
+        r"""Validation reconstruction error per epoch of the kept paper-protocol run (`book/paper_runs/`):
+        MNIST, $h = 32$, spiking autoencoders at $l = 1$ (left) and ReLU–sigmoid ANNs (right), one curve per
+        noise factor $\eta$, 54,000 training and 6,000 validation images, 100 epochs; the dot marks the epoch
+        whose weights are kept and tested, the dotted line the mean-image error on the test images. Our own
+        addition, not a figure of the paper: """ + B + f""" show only the final errors (Fig. 3). The values
+        are the kept run's (scale paper, its commit and date above the plot), whatever the page's scale. The
+        page: {SCALE}""",
+        "Line plots of validation error against epoch, one curve per noise level, for spiking and "
+        "non-spiking autoencoders, with a dot at each curve's best epoch."),
+    "spiking_autoencoders_kept_examples": _c(
+        r"""The first MNIST test images of the kept paper-protocol run (`book/paper_runs/`, $h = 32$): for each
+        noise factor $\eta$, the noisy image the spiking autoencoder receives, its reconstruction ($l = 1$), and
+        the ReLU–sigmoid ANN's reconstruction (of the same digits with the ANN's zero-mean noise), as brightness
+        (silent = black). Our own addition, not a figure of the paper (its Fig. 4 shows one digit): """ + B
+        + f""". The values are the kept run's (scale paper), whatever the page's scale. The page: {SCALE}""",
+        "Mosaic of small digit images, rows alternating noisy inputs and reconstructions by spiking and "
+        "non-spiking autoencoders at increasing noise levels."),
     "spiking_autoencoders_fig4": _c(
         r"""One MNIST test digit, clean (top left), as the spiking autoencoder ($h = 32$, $l = 1$) receives it
         with the noise of each $\eta$ (top row), and its reconstruction (bottom row, the network's test error
