@@ -192,8 +192,9 @@ class Reference:
         clock = clock or time.monotonic
         name, epochs = config["name"], config["epochs"]
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        stem = self.work_dir / f"{self.experiment}-{name}"
-        ckpt, prog_path = stem.with_suffix(".ckpt"), stem.with_suffix(".progress.json")
+        # appended, not with_suffix: a name such as "snn-h32-l1-eta0.2" would lose ".2" and share eta0's files
+        stem = f"{self.experiment}-{name}"
+        ckpt, prog_path = self.work_dir / f"{stem}.ckpt", self.work_dir / f"{stem}.progress.json"
         prog = _read(prog_path) or {}
         if prog.get("settings_key") != self.key(config):  # other settings: the checkpoint restarts too
             prog = {"settings_key": self.key(config), "epochs_done": 0, "wall_s": 0.0, "commits": {},

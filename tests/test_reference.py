@@ -87,6 +87,17 @@ def test_an_interrupted_chunk_is_counted_per_epoch(fake):
     assert json.loads(ref.record_path("cfg0").read_text())["provenance"]["commits"] == {"abc123": 5}
 
 
+def test_names_with_dots_keep_their_own_checkpoints(fake):
+    ref, calls = fake
+    for c, name in zip(ref.configs, ("eta0.2", "eta0.4")):
+        c["name"] = name
+    assert ref.run() == ["eta0.2", "eta0.4"]
+    assert calls == [(0, e) for e in range(5)] + [(1, e) for e in range(5)]  # neither resumed the other's file
+    assert [s["epochs_done"] for s in ref.status()] == [5, 5]
+    assert sorted(p.name for p in ref.work_dir.iterdir()) == [
+        "fake-eta0.2.ckpt", "fake-eta0.2.progress.json", "fake-eta0.4.ckpt", "fake-eta0.4.progress.json"]
+
+
 def test_changed_settings_are_not_finished(fake):
     ref, calls = fake
     ref.run()
