@@ -94,6 +94,8 @@ class Reference:
         out = []
         for c in self.configs:
             prog = _read(self.work_dir / f"{self.experiment}-{c['name']}.progress.json") or {}
+            if prog.get("settings_key") != self.key(c):  # progress of other settings: run() restarts it
+                prog = {}
             done = c["epochs"] if self.finished(c) else prog.get("epochs_done", 0)
             out.append({"name": c["name"], "epochs_done": done, "epochs": c["epochs"], "kept": bool(self.finished(c))})
         return out

@@ -103,6 +103,7 @@ def test_changed_settings_are_not_finished(fake):
     ref.run()
     ref.configs[0]["settings"]["lr"] = 0.2
     assert [s["kept"] for s in ref.status()] == [False, True]
+    assert [s["epochs_done"] for s in ref.status()] == [0, 5]  # the old progress file is not counted
 
 
 def test_refuses_uncommitted_code(fake, monkeypatch):
