@@ -577,12 +577,14 @@ def reference_runs() -> list[dict]:
     0.4, 0.6, 0.8 with the authors' set for each (:func:`autoencoder_hyperparameters`). Each: ``name``,
     ``settings`` (everything the run depends on, the set's values included), ``epochs``, ``deviations``.
 
-    Wall time on one core of the 2-core machine (estimated from per-epoch times, not measured over a
-    whole run): an ANN epoch (54,000 images and the 6,000 validation images) ~1-1.6 s, so ~2-3 minutes per
-    ANN; a spiking network's epoch 6-20 s once it has left the mean-image plateau (quick's learning
-    curves beside another job, 1,000 validation images; an untrained network is cheaper, 2-8 s), plus ~1 s
-    for the 6,000 validation images: eta = 0 ~12 min, 0.2 ~14 min, 0.4 ~30 min, 0.6 ~16 min, 0.8 ~35 min
-    -- about 2 h for all ten on one core beside another job, less on an idle one.
+    Wall time on one core of the 2-core machine, estimated (no whole run was timed) from per-epoch times
+    beside another job: an ANN epoch (54,000 images, then the validation images) takes 1-1.6 s (quick's
+    records), so ~2-3 min per ANN, ~12 min for the five. A spiking network's 54,000-image epoch took 5.8
+    (eta = 0), 7.4 (0.2), 16.5 (0.4), 8.6 (0.6) and 20 s (0.8) on average over quick's 2-12 epochs, where
+    the epoch cost grows as a network leaves the mean-image plateau and spikes more (the first twentieth of
+    an untrained network's epoch extrapolates to 1.5-9 s); the 6,000 validation images add ~1 s per epoch.
+    For 100 epochs: eta = 0 ~11 min, 0.2 ~14 min, 0.4 ~29 min, 0.6 ~16 min, 0.8 ~35 min; about 2 h for
+    all ten, less on an idle core, more if later epochs cost more than the first ones did.
     """
     base = {"dataset": "mnist", "hidden": 32, **REFERENCE_SIZES, "data_seed": 0, "seed": 0,
             "epochs": REFERENCE_EPOCHS, "n_examples": REFERENCE_EXAMPLES}
