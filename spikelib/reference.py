@@ -31,7 +31,7 @@ from spikelib.fitting import fingerprint
 EXPERIMENTS = {"alpha_mnist_training": "spikelib.experiments.comsa_alpha",
                "regularised_sae": "spikelib.experiments.huebotter_reference",
                "spike_backprop": "spikelib.experiments.roy",
-               "spiking_autoencoders": "spikelib.experiments.comsa_autoencoders"}
+               "spiking_autoencoders": "spikelib.experiments.comsa_autoencoders_reference"}
 
 
 def parse_budget(text: str | None) -> float | None:

@@ -388,3 +388,87 @@ def test_quick_grid_keeps_every_figure_point_once():
     ann = {(c["dataset"], c["eta"], c["hidden"]) for g in s["ann_grids"] for c in sweep.grid(**g)
            if not c["inverted"]}
     assert {(d, e, h) for d, e, l, h in keys if l == 1} <= ann
+
+
+# ---------------------------------------------------------------------------- Fig. 3 on the page
+
+
+def _fig3_records():
+    def r(key, mse, **config):
+        return {"key": key, "config": config, "results": {"test_mse": mse}}
+
+    return [r("s0", 0.030, model="snn", dataset="mnist", eta=0.0, latency=1, hidden=32),
+            r("s2", 0.060, model="snn", dataset="mnist", eta=0.2, latency=1, hidden=32),
+            r("s16", 0.001, model="snn", dataset="mnist", eta=0.0, latency=16, hidden=32),  # not Fig. 3's l
+            r("a0", 0.020, model="ann", dataset="mnist", eta=0.0, hidden=32),
+            r("ai", 0.002, model="ann", dataset="mnist", eta=0.0, hidden=32, inverted=True),  # not Fig. 3's images
+            r("f8", 0.080, model="ann", dataset="fmnist", eta=0.4, hidden=8)]
+
+
+def test_fig3_points_and_ratios():
+    from spikelib.experiments import comsa_autoencoders_report as car
+
+    fig3 = car.fig3_points(_fig3_records())
+    assert fig3 == {("mnist", "snn", 32): [(0.0, 0.030), (0.2, 0.060)], ("mnist", "ann", 32): [(0.0, 0.020)],
+                    ("fmnist", "ann", 8): [(0.4, 0.080)]}
+    assert list(fig3) == [("mnist", "snn", 32), ("mnist", "ann", 32), ("fmnist", "ann", 8)]
+    assert car.snn_over_ann(fig3) == {("mnist", 32, 0.0): pytest.approx(1.5)}
+    assert car.fig3_points([]) == {} and car.snn_over_ann({}) == {}
+
+
+def test_fig3_markdown(monkeypatch):
+    from spikelib.experiments import comsa_autoencoders_reference as cref
+    from spikelib.experiments import comsa_autoencoders_report as car
+
+    fig3 = car.fig3_points(_fig3_records())
+    floor = {"mnist": 0.0635, "fmnist": 0.0853}
+    paper = {"n_train": 54000, "n_val": 6000, "n_test": 10000, "epochs": 100}
+    md = car.fig3_markdown(fig3, floor, "quick", kept=None, paper=paper)
+    lines = md.splitlines()
+    assert lines[2:6] == ["| MNIST | snn | 32 | 0 | 0.0300 | 0.47 | 1.50 | plot only | quick |",
+                          "| MNIST | snn | 32 | 0.2 | 0.0600 | 0.94 | – | plot only | quick |",
+                          "| MNIST | ann | 32 | 0 | 0.0200 | 0.31 | – | plot only | quick |",
+                          "| FMNIST | ann | 8 | 0.4 | 0.0800 | 0.94 | – | plot only | quick |"]
+    assert "scores 0.0853 on FMNIST, 0.0635 on MNIST" in md
+    # within 10 % of the floor: the spiking network at eta = 0.2 and the FMNIST ANN
+    assert "**1 of the 2 spiking autoencoders** and 1 of the 2 ANNs end within 10 %" in md
+    assert ": they have learnt little beyond the average image" in md
+    assert md.endswith("\n\n" + cref.NOT_KEPT)
+    good = car.fig3_markdown({("mnist", "ann", 32): [(0.0, 0.02)]}, floor, "quick", kept=None, paper=paper)
+    assert "ANNs end within 10 % of that floor or above it.\n\n" in good
+
+    kept = {"results": {"fig3": [{"dataset": "mnist", "model": "snn", "hidden": 32, "eta": 0.0, "test_mse": 0.01,
+                                  "test_mse_over_mean_image": 0.16, "snn_over_ann": None}],
+                        "configs": {"x": {"n_train": 54000, "n_val": 6000, "n_test": 10000, "epochs": 100}},
+                        "mean_image_error": {"mnist": 0.0635}},
+            "provenance": {"git_commit": "abc1234def", "date": "2027-01-02T03:04", "deviations": "one seed"}}
+    monkeypatch.setattr(cref, "reference_runs", lambda: [{}] * 10)
+    md = car.fig3_markdown(fig3, floor, "quick", kept=kept, paper=paper)
+    assert md.splitlines()[6] == ("| MNIST | snn | 32 | 0 | 0.0100 | 0.16 | – | plot only | "
+                                  "paper (kept paper-protocol run, commit abc1234, 2027-01-02) |")
+    assert md.endswith("How it differs from the paper: one seed.") and "(1 of its 10 configurations finished)" in md
+
+
+def test_fig3_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spikelib.experiments import comsa_autoencoders_report as car
+
+    colours = {8: "C0", 16: "C1", 32: "C2"}
+    assert car.fig3_figure({}, {}, [], scale="smoke", colours=colours) is None
+    fig3 = car.fig3_points(_fig3_records())
+    kept3 = [{"dataset": "mnist", "model": "ann", "eta": 0.0, "test_mse": 0.01}]
+    fig = car.fig3_figure(fig3, {"mnist": 0.0635, "fmnist": 0.0853}, kept3, scale="quick", colours=colours)
+    mnist, fmnist = fig.axes[:2]
+    assert (mnist.get_title(), fmnist.get_title()) == ("MNIST", "Fashion-MNIST")
+    labels = [t.get_text() for t in fmnist.get_legend().get_texts()]
+    assert labels == ["snn, h = 32", "ann, h = 8", "ann, h = 32", "kept paper-protocol run: ann, h = 32",
+                      "mean training image"]
+    assert fig._suptitle.get_text() == "lines: scale quick; stars and crosses: kept paper-protocol run (scale paper)"
+    plt.close(fig)
+    fig = car.fig3_figure({}, {}, kept3, scale="smoke", colours=colours)  # the kept points alone: MNIST only
+    assert len(fig.axes) == 1 and fig.axes[0].lines[0].get_marker() == "P"
+    plt.close(fig)

@@ -7,6 +7,7 @@ import json
 import sys
 import types
 
+import numpy as np
 import pytest
 
 from spikelib import reference, results, scales
@@ -229,9 +230,9 @@ def test_a_kept_record_of_changed_settings_is_flagged_stale(fake):
 # ------------------------------------------------------------- Comsa et al. 2021b, Fig. 3 (spiking autoencoders)
 
 
-def _tiny_autoencoder_runs(cae):
+def _tiny_autoencoder_runs(cref):
     """Two of the page's reference configurations cut to a few images and 2 epochs (the same code path)."""
-    runs = [r for r in cae.reference_runs() if r["name"] in ("snn-h32-l1-eta0", "ann-h32-eta0")]
+    runs = [r for r in cref.reference_runs() if r["name"] in ("snn-h32-l1-eta0", "ann-h32-eta0")]
     for r in runs:
         r["epochs"] = r["settings"]["epochs"] = 2
         r["settings"].update(n_train=48, n_val=16, n_test=24, n_examples=3)
@@ -242,14 +243,15 @@ def _tiny_autoencoder_runs(cae):
 def cae_tiny(monkeypatch):
     from spikelib import data
     from spikelib.experiments import comsa_autoencoders as cae
+    from spikelib.experiments import comsa_autoencoders_reference as cref
 
     if data.find_shared(cae.HYPERPARAMETERS_CSV) is None:
         pytest.skip(f"{cae.HYPERPARAMETERS_CSV} not in the shared folder")
     if not all((data.data_dir() / "mnist" / n).is_file() for n in data.SHA256["mnist"]):
         pytest.skip("MNIST not cached; run `python -m spikelib data`")
-    runs = _tiny_autoencoder_runs(cae)
-    monkeypatch.setattr(cae, "reference_runs", lambda: [dict(r, settings=dict(r["settings"])) for r in runs])
-    return cae, runs
+    runs = _tiny_autoencoder_runs(cref)
+    monkeypatch.setattr(cref, "reference_runs", lambda: [dict(r, settings=dict(r["settings"])) for r in runs])
+    return cref, runs
 
 
 def _without_times(entry):
@@ -259,26 +261,26 @@ def _without_times(entry):
 
 @pytest.mark.parametrize("model", ["snn", "ann"])
 def test_autoencoder_reference_resumes_to_the_uninterrupted_run(cae_tiny, tmp_path, model):
-    cae, runs = cae_tiny
+    cref, runs = cae_tiny
     settings = next(r["settings"] for r in runs if r["settings"]["model"] == model)
     seen = []
     # one epoch, then resumed to the configuration's last from the checkpoint
-    assert cae.reference_train(settings, epochs=1, checkpoint=tmp_path / "a.ckpt", on_epoch=seen.append) is None
-    resumed = cae.reference_train(settings, epochs=2, checkpoint=tmp_path / "a.ckpt", on_epoch=seen.append)
+    assert cref.reference_train(settings, epochs=1, checkpoint=tmp_path / "a.ckpt", on_epoch=seen.append) is None
+    resumed = cref.reference_train(settings, epochs=2, checkpoint=tmp_path / "a.ckpt", on_epoch=seen.append)
     assert [r["epoch"] for r in seen] == [0, 1]  # the second call trained epoch 1 only
-    whole = cae.reference_train(settings, epochs=2, checkpoint=tmp_path / "b.ckpt")
+    whole = cref.reference_train(settings, epochs=2, checkpoint=tmp_path / "b.ckpt")
     # bitwise: the same float values, JSON-equal (one thread, the same batches, Adam state restored)
     assert json.dumps(_without_times(resumed), sort_keys=True) == json.dumps(_without_times(whole), sort_keys=True)
     assert resumed["epochs"] == 2 and len(resumed["val_mse_history"]) == 2 and 0 <= resumed["best_epoch"] <= 1
     assert resumed["test_mse_over_mean_image"] == pytest.approx(resumed["test_mse"] / resumed["mean_image_error"])
-    images = cae.decode_examples(resumed["examples"]["reconstructions"])
+    images = cref.decode_examples(resumed["examples"]["reconstructions"])
     assert images.shape == (3, 28, 28) and 0.0 <= images.min() <= images.max() <= 1.0
-    inputs = cae.decode_examples(resumed["examples"]["inputs"])
+    inputs = cref.decode_examples(resumed["examples"]["inputs"])
     assert inputs.shape == (3, 28, 28) and inputs.max() > 0.5  # digits: bright strokes
 
 
 def test_autoencoder_reference_run_keeps_records(cae_tiny, tmp_path, monkeypatch):
-    cae, runs = cae_tiny
+    cref, runs = cae_tiny
     monkeypatch.setattr(results, "git_state", lambda *a, **k: ("abc1234def", False))
     ref = reference.Reference("spiking_autoencoders", kept_dir=tmp_path / "kept", work_dir=tmp_path / "work")
     assert [c["name"] for c in ref.configs] == ["ann-h32-eta0", "snn-h32-l1-eta0"]
@@ -292,7 +294,7 @@ def test_autoencoder_reference_run_keeps_records(cae_tiny, tmp_path, monkeypatch
     snn, ann_ = combined["results"]["fig3"]
     assert (snn["model"], ann_["model"]) == ("snn", "ann") and snn["eta"] == 0.0 == ann_["eta"]
     assert snn["snn_over_ann"] == pytest.approx(snn["test_mse"] / ann_["test_mse"]) and ann_["snn_over_ann"] is None
-    rows = cae.kept_fig3_rows(combined)
+    rows = cref.kept_fig3_rows(combined)
     assert len(rows) == 2 and all("paper (kept paper-protocol run, commit abc1234" in r for r in rows)
     assert ref.run() == []  # kept: nothing recomputed
 
@@ -300,10 +302,11 @@ def test_autoencoder_reference_run_keeps_records(cae_tiny, tmp_path, monkeypatch
 def test_autoencoder_reference_runs_are_the_paper_protocol():
     from spikelib import data
     from spikelib.experiments import comsa_autoencoders as cae
+    from spikelib.experiments import comsa_autoencoders_reference as cref
 
     if data.find_shared(cae.HYPERPARAMETERS_CSV) is None:
         pytest.skip(f"{cae.HYPERPARAMETERS_CSV} not in the shared folder")
-    runs = cae.reference_runs()
+    runs = cref.reference_runs()
     paper = reference.Reference("spiking_autoencoders").configs
     assert runs == paper and len(runs) == 10
     assert [r["settings"]["model"] for r in runs] == ["ann"] * 5 + ["snn"] * 5
@@ -319,3 +322,89 @@ def test_autoencoder_reference_runs_are_the_paper_protocol():
             assert st["hyperparameters"] == dataclasses.asdict(cae.autoencoder_hyperparameters(st["eta"], 1, 32))
         else:
             assert st["activation"] == "relu-sigmoid" and not st["inverted"]
+
+
+def _kept_autoencoder_record(n_examples=3):
+    """A kept record as ``reference`` writes it, of three made-up finished configurations: the ANN and the
+    spiking network at eta = 0, the spiking network alone at eta = 0.2 (sizes differ: the note takes the largest)."""
+    from spikelib.experiments import comsa_autoencoders_reference as cref
+
+    rng = np.random.default_rng(0)
+
+    def entry(model, eta, n_train, examples_seed):
+        imgs = np.random.default_rng(examples_seed).integers(0, 256, (2, n_examples, 784)).astype(np.uint8)
+        return {"model": model, "dataset": "mnist", "eta": eta, "hidden": 32, "latency": 1 if model == "snn" else None,
+                "test_mse": float(rng.uniform(0.02, 0.05)), "mean_image_error": 0.0635,
+                "test_mse_over_mean_image": 0.5, "best_epoch": 1, "epochs": 4,
+                "val_mse_history": [0.06, 0.03, 0.04, 0.05], "n_train": n_train, "n_val": 6000, "n_test": 10000,
+                "examples": {"inputs": cref.encode_examples(imgs[0]), "reconstructions": cref.encode_examples(imgs[1])}}
+
+    entries = {"ann-h32-eta0": entry("ann", 0.0, 54000, 1), "snn-h32-l1-eta0": entry("snn", 0.0, 54000, 2),
+               "snn-h32-l1-eta0.2": entry("snn", 0.2, 50000, 3)}
+    return {"results": cref.reference_record(entries),
+            "provenance": {"git_commit": "abc1234def", "date": "2027-01-02T03:04:05", "deviations": "one seed"}}
+
+
+def test_examples_round_trip():
+    from spikelib.experiments import comsa_autoencoders_reference as cref
+
+    imgs = np.arange(2 * 784).reshape(2, 784) % 256
+    assert np.array_equal(cref.decode_examples(cref.encode_examples(imgs)), imgs.reshape(2, 28, 28) / 255.0)
+    assert cref.decode_examples([]).shape == (0, 28, 28)
+
+
+def test_kept_fig3_note(monkeypatch):
+    from spikelib.experiments import comsa_autoencoders_reference as cref
+
+    monkeypatch.setattr(cref, "reference_runs", lambda: [{}] * 10)
+    paper = {"n_train": 54000, "n_val": 6000, "n_test": 10000, "epochs": 100}
+    note = cref.kept_fig3_note(_kept_autoencoder_record(), paper)
+    assert note.startswith("\n\nRows at scale *paper (kept paper-protocol run, ...)*")
+    assert "(3 of its 10 configurations finished)" in note
+    assert "54,000 training images, 4 epochs" in note and "6,000 validation images, tested on 10,000" in note
+    assert "(the paper: 54,000 / 6,000 / 10,000, 100 epochs)" in note and "(0.0635)" in note
+    assert note.endswith("How it differs from the paper: one seed.")
+    assert cref.kept_fig3_note(None, paper) == "\n\n" + cref.NOT_KEPT
+
+
+def test_kept_examples_mosaic():
+    from spikelib.experiments import comsa_autoencoders_reference as cref
+
+    kept = _kept_autoencoder_record(n_examples=3)
+    mosaic, labels = cref.kept_examples_mosaic(kept)
+    assert labels == ["η = 0: input (SNN)", "η = 0: snn", "η = 0: ann", "η = 0.2: input (SNN)", "η = 0.2: snn"]
+    assert mosaic.shape == (5 * 30, 3 * 30)
+    cfg = kept["results"]["configs"]
+    ann_recon = cref.decode_examples(cfg["ann-h32-eta0"]["examples"]["reconstructions"])
+    assert np.array_equal(mosaic[61:89, 31:59], ann_recon[1])  # row 3, image 2, inside its one-pixel frame
+    assert np.all(mosaic[60, :] == 0.5) and np.all(mosaic[:, 30] == 0.5)
+
+
+def test_kept_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spikelib.experiments import comsa_autoencoders_reference as cref
+
+    kept = _kept_autoencoder_record()
+    fig = cref.kept_curves_figure(kept)
+    snn, ann_ = fig.axes[:2]
+    assert "snn" in snn.get_title() and "ann" in ann_.get_title()
+    assert len(snn.lines) == 2 * 2 + 1 and len(ann_.lines) == 2 + 1  # a curve and a best-epoch dot per eta, the floor
+    dot = snn.lines[1]
+    assert list(dot.get_xdata()) == [2] and list(dot.get_ydata()) == [0.03]  # best epoch 1, counted from 1
+    assert fig._suptitle.get_text() == "kept paper-protocol run (scale paper, commit abc1234, 2027-01-02)"
+    plt.close(fig)
+    fig = cref.kept_examples_figure(kept)
+    assert fig.axes[0].get_title().startswith("first 3 test images: kept paper-protocol run")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][-1] == "η = 0.2: snn"
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    cref.draw_kept_fig3_points(ax, kept["results"]["fig3"], "mnist", "red")
+    assert [(ln.get_marker(), ln.get_linestyle(), list(ln.get_xdata())) for ln in ax.lines] == [
+        ("*", "None", [0.0, 0.2]), ("P", "None", [0.0])]
+    cref.draw_kept_fig3_points(ax, kept["results"]["fig3"], "fmnist", "red")
+    assert len(ax.lines) == 2  # no FMNIST points kept
+    plt.close(fig)
