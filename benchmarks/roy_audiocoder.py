@@ -31,6 +31,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
@@ -91,14 +92,21 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--gflops", type=float, default=SGEMM_GFLOPS, help="matrix-product rate of the FLOP limit")
     p.add_argument("--reference", action="store_true", help="also time the code path before the buffers")
+    p.add_argument("--dense-forward", action="store_true",
+                   help="the encoder's forward as the dense product x W1^T (sparse_input=False)")
+    p.add_argument("--row-major", action="store_true",
+                   help="W1 stored (n_hidden, n_in) row-major as before input_major (tiles copied into W1)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only-reference", action="store_true", help=argparse.SUPPRESS)  # the child of --reference
+    p.add_argument("--only-reference", help=argparse.SUPPRESS)  # the child of --reference: where to save its weights
     args = p.parse_args(argv)
     ref = None
     if args.reference:
-        cmd = [sys.executable, os.path.abspath(__file__), "--only-reference"] + [
+        ref_weights = tempfile.NamedTemporaryFile(suffix=".pt", delete=False).name
+        cmd = [sys.executable, os.path.abspath(__file__), "--only-reference", ref_weights] + [
             a for a in (argv if argv is not None else sys.argv[1:]) if a != "--reference"]
         ref = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        ref["weights"] = torch.load(ref_weights)
+        os.unlink(ref_weights)
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
@@ -108,25 +116,35 @@ def main(argv=None) -> int:
     # Poisson input at the audio rate from random cochleagram rates; random target spike maps
     spikes = (torch.rand(T, B, n_in, generator=gen) < AUDIO_RATE * torch.rand(B, n_in, generator=gen)).to(dtype)
     target = (torch.rand(T, B, n_out, generator=gen) < 0.2).to(dtype)
-    net = audiocoder_snn(n_in, n_hidden, n_out, seed=args.seed, dtype=dtype)
+    # the reference: the code before, whose W1 was row-major
+    input_major = not (args.row_major or args.only_reference)
+    net = audiocoder_snn(n_in, n_hidden, n_out, seed=args.seed, dtype=dtype, input_major=input_major)
+    sparse_input = False if args.dense_forward else None
     if args.only_reference:
         times, digest = [], None
         for _ in range(args.repeats + 1):
             t0 = time.perf_counter()
             reference_batch(net, spikes, target, lr=cfg.lr, weight_decay=cfg.weight_decay)
             times.append((time.perf_counter() - t0) / T)
-            digest = digest or weights_digest(net)
+            if digest is None:
+                digest = weights_digest(net)
+                torch.save([w.detach().clone() for w in (net.encoder.weight, net.decoder.weight)],
+                           args.only_reference)
         print(json.dumps({"times": times[1:], "digest": digest, "peak_rss_mb": peak_rss_mb()}))
         return 0
     adam = roy.RoyAdam([net.encoder.weight, net.decoder.weight], lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def batch() -> float:
         t0 = time.perf_counter()
-        roy.online_batch(net, spikes, target, lr=cfg.lr, trace=cfg.trace, weight_decay=cfg.weight_decay, adam=adam)
+        roy.online_batch(net, spikes, target, lr=cfg.lr, trace=cfg.trace, weight_decay=cfg.weight_decay, adam=adam,
+                         sparse_input=sparse_input)
         return (time.perf_counter() - t0) / T
 
     first_batch = batch()  # warm-up: the buffers' first touch; also the batch compared with --reference
     digest = weights_digest(net) if ref else None
+    if ref:  # the largest difference from the reference's weights, relative to the largest weight
+        diffs = [float((w - r).abs().max() / r.abs().max())
+                 for w, r in zip((net.encoder.weight.detach(), net.decoder.weight.detach()), ref["weights"])]
     times = [batch() for _ in range(args.repeats)]
     rss = peak_rss_mb()
 
@@ -143,7 +161,10 @@ def main(argv=None) -> int:
         "device": "cpu",
         "device_name": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
+        "w1_input_major": net.encoder.weight.T.is_contiguous(),
+        "sparse_forward": roy._InputCurrent(spikes, net.encoder.weight, sparse_input).sparse,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "dtype": args.dtype,
         "seconds_per_time_step": round(min(times), 4),
         "seconds_per_time_step_median": round(statistics.median(times), 4),
@@ -167,6 +188,7 @@ def main(argv=None) -> int:
             "reference_seconds_per_time_step_median": round(statistics.median(ref_times), 4),
             "speedup_vs_reference": round(min(ref_times) / min(times), 2),
             "reference_weights_identical": ref["digest"] == digest,
+            "reference_max_rel_diff_w1_w2": [float(f"{d:.3g}") for d in diffs],
             "reference_peak_rss_mb": round(ref["peak_rss_mb"]),
         })
     out.update({"torch": torch.__version__, "python": sys.version.split()[0]})
