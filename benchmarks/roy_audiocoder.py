@@ -44,6 +44,7 @@ from spikelib.lif.losses import roy_error
 SIZES = {"paper": (58500, 2048, 196), "quick": (5850, 1024, 196)}
 PAPER_TRAIN_EXAMPLES = 3500  # TI-46 digits: 3,500 training recordings (§3.2.1)
 SGEMM_GFLOPS = 194.0  # float32 matrix product on the 2-core CI machine, 2 threads
+STREAM_GBS = 35.0  # STREAM bandwidth of the 2-core CI machine
 
 
 def peak_rss_mb() -> float:
@@ -91,6 +92,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--gflops", type=float, default=SGEMM_GFLOPS, help="matrix-product rate of the FLOP limit")
+    p.add_argument("--stream-gbs", type=float, default=STREAM_GBS, help="memory bandwidth of the traffic limit")
     p.add_argument("--reference", action="store_true", help="also time the code path before the buffers")
     p.add_argument("--dense-forward", action="store_true",
                    help="the encoder's forward as the dense product x W1^T (sparse_input=False)")
@@ -134,10 +136,13 @@ def main(argv=None) -> int:
         return 0
     adam = roy.RoyAdam([net.encoder.weight, net.decoder.weight], lr=cfg.lr, weight_decay=cfg.weight_decay)
 
+    cpu = []  # process CPU seconds per step of each batch (all threads): the work, whatever the contention
+
     def batch() -> float:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         roy.online_batch(net, spikes, target, lr=cfg.lr, trace=cfg.trace, weight_decay=cfg.weight_decay, adam=adam,
                          sparse_input=sparse_input)
+        cpu.append((time.process_time() - c0) / T)
         return (time.perf_counter() - t0) / T
 
     first_batch = batch()  # warm-up: the buffers' first touch; also the batch compared with --reference
@@ -148,8 +153,13 @@ def main(argv=None) -> int:
     times = [batch() for _ in range(args.repeats)]
     rss = peak_rss_mb()
 
-    flops = 2 * B * (2 * n_in * n_hidden + 3 * n_hidden * n_out)  # x W1^T, delta1^T P1; s1 W2^T, delta2^T P2, delta2 W2
+    dense_flops = 2 * B * (2 * n_in * n_hidden + 3 * n_hidden * n_out)  # x W1^T, delta1^T P1; s1 W2^T, delta2^T P2, delta2 W2
+    sparse = roy._InputCurrent(spikes, net.encoder.weight, sparse_input).sparse
+    # the sparse forward adds a row of W1^T per input spike (counted as a multiply-add, 2 FLOP)
+    flops = dense_flops - (2 * B * n_in * n_hidden - 2 * float(spikes.count_nonzero()) / T * n_hidden) * sparse
     limit = flops / (args.gflops * 1e9)
+    # AdamW reads and writes W1 and its two moments once per step (the gradient tile stays in cache)
+    adam_bytes = 6 * n_in * n_hidden * spikes.element_size()
     steps_per_run = math.ceil(PAPER_TRAIN_EXAMPLES / cfg.batch_size) * cfg.n_steps * cfg.epochs
     out = {
         "benchmark": "roy_audiocoder",
@@ -162,7 +172,7 @@ def main(argv=None) -> int:
         "device_name": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "w1_input_major": net.encoder.weight.T.is_contiguous(),
-        "sparse_forward": roy._InputCurrent(spikes, net.encoder.weight, sparse_input).sparse,
+        "sparse_forward": sparse,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "dtype": args.dtype,
@@ -170,10 +180,15 @@ def main(argv=None) -> int:
         "seconds_per_time_step_median": round(statistics.median(times), 4),
         "seconds_per_time_step_all": [round(s, 4) for s in times],
         "warmup_seconds_per_time_step": round(first_batch, 4),
+        "cpu_seconds_per_time_step": round(min(cpu[1:]), 4),
+        "cpu_seconds_per_time_step_median": round(statistics.median(cpu[1:]), 4),
         "matmul_gflop_per_step": round(flops / 1e9, 3),
         "flop_limit_s": round(limit, 4),
+        "dense_flop_limit_s": round(dense_flops / (args.gflops * 1e9), 4),
         "flop_limit_gflops": args.gflops,
         "ratio_to_flop_limit": round(min(times) / limit, 2),
+        "adam_traffic_gb_per_step": round(adam_bytes / 1e9, 2),
+        "adam_traffic_limit_s": round(adam_bytes / (args.stream_gbs * 1e9), 4),
         "peak_rss_mb": round(rss),
         "paper_run_steps": steps_per_run,
         "paper_run_hours": round(steps_per_run * min(times) / 3600, 2),

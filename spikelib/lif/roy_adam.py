@@ -99,7 +99,7 @@ class _AdamSlot:
                 w.copy_(self.p[:, c0:c1])
 
     def reset(self) -> None:
-        for buf in (*self.m, *self.v):
+        for buf in ((self.m_t, self.v_t) if self.inplace else (*self.m, *self.v)):
             buf.zero_()
         self.step.zero_()
 
