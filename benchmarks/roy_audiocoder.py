@@ -2,21 +2,31 @@
 
 The paper's network is 58500-2048-196 with batch 50, T = 60, 20 epochs over TI-46's 3,500 training
 recordings (§3.2.1), ``trace="input"`` (:data:`spikelib.lif.audiocoder.AUDIOCODER_CONFIG`). Per time step
-the cost is dense: the encoder's forward product, its gradient ``delta^T P`` and the Adam update of the
-480 MB W1, whatever the spikes are; so the steps are timed on random Poisson inputs and targets.
+the gradient ``delta^T P`` (12 GFLOP) and the Adam update of the 480 MB W1 (reading and writing W1 and
+its two moments: 2.9 GB) are dense, whatever the spikes are; the encoder's forward product is a sum of the
+rows of the input-major W1^T of the active inputs (about 1 % of 58,500 per example here, 2 % at most with
+the paper's rate; ``--dense-forward``: the 12 GFLOP dense product). So the steps are timed on random
+Poisson inputs (rate 0.02 x U(0, 1) per step) and targets.
 
     python benchmarks/roy_audiocoder.py --size paper             # 10 steps per batch, 3 timed batches
     python benchmarks/roy_audiocoder.py --size quick --reference # also the code path before the buffers
 
 ``seconds_per_time_step``: min and median over ``--repeats`` batches of ``--steps`` steps (each batch
-includes its Adam restart, which a real 60-step batch spreads over more steps). ``flop_limit_s``: the
-matrix products of one step (forward, gradients and ``delta2 W2``, 2 FLOP per multiply-add) at
-``--gflops`` (194 GFLOP/s: sgemm on the 2-core CI machine). ``paper_run_hours``: examples x epochs x T /
-batch steps (3,500 x 20 x 60 / 50 = 84,000) at the min seconds per step, training only. ``--reference``
-also times the code before this benchmark (fresh gradient per step, fresh ``torch.optim.AdamW`` per
-batch), in a separate process run first (in one process the allocator's state left by either path changes
-the other's page faults), and says whether the weights after one batch from the same start are the same
-bytes (SHA-256 of both weight matrices).
+includes its Adam restart and the search of its input spikes, which a real 60-step batch spreads over
+more steps); ``cpu_seconds_per_time_step``: the process's CPU time per step (all threads), the work done
+whatever the other jobs on the machine take from the wall clock. ``flop_limit_s``: the matrix products
+of one step (forward, gradients and ``delta2 W2``, 2 FLOP per multiply-add; the sparse forward as one
+multiply-add per input spike and hidden unit; ``dense_flop_limit_s`` with the dense forward) at
+``--gflops`` (194 GFLOP/s: sgemm on the 2-core CI machine). ``adam_traffic_limit_s``: AdamW's 2.9 GB at
+``--stream-gbs`` (35 GB/s). ``paper_run_hours``: examples x epochs x T / batch steps (3,500 x 20 x 60 / 50
+= 84,000) at the min seconds per step, training only. ``--reference`` also times the code before this
+benchmark (fresh gradient per step, fresh ``torch.optim.AdamW`` per batch, W1 row-major), in a separate
+process run first (in one process the allocator's state left by either path changes the other's page
+faults), and says whether the weights after one batch from the same start are the same bytes (SHA-256 of
+both weight matrices) and their largest difference relative to the largest weight: with
+``--dense-forward`` the same bytes; with the sparse forward, whose float32 sums are added in another
+order, W1 within ~1e-6 (quick size, one 10-step batch) and W2 the same. ``--row-major``: W1 stored
+(n_hidden, n_in) as before ``input_major`` (RoyAdam then copies each updated tile into W1).
 """
 
 from __future__ import annotations
