@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     rss = peak_rss_mb()
 
     dense_flops = 2 * B * (2 * n_in * n_hidden + 3 * n_hidden * n_out)  # x W1^T, delta1^T P1; s1 W2^T, delta2^T P2, delta2 W2
-    sparse = roy._InputCurrent(spikes, net.encoder.weight, sparse_input).sparse
+    sparse = roy.InputCurrent(spikes, net.encoder.weight, sparse_input).sparse
     # the sparse forward adds a row of W1^T per input spike (counted as a multiply-add, 2 FLOP)
     flops = dense_flops - (2 * B * n_in * n_hidden - 2 * float(spikes.count_nonzero()) / T * n_hidden) * sparse
     limit = flops / (args.gflops * 1e9)

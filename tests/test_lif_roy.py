@@ -287,7 +287,7 @@ def test_clear_errors():
 def _reference_online_batch(net, x, target, *, lr, trace, weight_decay, mask=True):
     """Roy's rule as written before the buffers and tiles: fresh tensors every step, a fresh
     ``torch.optim.AdamW(fused=True)`` per batch; the reset trace kept per synapse, ``E[b, m, k]``
-    (``lam E + pre``, zeroed when neuron m fires), instead of :class:`roy._Trace`'s history."""
+    (``lam E + pre``, zeroed when neuron m fires), instead of :class:`roy.Trace`'s history."""
     from spikelib.lif.losses import roy_error
     w1, w2 = net.encoder.weight, net.decoder.weight
     opt = torch.optim.AdamW([w1, w2], lr=lr, eps=roy.ADAM_EPS, weight_decay=weight_decay, fused=True)
@@ -475,18 +475,18 @@ def test_sparse_input_current_equals_the_dense_product(binary):
     x[4] = 0.0  # a step with none
     if not binary:
         x = x * torch.rand(x.shape, generator=g, dtype=torch.float64)
-    cur = roy._InputCurrent(x, w1, None)
+    cur = roy.InputCurrent(x, w1, None)
     assert cur.sparse and (cur.weights is None) == binary
     for t in range(5):
         torch.testing.assert_close(cur(t), x[t] @ w1.T, rtol=1e-13, atol=1e-14)
     assert torch.equal(cur(4), torch.zeros(6, 64, dtype=torch.float64))
     # forced on a row-major W1 (its rows copied per step): the same
     row = w1.contiguous()
-    torch.testing.assert_close(roy._InputCurrent(x, row, True)(1), x[1] @ row.T, rtol=1e-13, atol=1e-14)
+    torch.testing.assert_close(roy.InputCurrent(x, row, True)(1), x[1] @ row.T, rtol=1e-13, atol=1e-14)
     # the automatic choice: row-major or dense inputs take the dense product
-    assert not roy._InputCurrent(x, row, None).sparse
-    assert not roy._InputCurrent(torch.ones_like(x), w1, None).sparse
-    assert not roy._InputCurrent(x, w1, False).sparse
+    assert not roy.InputCurrent(x, row, None).sparse
+    assert not roy.InputCurrent(torch.ones_like(x), w1, None).sparse
+    assert not roy.InputCurrent(x, w1, False).sparse
 
 
 def test_sparse_forward_online_batch_matches_the_dense_one_in_float64():
@@ -503,7 +503,7 @@ def test_sparse_forward_online_batch_matches_the_dense_one_in_float64():
         target = (torch.rand(20, 8, 10, generator=g, dtype=torch.float64) < 0.2).double()
         runs = [roy.online_batch(n, x, target, lr=1e-2, trace="input", adam=a, sparse_input=sp)
                 for n, a, sp in zip(nets, adams, (None, False))]
-        assert roy._InputCurrent(x, nets[0].encoder.weight, None).sparse
+        assert roy.InputCurrent(x, nets[0].encoder.weight, None).sparse
         assert torch.equal(runs[0].s1, runs[1].s1) and torch.equal(runs[0].s2, runs[1].s2)
         spiked += float(runs[0].s1.mean())
     assert spiked > 0  # the hidden layer fires: the comparison covers delta1 and W2
