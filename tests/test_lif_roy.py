@@ -287,7 +287,7 @@ def test_clear_errors():
 def _reference_online_batch(net, x, target, *, lr, trace, weight_decay, mask=True):
     """Roy's rule as written before the buffers and tiles: fresh tensors every step, a fresh
     ``torch.optim.AdamW(fused=True)`` per batch; the reset trace kept per synapse, ``E[b, m, k]``
-    (``lam E + pre``, zeroed when neuron m fires), instead of :class:`roy._Trace`'s history."""
+    (``lam E + pre``, zeroed when neuron m fires), instead of :class:`roy.Trace`'s history."""
     from spikelib.lif.losses import roy_error
     w1, w2 = net.encoder.weight, net.decoder.weight
     opt = torch.optim.AdamW([w1, w2], lr=lr, eps=roy.ADAM_EPS, weight_decay=weight_decay, fused=True)
@@ -320,26 +320,41 @@ def _reference_online_batch(net, x, target, *, lr, trace, weight_decay, mask=Tru
             u1, u2 = v1 * (1.0 - s1), v2 * (1.0 - s2)
 
 
+def _input_major(net):
+    """``net`` with W1 stored input-major (as ``TwoLayerLIF(input_major=True)``), the same values."""
+    w = net.encoder.weight.detach()
+    net.encoder.synapse.weight = torch.nn.Parameter(w.T.contiguous().T)
+    assert net.encoder.weight.T.is_contiguous() and torch.equal(net.encoder.weight, w)
+    return net
+
+
 @pytest.mark.parametrize("trace, dtype", [("input", torch.float32), ("input", torch.float64),
                                           ("reset", torch.float64)])
 @pytest.mark.parametrize("tiles", [None, 4])
-def test_optimised_online_batches_match_the_plain_reference(trace, dtype, tiles):
+@pytest.mark.parametrize("input_major, sparse", [(False, None), (True, False), (True, True)])
+def test_optimised_online_batches_match_the_plain_reference(trace, dtype, tiles, input_major, sparse):
     # three batches through one RoyAdam (reset in place between batches; with tiles=4 the 9-input
     # encoder is updated in column tiles 4 + 4 + 1 and, for the input trace, its gradient formed per
-    # tile) against the reference with a fresh AdamW per batch: the same weights to float rounding. The
-    # input trace does the same arithmetic (bit for bit on CPU with MKL); the reference's reset trace sums
-    # E in another order than P - lam^(t - r) P(r), which float32 cancellation and Adam's g / sqrt(v)
-    # magnify past 1e-6, so it is compared in float64 only
+    # tile; input-major: in place on W1) against the reference with a fresh AdamW per batch (W1 row-major:
+    # given a gradient in another layout than the weight, the fused AdamW pairs the wrong elements): the
+    # same weights to float rounding. The input trace does the same arithmetic (bit for bit on CPU with
+    # MKL, input-major too) except with the sparse forward, which adds the input currents in another
+    # order; the reference's reset trace sums E in another order than P - lam^(t - r) P(r), which float32
+    # cancellation and Adam's g / sqrt(v) magnify past 1e-6, so it is compared in float64 only
     net, _ = _random_case(11, T=1)
     net = net.to(dtype)
     ref = copy.deepcopy(net)
+    if input_major:
+        net = _input_major(net)
     adam = roy_adam.RoyAdam([net.encoder.weight, net.decoder.weight], lr=1e-2, weight_decay=1e-2,
                        tile_columns=tiles, tile_min_numel=0 if tiles else None)
     assert (adam.slots[0].tiles is not None) == bool(tiles)
+    assert adam.slots[0].inplace == bool(input_major and tiles)
     for seed in (1, 2, 3):
         _, x = _random_case(seed, T=7)
-        roy.online_batch(net, x, x, lr=1e-2, trace=trace, weight_decay=1e-2, adam=adam)
+        roy.online_batch(net, x, x, lr=1e-2, trace=trace, weight_decay=1e-2, adam=adam, sparse_input=sparse)
         _reference_online_batch(ref, x, x, lr=1e-2, trace=trace, weight_decay=1e-2)
+    assert net.encoder.weight.T.is_contiguous() == input_major  # the update kept the layout
     rtol = 1e-6 if dtype == torch.float32 else 1e-12
     for w, w_ref in ((net.encoder.weight, ref.encoder.weight), (net.decoder.weight, ref.decoder.weight)):
         assert not torch.equal(w_ref, _random_case(11, T=1)[0].to(dtype).encoder.weight)  # it trained
@@ -382,3 +397,115 @@ def test_tiled_roy_adam_follows_weights_changed_from_outside():
     tiled.step_outer(3, (delta, pre))
     plain.step_outer(3, (delta, pre))
     torch.testing.assert_close(w_tiled, w_plain, rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------- input-major W1: the in-place tiled update, the sparse forward
+
+
+def test_input_major_net_has_the_same_weights_and_keeps_its_layout(tmp_path):
+    row = roy.TwoLayerLIF(20, 6, 5, seed=3)
+    col = roy.TwoLayerLIF(20, 6, 5, seed=3, input_major=True)
+    assert torch.equal(row.encoder.weight, col.encoder.weight) and torch.equal(row.decoder.weight, col.decoder.weight)
+    assert col.encoder.weight.shape == (6, 20) and col.encoder.weight.stride() == (1, 6)
+    assert row.encoder.weight.is_contiguous() and col.decoder.weight.is_contiguous()
+    for other in (copy.deepcopy(col), copy.deepcopy(col).to(torch.float64)):
+        assert other.encoder.weight.stride() == (1, 6)
+    torch.save(col.state_dict(), tmp_path / "w.pt")
+    again = roy.TwoLayerLIF(20, 6, 5, seed=4, input_major=True)
+    again.load_state_dict(torch.load(tmp_path / "w.pt"))
+    assert again.encoder.weight.stride() == (1, 6) and torch.equal(again.encoder.weight, row.encoder.weight)
+    x = (torch.rand(3, 2, 20, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    for a, b in zip(row(x), col(x)):  # the module's forward too
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_in_place_tiles_give_the_row_major_tiles_weights_bit_for_bit(dtype):
+    # 11 steps of RoyAdam on the same factors: W1 input-major, updated in place in its column tiles (no
+    # copy of it), against W1 row-major, whose tiles are copies written back into it: the same bytes (the
+    # fused kernel is elementwise; the gradient tiles pre^T delta and delta^T pre are the same B-term
+    # sums). The untiled update's one product sums in another order at this tiny size: to rounding
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn(7, 30, generator=g, dtype=dtype)
+    p_row, p_col, p_one = (torch.nn.Parameter(w.clone()), torch.nn.Parameter(w.T.contiguous().T),
+                           torch.nn.Parameter(w.clone()))
+    kw = dict(lr=1e-2, weight_decay=1e-2)
+    row = roy.RoyAdam([p_row], tile_columns=8, tile_min_numel=0, **kw)
+    col = roy.RoyAdam([p_col], tile_columns=8, tile_min_numel=0, **kw)
+    one = roy.RoyAdam([p_one], **kw)
+    assert col.slots[0].inplace and not row.slots[0].inplace and not hasattr(col.slots[0], "w")
+    for k in range(11):
+        if k == 6:
+            for a in (row, col, one):
+                a.reset()
+        delta, pre = torch.randn(4, 7, generator=g, dtype=dtype), torch.rand(4, 30, generator=g, dtype=dtype)
+        if k % 3 == 2:  # the full-gradient hook as well
+            for a in (row, col, one):
+                a(k, delta.T @ pre)
+        else:
+            for a in (row, col, one):
+                a.step_outer(k, (delta, pre))
+        assert torch.equal(p_col, p_row)
+        torch.testing.assert_close(p_one, p_row)
+    assert p_col.stride() == (1, 7)
+
+
+def test_untiled_input_major_weight_takes_a_gradient_in_another_layout():
+    # the fused kernel reads weight and gradient as flat arrays: RoyAdam puts a row-major gradient into
+    # the input-major weight's layout first (torch.optim.AdamW(fused=True) does not)
+    g = torch.randn(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    w = torch.randn(3, 5, dtype=torch.float64)
+    p_col, p_row = torch.nn.Parameter(w.T.contiguous().T), torch.nn.Parameter(w.clone())
+    a, b = roy.RoyAdam([p_col], lr=0.1, weight_decay=0.1), roy.RoyAdam([p_row], lr=0.1, weight_decay=0.1)
+    assert a.slots[0].tiles is None
+    for k in range(3):
+        a(k, g * (k + 1))
+        b(k, g * (k + 1))
+        a.step_outer(k, (g[:, :2].T, g[:2]))
+        b.step_outer(k, (g[:, :2].T, g[:2]))
+    assert torch.equal(p_col, p_row) and p_col.stride() == (1, 3)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_sparse_input_current_equals_the_dense_product(binary):
+    g = torch.Generator().manual_seed(2)
+    w1 = torch.randn(64, 300, generator=g, dtype=torch.float64).T.contiguous().T  # input-major
+    x = (torch.rand(5, 6, 300, generator=g, dtype=torch.float64) < 0.03).double()
+    x[2, 3] = 0.0  # an example with no input spike
+    x[4] = 0.0  # a step with none
+    if not binary:
+        x = x * torch.rand(x.shape, generator=g, dtype=torch.float64)
+    cur = roy.InputCurrent(x, w1, None)
+    assert cur.sparse and (cur.weights is None) == binary
+    for t in range(5):
+        torch.testing.assert_close(cur(t), x[t] @ w1.T, rtol=1e-13, atol=1e-14)
+    assert torch.equal(cur(4), torch.zeros(6, 64, dtype=torch.float64))
+    # forced on a row-major W1 (its rows copied per step): the same
+    row = w1.contiguous()
+    torch.testing.assert_close(roy.InputCurrent(x, row, True)(1), x[1] @ row.T, rtol=1e-13, atol=1e-14)
+    # the automatic choice: row-major or dense inputs take the dense product
+    assert not roy.InputCurrent(x, row, None).sparse
+    assert not roy.InputCurrent(torch.ones_like(x), w1, None).sparse
+    assert not roy.InputCurrent(x, w1, False).sparse
+
+
+def test_sparse_forward_online_batch_matches_the_dense_one_in_float64():
+    # 3 batches of the audiocoder's rule (input trace, RoyAdam in place) on 2 % input spikes: the
+    # forward as a sum of rows against the dense product, float64: the same to rounding
+    from spikelib.lif.audiocoder import audiocoder_snn
+    nets = [audiocoder_snn(400, 32, 10, seed=1, init=0.3, dtype=torch.float64) for _ in range(2)]
+    adams = [roy.RoyAdam([n.encoder.weight, n.decoder.weight], lr=1e-2, weight_decay=1e-4, tile_columns=64,
+                         tile_min_numel=0) for n in nets]
+    g = torch.Generator().manual_seed(3)
+    spiked = 0.0
+    for _ in range(3):
+        x = (torch.rand(20, 8, 400, generator=g, dtype=torch.float64) < 0.02).double()
+        target = (torch.rand(20, 8, 10, generator=g, dtype=torch.float64) < 0.2).double()
+        runs = [roy.online_batch(n, x, target, lr=1e-2, trace="input", adam=a, sparse_input=sp)
+                for n, a, sp in zip(nets, adams, (None, False))]
+        assert roy.InputCurrent(x, nets[0].encoder.weight, None).sparse
+        assert torch.equal(runs[0].s1, runs[1].s1) and torch.equal(runs[0].s2, runs[1].s2)
+        spiked += float(runs[0].s1.mean())
+    assert spiked > 0  # the hidden layer fires: the comparison covers delta1 and W2
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)

@@ -43,9 +43,14 @@ def labels_of(x) -> np.ndarray:
 
 
 def audiocoder_snn(n_in: int, n_hidden: int = 2048, n_out: int = 196, *, leak: float = 0.1, seed: int = 0,
-                   **kw) -> TwoLayerLIF:
-    """AC-SNN ``n_in``-``n_hidden``-``n_out`` (58500-2048-196 in the paper), weights U(-0.01, 0.01)."""
-    return TwoLayerLIF(n_in, n_hidden, n_out, leak=leak, init=kw.pop("init", 0.01), seed=seed, **kw)
+                   input_major: bool = True, **kw) -> TwoLayerLIF:
+    """AC-SNN ``n_in``-``n_hidden``-``n_out`` (58500-2048-196 in the paper), weights U(-0.01, 0.01).
+
+    W1 is stored input-major (``input_major``, :class:`~spikelib.lif.roy.TwoLayerLIF`): the sparse input
+    spikes (2 % per step at most) then make the encoder's forward a sum of the active inputs' rows, and
+    the Adam update runs in place on W1 (benchmarks/roy_audiocoder.py)."""
+    return TwoLayerLIF(n_in, n_hidden, n_out, leak=leak, init=kw.pop("init", 0.01), seed=seed,
+                       input_major=input_major, **kw)
 
 
 @torch.no_grad()

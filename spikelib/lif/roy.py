@@ -65,6 +65,7 @@ from spikelib.lif.functional import roy_neuron
 from spikelib.lif.losses import roy_error, roy_loss, zscored_mse
 from spikelib.lif.modules import LIFLayer
 from spikelib.lif.roy_adam import ADAM_BETAS, ADAM_EPS, RoyAdam  # noqa: F401  (ADAM_* re-exported)
+from spikelib.lif.roy_parts import SPARSE_INPUT_MAX_DENSITY, InputCurrent, Trace  # noqa: F401  (re-exported)
 
 #: Roy et al.'s MNIST setting (§3.1; the authors' code for the rate): 300 Hz at dt = 1 ms, pixels / 255.
 MNIST_RATE = 0.3
@@ -85,10 +86,18 @@ class TwoLayerLIF(nn.Module):
     :class:`~spikelib.lif.LIFLayer` with :func:`~spikelib.lif.roy_neuron` (leak ``leak``, threshold
     ``threshold``, the code's cap ``min(V, theta)`` unless ``cap=False``). Weights U(-init, init) from
     ``seed``: 0.1 for the autoencoder, 0.01 for the audiocoder (authors' code).
+
+    ``input_major=True`` stores W1 input-major: the parameter is the usual (n_hidden, n_in) matrix, a
+    transposed view of a contiguous (n_in, n_hidden) tensor (the same values from the same seed). Then
+    the row of an input is contiguous, so the forward product of sparse input spikes is a sum of rows
+    (:func:`roy_online` ``sparse_input``), and :class:`RoyAdam` updates W1's column tiles in place. The
+    audiocoder's 58,500-input encoder is stored so (:func:`spikelib.lif.audiocoder.audiocoder_snn`).
+    Modules' ``.to()``, ``copy.deepcopy``, ``load_state_dict`` and ``torch.save`` keep the layout.
     """
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, *, leak: float = 0.1, threshold: float = 1.0,
-                 cap: bool = True, init: float = 0.1, seed: int = 0, dtype: torch.dtype = torch.float32):
+                 cap: bool = True, init: float = 0.1, seed: int = 0, dtype: torch.dtype = torch.float32,
+                 input_major: bool = False):
         super().__init__()
         if min(n_in, n_hidden, n_out) < 1:
             raise ValueError(f"layer sizes must be >= 1, got {n_in}-{n_hidden}-{n_out}")
@@ -101,7 +110,10 @@ class TwoLayerLIF(nn.Module):
         with torch.no_grad():
             for layer in (self.encoder, self.decoder):
                 w = (torch.rand(layer.weight.shape, generator=gen, dtype=torch.float64) * 2 - 1) * init
-                layer.synapse.weight = nn.Parameter(w.to(dtype))
+                w = w.to(dtype)
+                if input_major and layer is self.encoder:
+                    w = w.T.contiguous().T
+                layer.synapse.weight = nn.Parameter(w)
         self.leak, self.threshold, self.cap = float(leak), float(threshold), bool(cap)
 
     @property
@@ -142,53 +154,6 @@ def _sigmoid_prime(x: torch.Tensor) -> torch.Tensor:
     return sig * (1.0 - sig)  # = e^-x / (1 + e^-x)^2 (eq. 4), without inf / inf
 
 
-class _Trace:
-    """``sum_b delta_bm dV_bm/dW_mk`` for one layer, from the decaying input trace
-    ``P_t = lam P_{t-1} + pre_t``. With ``reset``, neuron m's trace restarts after it fires at step r:
-    ``dV_m/dW_mk (t) = P_k(t) - lam^(t - r) P_k(r)``; the second term needs ``P`` at each neuron's last
-    firing step, hence the history (T, B, n_pre).
-
-    Without ``reset`` ``P`` is updated in place (``P *= lam; P += pre``: the same two roundings as
-    ``lam P + pre``) and the gradient goes into one buffer reused at every step: at the audiocoder's size
-    (2048 x 58,500) a fresh gradient is a 480 MB allocation whose page faults cost as much as the matrix
-    product that fills it."""
-
-    def __init__(self, batch: int, n_pre: int, n_post: int, lam: float, reset: bool, like: torch.Tensor):
-        self.lam, self.reset = lam, reset
-        self.p = like.new_zeros(batch, n_pre)
-        self.history: list[torch.Tensor] = []
-        self.last = torch.full((batch, n_post), -1, dtype=torch.long, device=like.device)
-        self._g: torch.Tensor | None = None  # the gradient buffer, (n_post, n_pre), made at the first grad
-
-    def push(self, pre: torch.Tensor) -> None:
-        if self.reset:  # the history keeps every step's P: a new tensor each step
-            self.p = self.lam * self.p + pre
-        else:
-            self.p.mul_(self.lam).add_(pre)
-
-    def grad(self, delta: torch.Tensor, t: int) -> torch.Tensor:
-        """The gradient of step t, in a buffer that the next call overwrites."""
-        if self._g is None:
-            self._g = delta.new_empty(delta.shape[1], self.p.shape[1])
-        g = torch.mm(delta.T, self.p, out=self._g)
-        if self.reset:
-            fired = self.last >= 0
-            if bool(fired.any()):
-                steps = torch.unique(self.last[fired])
-                # decay lam^(t - r) of each neuron's reset point, zero where it has not fired
-                decay = torch.where(fired, self.lam ** (t - self.last).to(delta.dtype), torch.zeros_like(delta))
-                sel = (self.last.unsqueeze(0) == steps.view(-1, 1, 1)).to(delta.dtype)  # (R, B, n_post)
-                d = (sel * (delta * decay).unsqueeze(0)).flatten(0, 1)  # (R B, n_post)
-                hist = torch.stack([self.history[int(r)] for r in steps]).flatten(0, 1)  # (R B, n_pre)
-                g.sub_(d.T @ hist)
-        return g
-
-    def after_step(self, post_spikes: torch.Tensor, t: int) -> None:
-        if self.reset:
-            self.history.append(self.p)
-            self.last = torch.where(post_spikes != 0, torch.full_like(self.last, t), self.last)
-
-
 def roy_online(
     net: TwoLayerLIF,
     spikes_in: torch.Tensor,
@@ -197,6 +162,7 @@ def roy_online(
     mask: bool = True,
     trace: str = "reset",
     step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+    sparse_input: bool | None = None,
 ) -> OnlineRun:
     """One batch of Roy's per-time-step rule: spikes (T, B, n_in), targets (T, B, n_out).
 
@@ -211,6 +177,11 @@ def roy_online(
     ``step.step_outer(t, (delta1, P1), (delta2, P2))`` (``P`` also overwritten at the next step), so that
     it can form the gradient tile by tile next to the update instead of writing and re-reading the whole
     matrix (:class:`RoyAdam`).
+
+    ``sparse_input``: form the encoder's input ``x_t W1^T`` as a sum of the rows of ``W1^T`` of the active
+    inputs (:class:`~spikelib.lif.roy_parts.InputCurrent`), exact up to the order of the float additions; ``None`` (default):
+    when W1 is input-major (``TwoLayerLIF(input_major=True)``), on the CPU, and at most
+    :data:`SPARSE_INPUT_MAX_DENSITY` of the batch's inputs spike; ``False``: always the dense product.
     """
     if trace not in TRACES:
         raise ValueError(f"trace must be one of {TRACES}, got {trace!r}")
@@ -226,13 +197,14 @@ def roy_online(
     x_all = spikes_in.to(w1.dtype)
     outer = trace == "input" and hasattr(step, "step_outer")
     with torch.no_grad():
+        current1 = InputCurrent(x_all, w1, sparse_input)
         u1, u2 = w1.new_zeros(B, n_hidden), w1.new_zeros(B, n_out)
-        tr1 = _Trace(B, n_in, n_hidden, lam, trace == "reset", w1)
-        tr2 = _Trace(B, n_hidden, n_out, lam, trace == "reset", w1)
+        tr1 = Trace(B, n_in, n_hidden, lam, trace == "reset", w1)
+        tr2 = Trace(B, n_hidden, n_out, lam, trace == "reset", w1)
         s1_all, s2_all, v2_all, losses = [], [], [], []
         for t in range(T):
             x = x_all[t]
-            v1 = lam * u1 + x @ w1.T
+            v1 = lam * u1 + current1(t)
             if cap:
                 v1 = v1.clamp(max=theta)
             s1 = (v1 >= theta).to(v1.dtype)
@@ -262,16 +234,18 @@ def roy_online(
 
 def online_batch(net: TwoLayerLIF, spikes_in: torch.Tensor, target: torch.Tensor, *, lr: float,
                  mask: bool = True, trace: str = "reset", weight_decay: float = 0.0,
-                 betas=ADAM_BETAS, eps: float = ADAM_EPS, adam: RoyAdam | None = None) -> OnlineRun:
+                 betas=ADAM_BETAS, eps: float = ADAM_EPS, adam: RoyAdam | None = None,
+                 sparse_input: bool | None = None) -> OnlineRun:
     """Train ``net`` in place on one batch with Roy's rule: :func:`roy_online` with :class:`RoyAdam`, fresh
     or ``adam`` (over the net's two weights) restarted by :meth:`RoyAdam.reset`, which keeps its buffers
-    from batch to batch (:func:`fit` does; ``lr``, ``weight_decay``, ``betas`` and ``eps`` are then its own)."""
+    from batch to batch (:func:`fit` does; ``lr``, ``weight_decay``, ``betas`` and ``eps`` are then its own).
+    ``sparse_input``: as :func:`roy_online`."""
     if adam is None:
         adam = RoyAdam([net.encoder.weight, net.decoder.weight], lr=lr, betas=betas, eps=eps,
                        weight_decay=weight_decay)
     else:
         adam.reset()
-    return roy_online(net, spikes_in, target, mask=mask, trace=trace, step=adam)
+    return roy_online(net, spikes_in, target, mask=mask, trace=trace, step=adam, sparse_input=sparse_input)
 
 
 def bptt_loss(net: TwoLayerLIF, spikes_in: torch.Tensor, target: torch.Tensor, *, mask: bool = True):

@@ -1,7 +1,9 @@
 """Adam for Roy et al.'s online rule (:func:`spikelib.lif.roy.roy_online`): the authors' AdamW update applied
 per time step, with buffers that live as long as the fit and, for the audiocoder's 58500 x 2048 input
 weights, a tiled update whose gradient ``delta^T P`` is formed tile by tile just before the fused AdamW
-kernel uses it, so the full 480 MB gradient is never written (see benchmarks/roy_audiocoder.py).
+kernel uses it, so the full 480 MB gradient is never written (see benchmarks/roy_audiocoder.py). A weight
+stored input-major (``p.T`` contiguous, :class:`spikelib.lif.roy.TwoLayerLIF` ``input_major=True``, the
+audiocoder's encoder) is updated in place, tile by tile, with no copy of it.
 """
 
 from __future__ import annotations
@@ -18,25 +20,40 @@ class _AdamSlot:
     ``torch.optim.AdamW(fused=True)`` keeps it) and the buffers of the tiled update.
 
     A matrix of at least :attr:`RoyAdam.TILE_MIN_NUMEL` elements is updated in column tiles of
-    ``tile_columns``: the moments and a copy of the weights are stored tile by tile (each tile
-    contiguous, as the fused kernel needs); each update runs the kernel on the tile and copies the tile
-    into the weight matrix, which the forward pass reads. The fused kernel is elementwise, so a tile gets
-    exactly the arithmetic the whole matrix would; what the tiles buy is that a tile's gradient, formed
-    just before (:meth:`RoyAdam.step_outer`), is still in cache. The copy is refreshed from the weights
-    whenever anything else has changed them (their version counter moved since the last update).
+    ``tile_columns``. The fused kernel is elementwise, so a tile gets exactly the arithmetic the whole
+    matrix would; what the tiles buy is that a tile's gradient, formed just before
+    (:meth:`RoyAdam.step_outer`), is still in cache. The kernel needs each tile contiguous, and weight,
+    gradient and moments in the same layout (given a gradient whose strides differ from the weight's it
+    silently pairs the wrong elements, as does ``torch.optim.AdamW(fused=True)``):
+
+    - input-major weights (``p.T`` contiguous, ``inplace``): a column tile ``p[:, c0:c1]`` is the
+      contiguous block of rows ``c0:c1`` of ``p.T``; the moments are stored the same way, the gradient tile
+      is formed as ``pre[:, c0:c1]^T delta`` (tile of ``g^T``) and the kernel updates the weight in place.
+    - row-major weights: the moments and a copy of the weights are stored tile by tile (each tile
+      contiguous); each update runs the kernel on the tile and copies the tile into the weight matrix,
+      which the forward pass reads (at the audiocoder's size: 1 GB of traffic per step that the
+      input-major layout saves). The copy is refreshed from the weights whenever anything else has
+      changed them (their version counter moved since the last update).
     """
 
     def __init__(self, p: torch.Tensor, tile_columns: int, tile_min_numel: int):
         self.p = p
         self.step = torch.zeros((), dtype=torch.float32, device=p.device)
         tiled = p.ndim == 2 and p.numel() >= tile_min_numel and p.shape[1] > tile_columns
+        self.inplace = False
         if tiled:
             n = p.shape[1]
             self.tiles = [(c, min(c + tile_columns, n)) for c in range(0, n, tile_columns)]
-            self.m = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
-            self.v = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
-            # flat: a narrower last tile is a contiguous view of the front (the kernel needs contiguous)
-            self.w = [p.new_empty(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
+            self.inplace = p.T.is_contiguous()
+            if self.inplace:  # the moments input-major too, (n, rows): tile i is rows c0:c1
+                self.m_t, self.v_t = p.new_zeros(n, p.shape[0]), p.new_zeros(n, p.shape[0])
+                self.m = [self.m_t[c0:c1] for c0, c1 in self.tiles]
+                self.v = [self.v_t[c0:c1] for c0, c1 in self.tiles]
+            else:
+                self.m = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
+                self.v = [p.new_zeros(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
+                # flat: a narrower last tile is a contiguous view of the front (the kernel needs contiguous)
+                self.w = [p.new_empty(p.shape[0], c1 - c0) for c0, c1 in self.tiles]
             self.synced: int | None = None  # p._version when self.w was last equal to p
             self.g_buf = p.new_empty(p.shape[0] * tile_columns)
             self.tile_columns = tile_columns
@@ -45,6 +62,30 @@ class _AdamSlot:
             self.m, self.v = [torch.zeros_like(p)], [torch.zeros_like(p)]
             self.g_full: torch.Tensor | None = None
         self.pre_buf: torch.Tensor | None = None
+        self.g_like: torch.Tensor | None = None  # a gradient copied into p's layout (untiled, strides differ)
+
+    def weight_tile(self, i: int) -> torch.Tensor:
+        """The contiguous tile the kernel updates: rows ``c0:c1`` of ``p.T`` itself (in place), or the copy."""
+        if self.inplace:
+            c0, c1 = self.tiles[i]
+            return self.p.T[c0:c1]
+        return self.w[i]
+
+    def grad_tile(self, i: int, g: torch.Tensor) -> torch.Tensor:
+        """Columns ``c0:c1`` of the full gradient ``g`` (like ``p``), copied into the tile buffer in the
+        tile's layout."""
+        c0, c1 = self.tiles[i]
+        if self.inplace:
+            return self.tile_of(self.g_buf, c1 - c0, g.shape[0]).copy_(g[:, c0:c1].T)
+        return self.tile_of(self.g_buf, g.shape[0], c1 - c0).copy_(g[:, c0:c1])
+
+    def like_p(self, g: torch.Tensor) -> torch.Tensor:
+        """``g`` in ``p``'s memory layout (the fused kernel reads both as flat arrays)."""
+        if g.stride() == self.p.stride():
+            return g
+        if self.g_like is None:
+            self.g_like = torch.empty_like(self.p)
+        return self.g_like.copy_(g)
 
     @staticmethod
     def tile_of(buf: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
@@ -53,12 +94,12 @@ class _AdamSlot:
 
     def sync(self) -> None:
         """Refresh the tiles' copy of the weights if something else changed them since the last update."""
-        if self.synced != self.p._version:
+        if not self.inplace and self.synced != self.p._version:
             for (c0, c1), w in zip(self.tiles, self.w):
                 w.copy_(self.p[:, c0:c1])
 
     def reset(self) -> None:
-        for buf in (*self.m, *self.v):
+        for buf in ((self.m_t, self.v_t) if self.inplace else (*self.m, *self.v)):
             buf.zero_()
         self.step.zero_()
 
@@ -117,9 +158,10 @@ class RoyAdam:
                             amsgrad=False, maximize=False)
 
     def _tile_update(self, s: _AdamSlot, i: int, g_tile: torch.Tensor) -> None:
-        c0, c1 = s.tiles[i]
-        self._fused(s.w[i], g_tile, s.m[i], s.v[i], s.step)
-        s.p[:, c0:c1].copy_(s.w[i])
+        self._fused(s.weight_tile(i), g_tile, s.m[i], s.v[i], s.step)
+        if not s.inplace:
+            c0, c1 = s.tiles[i]
+            s.p[:, c0:c1].copy_(s.w[i])
 
     @torch.no_grad()
     def __call__(self, t: int, *grads: torch.Tensor) -> None:
@@ -133,11 +175,11 @@ class RoyAdam:
         for s, g in zip(self.slots, grads):
             s.step.add_(1)  # as torch.optim: the step count first, then the kernel
             if s.tiles is None:
-                self._fused(s.p, g, s.m[0], s.v[0], s.step)
+                self._fused(s.p, s.like_p(g), s.m[0], s.v[0], s.step)
                 continue
             s.sync()
-            for i, (c0, c1) in enumerate(s.tiles):
-                self._tile_update(s, i, s.tile_of(s.g_buf, g.shape[0], c1 - c0).copy_(g[:, c0:c1]))
+            for i in range(len(s.tiles)):
+                self._tile_update(s, i, s.grad_tile(i, g))
             s.synced = s.p._version
 
     @torch.no_grad()
@@ -150,14 +192,21 @@ class RoyAdam:
             s.step.add_(1)
             if s.tiles is None:
                 if s.g_full is None:
-                    s.g_full = torch.empty_like(s.p)
-                self._fused(s.p, torch.mm(delta.T, pre, out=s.g_full), s.m[0], s.v[0], s.step)
+                    s.g_full = torch.empty_like(s.p)  # p's layout (torch.mm fills out= in its strides)
+                g = torch.mm(delta.T, pre, out=s.g_full)
+                self._fused(s.p, s.like_p(g), s.m[0], s.v[0], s.step)
                 continue
             B = pre.shape[0]
             if s.pre_buf is None or s.pre_buf.numel() != B * s.tile_columns:
                 s.pre_buf = pre.new_empty(B * s.tile_columns)
             s.sync()
             for i, (c0, c1) in enumerate(s.tiles):
+                if s.inplace:
+                    # the tile of g^T = pre^T delta, (c1 - c0, rows), the layout of rows c0:c1 of p.T;
+                    # MKL takes the strided slice of pre as it is (timed as fast as the copied one)
+                    gt = s.tile_of(s.g_buf, c1 - c0, delta.shape[1])
+                    self._tile_update(s, i, torch.mm(pre[:, c0:c1].T, delta, out=gt))
+                    continue
                 pt = s.tile_of(s.pre_buf, B, c1 - c0).copy_(pre[:, c0:c1])
                 gt = s.tile_of(s.g_buf, delta.shape[1], c1 - c0)
                 # the tile of delta^T pre: each element is the same B-term dot product as in the whole
