@@ -229,6 +229,20 @@ def test_tiny_audiocoder_learns_end_to_end():
     assert out["spikes"].sum() > 0  # the trained audiocoder spikes (the untrained one is silent)
 
 
+def test_paired_maps_code_each_distinct_image_once():
+    """§3.2.3: the paired images are Poisson-coded once, so dataset A's samples of one digit share one target
+    map (coding every sample's copy afresh gave each digit of A 270 different noisy targets)."""
+    images, _ = _images(n_per_class=1)
+    ae = roy.ae_snn(8, n_in=16, seed=0, init=1.0)
+    pair = np.array([3, 1, 3, 3, 0, 1, 9])
+    maps = ra.paired_maps(ae, images, pair, n_steps=15, th=10)
+    assert maps.shape == (7, 10, 8) and maps.float().mean() > 0.05
+    assert all(torch.equal(maps[i], maps[j]) for i in range(7) for j in range(7) if pair[i] == pair[j])
+    torch.testing.assert_close(maps[[4, 1, 0, 6]], ra.hidden_maps(ae, images[[0, 1, 3, 9]], n_steps=15, th=10))
+    fresh = ra.hidden_maps(ae, images[pair], n_steps=15, th=10)  # the old, per-sample coding differs
+    assert not torch.equal(fresh[0], fresh[2])
+
+
 def test_tiny_ann_audiocoder_learns_end_to_end():
     """The AC-ANN regresses the AE-ANN's quantised hidden state: its loss must fall over 3 epochs (0.21 ->
     0.09 here)."""

@@ -1,8 +1,9 @@
 """Audio to image (Roy et al. 2019, §3.2, Figs. 6-8, Table 1): the multimodal datasets and stage 2 of the
 book's sweep (:func:`run_audio_config`, called by :func:`spikelib.experiments.roy.run_spike_backprop_config`).
 
-1. A trained MNIST AE-SNN is frozen. Each image paired with an audio sample is Poisson-coded once
-   (T = 15) and run through its encoder; the hidden spike map (196 x 15) is stored (:func:`hidden_maps`).
+1. A trained MNIST AE-SNN is frozen. Each distinct image paired with audio samples is Poisson-coded once
+   (T = 15) and run through its encoder; the hidden spike map (196 x 15) is stored (:func:`paired_maps`):
+   dataset A has one target map per class, B one per sample.
    ``Th`` <= 15 keeps the first Th frames (Th in {15, 10, 5, 2, 1}, Fig. 7a).
 2. The audiocoder (AC-SNN, :func:`spikelib.lif.audiocoder.audiocoder_snn`) takes the rate-coded flattened
    cochleagram and is trained with Roy's rule (:func:`spikelib.lif.roy.fit`) to reproduce the stored map.
@@ -103,6 +104,17 @@ def hidden_maps(ae: TwoLayerLIF, images, *, n_steps: int = 15, rate_scale: float
             raise ValueError(f"th must lie in 1..{n_steps}, got {th}")
         maps = maps[:, :th]
     return maps
+
+
+def paired_maps(ae: TwoLayerLIF, images, pair_index, *, n_steps: int = 15, rate_scale: float = 0.3, seed: int = 2,
+                th: int | None = None) -> torch.Tensor:
+    """The stored target maps of §3.2.3, (N, Th, n_hidden) for the paired image indices ``pair_index`` (N,):
+    each distinct paired image is Poisson-coded once and run through the frozen encoder
+    (:func:`hidden_maps`), so every sample paired with one image gets the same map (dataset A: one map per
+    class; dataset B: one per sample)."""
+    uniq, inverse = np.unique(labels_of(pair_index), return_inverse=True)
+    maps = hidden_maps(ae, np.asarray(images)[uniq], n_steps=n_steps, rate_scale=rate_scale, seed=seed, th=th)
+    return maps[torch.from_numpy(inverse.reshape(-1))]
 
 
 def evenly_spaced(n_total: int, k: int | None) -> np.ndarray:
@@ -231,8 +243,8 @@ def run_audio_config(config: Mapping, ae: nn.Module, *, device: str = "cpu", che
     AC-ANN (``"ac_ann"``) on dataset A or B with the frozen AE ``ae`` (the AE-SNN or AE-ANN of the config's
     ``ae`` key). Returns ``(results, arrays)``.
 
-    AC-SNN: the AE encoder's hidden maps of the paired images (T = ``ae_steps``, first ``th`` frames) are
-    the targets; test MSE after every epoch (``curve``). AC-ANN: the AE-ANN's hidden vectors quantised to
+    AC-SNN: the AE encoder's hidden maps of the paired images (:func:`paired_maps`, T = ``ae_steps``, first
+    ``th`` frames) are the targets; test MSE after every epoch (``curve``). AC-ANN: the AE-ANN's hidden vectors quantised to
     ``bits``. Results: ``test_mse`` (Table 1) and its standard error, ``train_mse``, ``curve``,
     ``history`` (per batch). ``arrays``: synthesised images of 5 test samples per digit (Fig. 8b).
     """
@@ -241,7 +253,7 @@ def run_audio_config(config: Mapping, ae: nn.Module, *, device: str = "cpu", che
     n_batches = math.ceil(len(pairs.x_train) / config["batch_size"])
     if config["part"] == "ac_snn":
         T, rate = int(config["n_steps"]), float(config["rate_scale"])
-        targets = hidden_maps(ae, pairs.images[pairs.pair_train], n_steps=config["ae_steps"],
+        targets = paired_maps(ae, pairs.images, pairs.pair_train, n_steps=config["ae_steps"],
                               seed=derive_seed(seed, 2), th=config["th"])
 
         def images_of(net, x):
