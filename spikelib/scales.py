@@ -261,6 +261,9 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # 2026-11-23 with OMP_NUM_THREADS=1 while three other notebooks ran on the 2 cores (it got 44 % of a
     # core): 1,073 s wall, 477 s CPU (user + sys); AE-SNNs 387 s, AE-ANNs 49 s, AC-SNNs 554 s, AC-ANNs 49 s
     # of recorded wall time. Alone about 8 minutes; a rerun at the same scale reads the records (~20 s).
+    # With the audiocoders at T = 60 for 6 epochs (2026-12-05, 1 thread, load 2-5 on the 2 cores): 765 s
+    # wall, 417 s CPU for the whole notebook; AE-SNNs 175 s, AE-ANNs 21 s, AC-SNNs 539 s (66-101 s each),
+    # AC-ANNs 17 s of recorded wall time. Table 1: A 0.431, B 0.806, MNIST 0.390, FMNIST-512 0.214.
     "spike_backprop": {
         "smoke": {
             "mnist": {"n_train": 400, "n_test": 200, "n_hidden": 196, "n_steps": 5, "rate_scale": 0.3, "lr": 5e-4,
