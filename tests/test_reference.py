@@ -188,11 +188,12 @@ def test_spike_backprop_reference_cells(tmp_path):
     from spikelib.experiments import roy
 
     runs = roy.reference_runs()
-    assert [r["name"] for r in runs] == [f"{row}-{m}" for row in ("mnist_196", "fmnist_512", "fmnist_1024")
-                                         for m in ("ann", "ann_adam", "snn")]
+    assert sorted(r["name"] for r in runs) == sorted(f"{row}-{m}" for row in ("mnist_196", "fmnist_512", "fmnist_1024")
+                                                     for m in ("ann", "ann_adam", "snn", "snn_code_trace"))
     snn = {r["name"]: r["settings"] for r in runs}
     assert snn["mnist_196-snn"]["n_train"] == 60000 and snn["mnist_196-snn"]["trace"] == "reset"
     assert snn["fmnist_1024-snn"]["n_hidden"] == 1024 and snn["fmnist_512-ann"]["optimizer"] == "sgd"
+    assert snn["mnist_196-snn_code_trace"] == {**snn["mnist_196-snn"], "trace": "input"}
     try:
         data.load_mnist("test")
     except Exception as exc:  # noqa: BLE001
@@ -206,7 +207,7 @@ def test_spike_backprop_reference_cells(tmp_path):
     assert rec == {"table1": [{"row": "mnist_196", "model": "ann", "mse": entry["test_mse"],
                                "mse_sem": entry["test_mse_sem"]}]}
     kept = {"results": rec, "provenance": {"git_commit": "abc1234ff", "date": "2026-12-06", "deviations": "x"}}
-    assert f"| mnist_196 | ann | {entry['test_mse']:.3f} ± " in roy.kept_table1(kept)
+    assert f"| mnist_196 | ANN (SGD) | {entry['test_mse']:.3f} ± " in roy.kept_table1(kept)
     assert "python -m spikelib reference spike_backprop" in roy.kept_table1(None)
 
 

@@ -461,8 +461,10 @@ def history_fields(record: Mapping, key: str = "history", fields=("batch", "mse"
 
 #: The Table-1 cells kept at the paper's protocol, in the order they are computed: the MNIST row first
 #: (the ANNs take seconds to minutes), then Fashion-MNIST at 512 and 1024 hidden units.
+#: the AE-SNN trained with the authors' code's never-reset input trace instead of the paper's resetting one
+CODE_TRACE_MODEL = "snn_code_trace"
 REFERENCE_CELLS = tuple((row, model) for row in ("mnist_196", "fmnist_512", "fmnist_1024")
-                        for model in ("ann", "ann_adam", "snn"))
+                        for model in ("ann", "ann_adam", "snn", CODE_TRACE_MODEL))
 REFERENCE_DEVIATIONS = ("one seed; the AE-SNNs' dV/dW trace resets on a spike (the paper's rule, `trace=\"reset\"`), "
                         "float32 on a CPU; the AE-ANN with Adam at lr 5e-3 instead of the paper's 0.1 (see the page)")
 
@@ -483,11 +485,18 @@ def _reference_configs() -> dict[str, dict]:
         where[("fmnist_1024", model)] = dict(part="ae_ann", dataset="fmnist", n_hidden=h2, optimizer=opt)
     out = {}
     for row, model in REFERENCE_CELLS:
+        if model == CODE_TRACE_MODEL:
+            continue  # below, from the row's SNN
         hits = [c for c in stage1 if all(c.get(k) == v for k, v in where[(row, model)].items())]
         if len(hits) != 1:
             raise RuntimeError(f"Table 1 cell {row}/{model}: {len(hits)} paper-scale configurations match")
         out[f"{row}-{model}"] = hits[0]
-    return out
+    # The paper's rule as written resets dV/dW on a spike; the authors' code (whose runs gave the paper's
+    # numbers) never resets its input trace. Kept beside the paper's: at 60,000 MNIST images the reset rule
+    # ends at a test MSE of 1.08 (it learns for ~20 batches, then its hidden rate grows and the error with it).
+    for row in ("mnist_196", "fmnist_512", "fmnist_1024"):
+        out[f"{row}-{CODE_TRACE_MODEL}"] = {**out[f"{row}-snn"], "trace": "input"}
+    return {f"{row}-{model}": out[f"{row}-{model}"] for row, model in REFERENCE_CELLS}
 
 
 def reference_runs() -> list[dict]:
@@ -507,7 +516,8 @@ def reference_train(settings: Mapping, *, epochs: int, checkpoint: Path, on_epoc
     if on_epoch is not None:
         on_epoch({"epoch": int(settings["epochs"]) - 1, "test_mse": out["test_mse"]})
     return {k: v for k, v in out.items() if k not in ("history", "eval")} | {
-        "history": {k: v[-1:] for k, v in out["history"].items()}}  # the record stays small: the last batch
+        # the record stays small: every 25th batch's training curve, and the last
+        "history": {k: v[::25] + v[-1:] for k, v in out["history"].items()}}
 
 
 def reference_record(entries: Mapping[str, Mapping]) -> dict:
@@ -532,8 +542,14 @@ def kept_table1(kept: Mapping | None) -> str:
         return ("No paper-protocol run of this page is kept yet: `python -m spikelib reference spike_backprop` "
                 "trains Table 1's MNIST and FMNIST cells at the paper's protocol (README: 'Reference runs').")
     prov = kept["provenance"]
-    rows = [(t["row"], t["model"], f"{t['mse']:.3f} ± {t['mse_sem']:.3f}", table1_paper(t["row"], t["model"]),
-             "paper, 1 seed") for t in kept["results"]["table1"]]
+    label = {"snn": "SNN, the paper's rule (trace reset on a spike)", "ann": "ANN (SGD)", "ann_adam": "ANN (Adam)",
+             CODE_TRACE_MODEL: "SNN, the authors' code's rule (input trace never reset)"}
+    rows = [(t["row"], label[t["model"]], f"{t['mse']:.3f} ± {t['mse_sem']:.3f}",
+             table1_paper(t["row"], "snn" if t["model"] == CODE_TRACE_MODEL else t["model"]), "paper, 1 seed")
+            for t in kept["results"]["table1"]]
     return (f"**Kept paper-protocol runs** (commit {prov['git_commit'][:7]}, {str(prov.get('date', ''))[:10]}; "
             f"{prov.get('deviations', '')}):\n\n"
-            + markdown_table(("row", "model", "test MSE (kept run, ± SEM)", "paper", "scale"), rows, align="llrrl"))
+            + markdown_table(("row", "model", "test MSE (kept run, ± SEM)", "paper", "scale"), rows, align="llrrl")
+            + "\n\nThe paper describes its rule with dV/dW reset on a spike (§2.3) and the book's paper scale "
+            "follows the text; the authors' code never resets the input trace, as this book's quick scale does. "
+            "Both are kept where computed: the paper's numbers came from the code.")
