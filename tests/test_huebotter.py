@@ -376,6 +376,8 @@ def test_report_notes_quote_the_paper_from_paper_values():
     assert "(the paper: AEl2 overall, SAE-dense among the spiking models)" in comment and "89.46" in comment
     text = hr.settings_table(smoke, paper, scale="smoke", description="d", configs={"models": [1], "axes": []})
     assert "| training steps per run | 4 | 9380 |" in text and "| Table 6 search runs" in text
+    assert "| parameter searches (App. A.2) | Table 4, Table 6 | Table 4, Table 5, Table 6, Table 7 |" in text
+    assert "Left out at this scale, to pay for the longer Table-1 runs: Table 5, Table 7." in text
     decays = {"SAE-dense": [{"decay": 0.9, "lrec": 1.0, "spikes_per_example": 5.0},
                             {"decay": 0.99, "lrec": 2.0, "spikes_per_example": 3.0}]}
     assert "lowest error at τ = 0.9 here (paper: τ = 0.99); fewer spikes" in hr.fig4_notes(decays, scale="paper",

@@ -58,12 +58,18 @@ def settings_table(settings: Mapping[str, Any], paper: Mapping[str, Any], *, sca
                      f"({t6['epochs'] * -(-t6['n_train'] // s['batch_size'])} steps)",
                      f"{t6p['epochs']} epoch of {t6p['n_train']:,} at T = {t6p['T']} "
                      f"({t6p['epochs'] * -(-t6p['n_train'] // paper['batch_size'])} steps)"))
+    searches = list(s.get("searches") or [])
+    names = lambda tables: ", ".join(t.replace("table", "Table ") for t in tables) or "none"  # noqa: E731
+    rows.append(("parameter searches (App. A.2)", names(searches), names(paper.get("searches") or [])))
     table = markdown_table(("setting", "this scale", "paper"), [(n, _cell(v), p) for n, v, p in rows])
+    left_out = [t for t in (paper.get("searches") or []) if t not in searches]
     axis_models = {**hb.AXIS_MODELS, **dict(s.get("axis_models", {}) or {})}
     axes_text = "; ".join(f"{axis.replace('_', ' ')}: {', '.join(axis_models.get(axis, ()))}" for axis in hb.AXES)
     return (table + f"\n\nScale **{scale}** ({description}). The bottleneck axes vary one setting of the defaults "
             f"at a time, for these models ({axes_text}); the default value of each axis is the Table-1 run. "
             f"{len(configs['models'])} Table-1 runs and {len(configs['axes'])} axis runs in all."
+            + (f" Left out at this scale, to pay for the longer Table-1 runs: {names(left_out)}." if left_out
+               and scale != "paper" else "")
             + ("" if scale == "paper" else
                " **These are not the paper's protocol**: a run here takes "
                f"{steps_per_run(s)} training steps where the paper's takes {steps_per_run(paper)}, at a shorter T, "
