@@ -147,12 +147,23 @@ def load_paper_runs(directory: str | os.PathLike | None = None) -> dict[str, dic
     A record there that is not at scale ``paper`` is an error naming the file, never silently shown.
     """
     path = Path(directory) if directory is not None else PAPER_RUNS_DIR
-    runs = {p.stem: read_record(p) for p in sorted(path.glob("[!.]*.json"))} if path.is_dir() else {}
-    for name, record in runs.items():
-        if record.get("scale") != "paper":
-            raise ValueError(f"{path / (name + '.json')} is at scale {record.get('scale')!r}; only paper-scale "
-                             "records belong there (remove it, or rerun its notebook with SCALE=paper)")
-    return runs
+    return {p.stem: _paper_scale_record(p) for p in sorted(path.glob("[!.]*.json"))} if path.is_dir() else {}
+
+
+def kept_paper_run(name: str, directory: str | os.PathLike | None = None) -> dict | None:
+    """The kept paper-scale record ``name`` (a page's, e.g. ``"regularised_sae"``) of ``directory`` (default
+    :data:`PAPER_RUNS_DIR`), or None: one file read, where :func:`load_paper_runs` reads them all."""
+    path = (Path(directory) if directory is not None else PAPER_RUNS_DIR) / f"{name}.json"
+    return _paper_scale_record(path) if path.is_file() else None
+
+
+def _paper_scale_record(path: Path) -> dict:
+    """The record at ``path``; a record that is not at scale ``paper`` is an error naming the file."""
+    record = read_record(path)
+    if record.get("scale") != "paper":
+        raise ValueError(f"{path} is at scale {record.get('scale')!r}; only paper-scale records belong there "
+                         "(remove it, or rerun its notebook with SCALE=paper)")
+    return record
 
 
 def keep_paper_run(record_path: str | os.PathLike, directory: str | os.PathLike | None = None) -> Path:

@@ -109,3 +109,8 @@ def test_paper_runs_are_paper_scale_and_committed(tmp_path, monkeypatch):
     (tmp_path / "kept" / "wrong.json").write_text(json.dumps({"name": "wrong", "scale": "quick"}))  # by hand
     with pytest.raises(ValueError, match="wrong.json is at scale 'quick'"):
         results.load_paper_runs(tmp_path / "kept")
+    # one page's record alone: the same file and the same check, without reading the others
+    assert results.kept_paper_run("demo", tmp_path / "kept")["results"] == {"x": 2}
+    assert results.kept_paper_run("absent", tmp_path / "kept") is None
+    with pytest.raises(ValueError, match="wrong.json is at scale 'quick'"):
+        results.kept_paper_run("wrong", tmp_path / "kept")

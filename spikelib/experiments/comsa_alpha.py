@@ -387,7 +387,7 @@ def kept_reference() -> dict | None:
     """The kept paper-protocol record of the MNIST training page (``book/paper_runs/``), or None."""
     from spikelib import results
 
-    return results.load_paper_runs().get("alpha_mnist_training")
+    return results.kept_paper_run("alpha_mnist_training")
 
 
 def kept_table2_row(kept: Mapping[str, Any]) -> str:

@@ -184,7 +184,7 @@ def reference_record(entries: Mapping[str, Mapping[str, Any]]) -> dict:
 
 def kept_reference() -> dict | None:
     """The kept paper-protocol record of this page (``book/paper_runs/spiking_autoencoders.json``), or None."""
-    return results.load_paper_runs().get(EXPERIMENT)
+    return results.kept_paper_run(EXPERIMENT)
 
 
 def kept_fig3_rows(kept: Mapping[str, Any]) -> list[str]:

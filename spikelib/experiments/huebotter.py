@@ -573,4 +573,4 @@ def kept_reference() -> dict | None:
     """The kept paper-protocol record of this page (``book/paper_runs/regularised_sae.json``), or None."""
     from spikelib import results
 
-    return results.load_paper_runs().get(CHAPTER)
+    return results.kept_paper_run(CHAPTER)

@@ -533,7 +533,7 @@ def kept_reference() -> dict | None:
     """The kept paper-protocol record of this page (``book/paper_runs/spike_backprop.json``), or None."""
     from spikelib import results
 
-    return results.load_paper_runs().get("spike_backprop")
+    return results.kept_paper_run("spike_backprop")
 
 
 def kept_table1(kept: Mapping | None) -> str:
