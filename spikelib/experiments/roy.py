@@ -268,9 +268,9 @@ def load_ae_ann(directory: str | Path, key: str) -> nn.Module:
 # ------------------------------------------------------------------------------- tables and figures
 
 
-def table1_rows(records, s: Mapping) -> list[dict]:
-    """Table 1 from the sweep records: ``{"row", "model", "mse"}`` for every row of :data:`TABLE1_ROWS`
-    and model of :data:`TABLE1_MODELS` (mse: the mean z-scored test MSE; None where a record is missing).
+def table1_cells(s: Mapping) -> dict[tuple[str, str], dict]:
+    """The configuration fields (for :func:`spikelib.reporting.find_record`) of each Table-1 cell
+    ``(row, model)`` at the scale whose settings are ``s``.
 
     ``fmnist_512`` / ``fmnist_1024`` are the first / second of ``fmnist.hidden_sizes`` (other sizes at
     smoke scale); audio A's AC-SNN is the one at ``audio.th_a``, B's at ``th_b`` (Table 1's footnotes);
@@ -291,6 +291,14 @@ def table1_rows(records, s: Mapping) -> list[dict]:
             where[(row, model)] = dict(part="ae_ann", dataset="fmnist", n_hidden=h, optimizer=opt)
         for row, ds in (("audio_a", "A"), ("audio_b", "B")):
             where[(row, model)] = dict(part="ac_ann", dataset=ds, optimizer=opt, bits=None)
+    return where
+
+
+def table1_rows(records, s: Mapping) -> list[dict]:
+    """Table 1 from the sweep records: ``{"row", "model", "mse"}`` for every row of :data:`TABLE1_ROWS`
+    and model of :data:`TABLE1_MODELS` (mse: the mean z-scored test MSE; None where a record is missing;
+    which record is which: :func:`table1_cells`)."""
+    where = table1_cells(s)
     rows = []
     for row in TABLE1_ROWS:
         for model in TABLE1_MODELS:
@@ -475,22 +483,13 @@ def _reference_configs() -> dict[str, dict]:
 
     s = settings("spike_backprop", "paper", page=False)
     stage1, _ = spike_backprop_configs(s)
-    h1, h2 = s["fmnist"]["hidden_sizes"][:2]
-    where = {("mnist_196", "snn"): dict(part="ae_snn", dataset="mnist", reference=True),
-             ("fmnist_512", "snn"): dict(part="ae_snn", dataset="fmnist", n_hidden=h1),
-             ("fmnist_1024", "snn"): dict(part="ae_snn", dataset="fmnist", n_hidden=h2)}
-    for opt, model in ANN_COLUMN.items():
-        where[("mnist_196", model)] = dict(part="ae_ann", dataset="mnist", optimizer=opt)
-        where[("fmnist_512", model)] = dict(part="ae_ann", dataset="fmnist", n_hidden=h1, optimizer=opt)
-        where[("fmnist_1024", model)] = dict(part="ae_ann", dataset="fmnist", n_hidden=h2, optimizer=opt)
+    where = table1_cells(s)
+    configs = [{"config": c} for c in stage1]  # as sweep records, for find_record
     out = {}
     for row, model in REFERENCE_CELLS:
         if model == CODE_TRACE_MODEL:
             continue  # below, from the row's SNN
-        hits = [c for c in stage1 if all(c.get(k) == v for k, v in where[(row, model)].items())]
-        if len(hits) != 1:
-            raise RuntimeError(f"Table 1 cell {row}/{model}: {len(hits)} paper-scale configurations match")
-        out[f"{row}-{model}"] = hits[0]
+        out[f"{row}-{model}"] = find_record(configs, **where[(row, model)])["config"]
     # The paper's rule as written resets dV/dW on a spike; the authors' code (whose runs gave the paper's
     # numbers) never resets its input trace. Kept beside the paper's: at 60,000 MNIST images the reset rule
     # ends at a test MSE of 1.08 (it learns for ~20 batches, then its hidden rate grows and the error with it).
