@@ -57,7 +57,9 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BOOK_DIR = REPO_ROOT / "book"
 KERNEL = "python3"
 INJECTABLE = ("scale", "device")  # what the pipeline may set; a notebook gets those it declares
-DEFAULT_TIMEOUT = {"smoke": 300, "quick": 1800, "paper": None}  # seconds per notebook; None: no limit
+# seconds per notebook (None: no limit). quick: the whole book must fit 60 min on 2 cores, and its longest page
+# (regularised_sae at T = 100, ~35 min of one core, 2026-12-06) runs beside the others; 45 min leaves it room.
+DEFAULT_TIMEOUT = {"smoke": 300, "quick": 2700, "paper": None}
 KILL_GRACE_S = 15  # lets papermill record a cell timeout in the notebook before the process is killed
 MANIFEST = "_build_info.json"
 PLACEHOLDER_KEY = "spikelib_placeholder"
