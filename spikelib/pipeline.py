@@ -49,7 +49,8 @@ from spikelib.pipeline_mathjax import (  # re-exported: spikelib.pipeline.instal
     MATHJAX_STAMP,
     install_mathjax,
 )
-from spikelib.pipeline_progress import PROGRESS_ENV, Board, NotebookProgress, describe_failure, print_lock
+from spikelib.pipeline_progress import (PROGRESS_ENV, Board, NotebookProgress, describe_failure, print_lock,
+                                       start_order)
 from spikelib.scales import check_scale
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -334,7 +335,7 @@ def run_notebooks(
     _stopping.clear()
     _board = Board()
     pool = ThreadPoolExecutor(max_workers=jobs)
-    futures = [pool.submit(one, n) for n in start_order(names, scale, executed_dir)]
+    futures = [pool.submit(one, n) for n in start_order(names, scale, executed_dir / MANIFEST)]
     try:
         for fut in as_completed(futures):
             run = fut.result()
@@ -360,29 +361,6 @@ def run_notebooks(
         _board = None
     order = {n: i for i, n in enumerate(names)}
     return sorted(runs, key=lambda r: order[r.name])
-
-
-#: Seconds a notebook took at quick on the 2-core machine (README's chapter table), the start order of a build
-#: with no earlier timing: the longest start first, so that two jobs finish close together.
-EXPECTED_QUICK_S = {"regularised_sae": 2100, "spiking_autoencoders": 900, "spike_backprop": 600,
-                    "alpha_mnist_training": 300}
-
-
-def start_order(names: list[str], scale: str, executed_dir: Path) -> list[str]:
-    """``names``, longest expected first: the wall time of the last run at ``scale`` in ``executed_dir``'s
-    manifest, else :data:`EXPECTED_QUICK_S` (0 for a notebook in neither); ties keep their order."""
-    try:
-        earlier = json.loads((executed_dir / MANIFEST).read_text(encoding="utf-8")).get("notebooks", {})
-    except (OSError, ValueError):
-        earlier = {}
-
-    def expected(name: str) -> float:
-        e = earlier.get(name, {})
-        if e.get("scale") == scale and e.get("status") == "ok" and e.get("wall_s"):
-            return float(e["wall_s"])
-        return EXPECTED_QUICK_S.get(name, 0)
-
-    return sorted(names, key=lambda n: -expected(n))
 
 
 # ---------------------------------------------------------------- manifest and book

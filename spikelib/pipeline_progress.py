@@ -5,11 +5,13 @@ Cell 5---"), its own cell bar ("Executing: 45%|...| 9/20") and every line the ke
 progress bars of long fits and sweeps (:func:`spikelib.fitting.progress_bar`). :class:`NotebookProgress`
 follows one such stream; :class:`Board` shows every running notebook's state: one line rewritten in place
 on a terminal, or one line per notebook every ``interval`` seconds when the output is a log (CI).
-:func:`describe_failure` says where a notebook that did not finish stopped.
+:func:`describe_failure` says where a notebook that did not finish stopped; :func:`start_order` puts
+the longest first.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -171,3 +173,27 @@ def describe_failure(executed: Path) -> tuple[str, str] | None:
             return f"cell {index} ({first!r})", error
         index += 1
     return None
+
+
+#: Seconds a notebook took at quick on the 2-core machine (README's chapter table), the start order of a build
+#: with no earlier timing: the longest start first, so that two jobs finish close together.
+EXPECTED_QUICK_S = {"regularised_sae": 2100, "spiking_autoencoders": 900, "spike_backprop": 600,
+                    "alpha_mnist_training": 300}
+
+
+def start_order(names: list[str], scale: str, manifest: Path) -> list[str]:
+    """``names``, longest expected first: the wall time of the last run at ``scale`` in the build's
+    ``manifest`` (``_build_info.json``), else :data:`EXPECTED_QUICK_S` (0 for a notebook in neither); ties
+    keep their order."""
+    try:
+        earlier = json.loads(Path(manifest).read_text(encoding="utf-8")).get("notebooks", {})
+    except (OSError, ValueError):
+        earlier = {}
+
+    def expected(name: str) -> float:
+        e = earlier.get(name, {})
+        if e.get("scale") == scale and e.get("status") == "ok" and e.get("wall_s"):
+            return float(e["wall_s"])
+        return EXPECTED_QUICK_S.get(name, 0)
+
+    return sorted(names, key=lambda n: -expected(n))
