@@ -392,6 +392,7 @@ def test_report_notes_quote_the_paper_from_paper_values():
     assert "lowest error at τ = 0.9 here (paper: τ = 0.99); fewer spikes" in hr.fig4_notes(decays, scale="paper",
                                                                                          n_seeds=5)
     assert hr.fig4_notes({"AE": decays["SAE-dense"]}, scale="paper", n_seeds=1) == ""
+    assert "Fig. 4 has no curve here" in hr.fig4_notes({"SAE-dense": decays["SAE-dense"][1:]}, scale="quick", n_seeds=1)
 
 
 def test_figures_draw():

@@ -249,7 +249,10 @@ def timing(timings: Sequence[Mapping[str, Any]], defaults: Mapping[str, Any], *,
 
 def fig4_notes(decays: Mapping[str, Sequence[Mapping[str, Any]]], *, scale: str, n_seeds: int) -> str:
     """Fig. 4's claims (App. A.4.1) beside ours: the decay of the lowest error, and fewer spikes at the larger
-    decay; empty where no model has two decays."""
+    decay; a line saying the axis is not varied where no model has two decays."""
+    if not any(len(rs) > 1 for rs in decays.values()):
+        return (f"Scale {scale} trains one decay per model, so Fig. 4 has no curve here: the decay axis is left out "
+                "at this scale to pay for its Table-1 runs (`spikelib.scales`); the paper scale varies it.")
     lines = []
     for m, rs in decays.items():
         if len(rs) > 1 and m in hb.PAPER_IDS:
