@@ -59,8 +59,8 @@ BOOK_DIR = REPO_ROOT / "book"
 KERNEL = "python3"
 INJECTABLE = ("scale", "device")  # what the pipeline may set; a notebook gets those it declares
 # seconds per notebook (None: no limit). quick: the whole book must fit 60 min on 2 cores; its longest page,
-# regularised_sae at T = 100, took 1,040 s with both cores (fresh clone, 2026-12-06) and ~35 min on one
-# (jobs=2 on 4 cores, or beside another job); 45 min leaves it room.
+# regularised_sae at T = 100, took 1,040 s with both cores (fresh clone, 2026-12-06); on one core (jobs=2 on 4
+# cores, or beside another job) it is estimated at ~35 min from a partial run; 45 min leaves it room.
 DEFAULT_TIMEOUT = {"smoke": 300, "quick": 2700, "paper": None}
 KILL_GRACE_S = 15  # lets papermill record a cell timeout in the notebook before the process is killed
 MANIFEST = "_build_info.json"

@@ -95,7 +95,7 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # of Table 7's first block under an assumption of ours (huebotter.TABLE7_ASSUMPTION), 20 SAE runs: paper only.
     # Fresh clone, 2 cores, 2026-11-23: the page without searches took 348 s; quick's Tables 4-5 searches (25
     # AE/VAE runs of the quick epochs) then added 561 s while CI ran beside them (niced), about half that alone.
-    # Table 6 at quick: 21 SAE runs of 20 steps (1,280 images) at T = 25 (search_T; quick itself ran T = 25 then); measured 8.6-13.5 s
+    # Table 6 at quick: 21 SAE runs of 20 steps (1,280 images) at T = 25 (search_T; then also quick's T); 8.6-13.5 s
     # each with 1 thread on the idle machine (validation included), ~4 min for the search; 3,840 images
     # would have cost ~10 min, more than the page's budget. The whole page at quick with Tables 4-6, from
     # empty sweep directories, `time papermill` alone on the 2 cores (OMP_NUM_THREADS=2, as make book runs
@@ -130,10 +130,6 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # models 811 s and the 2 axis runs 167 s. Table 1: SAE 24.51 (18.5 after 240 steps, then bursting: AFR 0.56),
     # SAE-sparse 22.67, SAE-dense 13.11, AE 10.88, AEl2 11.74, VAE 27.58, betaVAE 8.67; both regularised SAEs
     # below the SAE, as in the paper. (Two threads round differently from one: the 1-thread run gave 23.63 / 22.83.)
-    # Not yet measured on the whole page: estimated from the diagnostic runs, ~300 CPU-s for the SAE (its bursting
-    # steps cost 0.9 CPU-s), ~100 each for SAE-sparse/-dense, ~80 per AE/VAE, ~360 for the 4 SAE-dense axis runs,
-    # ~180 for Table 6: ~20-25 min of CPU with the figures. The SAE's first epoch (120 steps) gave Lrec 37.9 on
-    # the 500 validation images (load 4-5 on the 2 cores: 0.42 s wall, 0.16 CPU-s per step).
     "regularised_sae": {
         "smoke": {"epochs": 1, "search_epochs": 1, "search_n_train": 32, "search_T": 8, "seeds": 1, "T": 8,
                   "batch_size": 32, "n_train": 128, "n_val": 100,

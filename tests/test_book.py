@@ -63,17 +63,18 @@ def test_unknown_notebook_is_a_clear_error(capsys):
 
 def test_longest_notebook_starts_first(tmp_path):
     names = ["alpha_boolean", "regularised_sae", "spike_backprop", "zz_new"]
+    manifest = tmp_path / pipeline.MANIFEST
     # no earlier build: the measured quick times, unknown notebooks last in their given order
-    assert pipeline_progress.start_order(names, "quick", tmp_path / pipeline.MANIFEST) == ["regularised_sae", "spike_backprop", "alpha_boolean",
-                                                             "zz_new"]
-    (tmp_path / pipeline.MANIFEST).write_text(json.dumps({"notebooks": {
+    assert pipeline_progress.start_order(names, "quick", manifest) == ["regularised_sae", "spike_backprop",
+                                                                      "alpha_boolean", "zz_new"]
+    manifest.write_text(json.dumps({"notebooks": {
         "zz_new": {"scale": "quick", "status": "ok", "wall_s": 5000.0},
         "alpha_boolean": {"scale": "smoke", "status": "ok", "wall_s": 9000.0},  # another scale: not used
         "spike_backprop": {"scale": "quick", "status": "failed", "wall_s": 9000.0}}}))  # failed: not used
-    assert pipeline_progress.start_order(names, "quick", tmp_path / pipeline.MANIFEST) == ["zz_new", "regularised_sae", "spike_backprop",
-                                                             "alpha_boolean"]
-    (tmp_path / pipeline.MANIFEST).write_text("{broken")
-    assert pipeline_progress.start_order(names, "quick", tmp_path / pipeline.MANIFEST)[0] == "regularised_sae"
+    assert pipeline_progress.start_order(names, "quick", manifest) == ["zz_new", "regularised_sae", "spike_backprop",
+                                                                      "alpha_boolean"]
+    manifest.write_text("{broken")
+    assert pipeline_progress.start_order(names, "quick", manifest)[0] == "regularised_sae"
 
 
 def test_kernel_runs_this_environment():

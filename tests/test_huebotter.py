@@ -332,7 +332,7 @@ def test_report_tables_keep_the_record_and_show_the_paper():
     models = list(rows)
     t1, md = hr.table1(rows, models, "smoke, 1 seed")
     assert t1[2] == {"model": "SAE-dense", "lrec": 2.5, "distance_ratio": 2.5, "lrec_sd": None,
-                     "distance_ratio_sd": None, "n_seeds": 1, "lrec_per_epoch": [50.0]}
+                     "distance_ratio_sd": None, "n_seeds": 1}
     assert "| SAE-dense | p2 = 0.01, a1_latent = 0.1 | 2.50 | 6.75 ± 0.26 | 2.50 | 0.78 ± 0.00 | smoke, 1 seed |" in md
     t8, md8 = hr.table8(rows, models, "n")
     # the SD and runs beside each mean: the scorecard compares means with their standard error
@@ -374,15 +374,17 @@ def test_report_notes_quote_the_paper_from_paper_values():
     assert "end points of 9,380 training steps" in notes and "VAE, betaVAE output nearly blank" in notes
     comment = hr.table1_comment(t1, scale="smoke", blank_lrec=90.0, paper_steps=9380, paper_T=100)
     assert "(the paper: AEl2 overall, SAE-dense among the spiking models)" in comment and "89.46" in comment
-    rising = [{"model": "SAE", "lrec": 23.6, "lrec_per_epoch": [25.8, 17.5, 18.2, 23.6]},
-              {"model": "SAE-sparse", "lrec": 22.8, "lrec_per_epoch": [40.1, 22.8]}, {"model": "SAE-dense", "lrec": 30.0}]
-    comment = hr.table1_comment(rising, scale="quick", blank_lrec=80.0, paper_steps=9380, paper_T=100)
+    rising = [{"model": "SAE", "lrec": 23.6}, {"model": "SAE-sparse", "lrec": 22.8},
+              {"model": "SAE-dense", "lrec": 30.0}]
+    curves = {"SAE": {"lrec_per_epoch": [25.8, 17.5, 18.2, 23.6]}, "SAE-sparse": {"lrec_per_epoch": [40.1, 22.8]}}
+    kw = {"blank_lrec": 80.0, "paper_steps": 9380, "paper_T": 100}
+    comment = hr.table1_comment(rising, scale="quick", rows_by_model=curves, **kw)
     assert "against the SAE's 23.60 here: SAE-sparse 22.80 (below it), SAE-dense 30.00 (not below it)" in comment
     assert "lowest after epoch 2 (17.50) and rose to 23.60 by the last" in comment
-    falling = [{**rising[0], "lrec_per_epoch": [25.8, 17.5]}]
-    assert "fell in every epoch" in hr.table1_comment(falling, scale="quick", blank_lrec=80.0, paper_steps=9380,
-                                                      paper_T=100)
-    assert "rose" not in hr.table1_comment(rising, scale="paper", blank_lrec=80.0, paper_steps=9380, paper_T=100)
+    falling = {"SAE": {"lrec_per_epoch": [25.8, 17.5]}}
+    assert "fell in every epoch" in hr.table1_comment(rising, scale="quick", rows_by_model=falling, **kw)
+    assert "rose" not in hr.table1_comment(rising, scale="paper", rows_by_model=curves, **kw)
+    assert "rose" not in hr.table1_comment(rising, scale="quick", **kw)  # no curves given: nothing said
     text = hr.settings_table(smoke, paper, scale="smoke", description="d", configs={"models": [1], "axes": []})
     assert "| training steps per run | 4 | 9380 |" in text and "| Table 6 search runs" in text
     assert "| parameter searches (App. A.2) | Table 4, Table 6 | Table 4, Table 5, Table 6, Table 7 |" in text
@@ -392,7 +394,8 @@ def test_report_notes_quote_the_paper_from_paper_values():
     assert "lowest error at τ = 0.9 here (paper: τ = 0.99); fewer spikes" in hr.fig4_notes(decays, scale="paper",
                                                                                          n_seeds=5)
     assert hr.fig4_notes({"AE": decays["SAE-dense"]}, scale="paper", n_seeds=1) == ""
-    assert "Fig. 4 has no curve here" in hr.fig4_notes({"SAE-dense": decays["SAE-dense"][1:]}, scale="quick", n_seeds=1)
+    one_decay = {"SAE-dense": decays["SAE-dense"][1:]}
+    assert "Fig. 4 has no curve here" in hr.fig4_notes(one_decay, scale="quick", n_seeds=1)
 
 
 def test_figures_draw():

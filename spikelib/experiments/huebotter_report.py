@@ -84,8 +84,7 @@ def table1(rows_by_model: Mapping[str, Mapping[str, Any]], models: Sequence[str]
         r = rows_by_model[m]
         weights = ", ".join(f"{k} = {v:g}" for k, v in hb.MODELS[m].items() if k != "model") or "none"
         record.append({"model": m, "lrec": r["lrec"], "distance_ratio": r["distance_euclidean"],
-                       "lrec_sd": r["lrec_sd"], "distance_ratio_sd": r["distance_euclidean_sd"], "n_seeds": r["n"],
-                       "lrec_per_epoch": r.get("lrec_per_epoch", [])})
+                       "lrec_sd": r["lrec_sd"], "distance_ratio_sd": r["distance_euclidean_sd"], "n_seeds": r["n"]})
         pid = hb.PAPER_IDS[m]
         lines.append((m, weights, fmt(r["lrec"], r["lrec_sd"]), fmt(*hb.paper_value(f"table1.{pid}.lrec")),
                       fmt(r["distance_euclidean"], r["distance_euclidean_sd"]),
@@ -116,10 +115,10 @@ def _best(models: Sequence[str]) -> str:
     return min(models, key=lambda m: hb.paper_value(f"table1.{hb.PAPER_IDS[m]}.lrec")[0])
 
 
-def _sae_rise(table1_rows: Sequence[Mapping[str, Any]]) -> str:
+def _sae_rise(rows_by_model: Mapping[str, Mapping[str, Any]]) -> str:
     """Whether the plain SAE's validation error rose again after its lowest epoch (its neurons bursting, the
-    paper's mechanism, §3.2), read from the rows' ``lrec_per_epoch``."""
-    per = next((r.get("lrec_per_epoch") or [] for r in table1_rows if r["model"] == "SAE"), [])
+    paper's mechanism, §3.2), read from its summary row's ``lrec_per_epoch`` (Fig. 3E's curve)."""
+    per = rows_by_model.get("SAE", {}).get("lrec_per_epoch") or []
     if len(per) < 2:
         return ""
     best = min(range(len(per)), key=per.__getitem__)
@@ -132,9 +131,11 @@ def _sae_rise(table1_rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def table1_comment(table1_rows: Sequence[Mapping[str, Any]], *, scale: str, blank_lrec: float,
-                   paper_steps: int, paper_T: int) -> str:
+                   paper_steps: int, paper_T: int, rows_by_model: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """Which model has the lowest error here and in the paper, whether the regularised SAEs beat the plain
-    SAE here (the paper's central claim, Table 1: 38.09 against 11.6 and 6.75), and the all-black output's error."""
+    SAE here (the paper's central claim, Table 1: 38.09 against 11.6 and 6.75), and the all-black output's
+    error. ``rows_by_model`` (:func:`~spikelib.experiments.huebotter.summarise_runs` by name) adds whether
+    the plain SAE's error rose after its best epoch."""
     by_lrec = sorted(table1_rows, key=lambda r: r["lrec"])
     spiking = [r for r in table1_rows if r["model"].startswith("SAE")]
     best_spiking = min(spiking, key=lambda r: r["lrec"])["model"] if spiking else MISSING
@@ -151,7 +152,7 @@ def table1_comment(table1_rows: Sequence[Mapping[str, Any]], *, scale: str, blan
             "models). " + claim
             + ("" if scale == "paper" else
                f"The paper's end points come after {paper_steps:,} steps at T = {paper_T}; the models here are "
-               "far from converged, so their errors lie above the paper's. " + _sae_rise(table1_rows))
+               "far from converged, so their errors lie above the paper's. " + _sae_rise(rows_by_model or {}))
             + f"For reference, an all-black output scores $L_\\mathrm{{rec}}$ = {blank_lrec:.1f} on these validation "
             f"images (the paper's {hb.paper_printed(BLANK_ID)} on the full test set). The VAEs' ratios near 1 (no "
             "class structure in a sampled latent code) are the paper's qualitative finding to compare.")
