@@ -100,6 +100,19 @@ class Reference:
             out.append({"name": c["name"], "epochs_done": done, "epochs": c["epochs"], "kept": bool(self.finished(c))})
         return out
 
+    def check_names(self, only: list[str] | None) -> list[str] | None:
+        """``only`` as a list of known configuration names (commas split, so ``a,b`` works like ``a b``);
+        an unknown name raises rather than silently running nothing."""
+        if not only:
+            return only
+        names = [n for item in only for n in item.split(",") if n]
+        known = [c["name"] for c in self.configs]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"{self.experiment} has no configuration {', '.join(unknown)}; "
+                             f"choose from: {', '.join(known)}")
+        return names
+
     def run(self, *, budget_s: float | None = None, only: list[str] | None = None, chunk: int = 25,
             progress: Callable[..., Any] | None = None, executor: str | None = None) -> list[str]:
         """Run (or continue) every unfinished configuration in order until ``budget_s`` is spent; returns
@@ -115,6 +128,7 @@ class Reference:
         if not commit or dirty:
             raise RuntimeError("reference runs are kept with the commit that computed them: commit your changes "
                                f"first (git_commit={commit}, dirty={dirty})")
+        only = self.check_names(only)
         todo = [c for c in self.configs if (not only or c["name"] in only) and not self.finished(c)]
         if address is not None:
             done_now = self._run_dask(address, todo, commit, budget_s, chunk, progress)

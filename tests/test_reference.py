@@ -77,6 +77,14 @@ def test_runs_resume_and_never_recompute(fake, monkeypatch):
     assert ref.run() == [] and len(calls) == 10  # finished: nothing recomputed
 
 
+def test_only_takes_commas_and_an_unknown_name_runs_nothing(fake):
+    ref, calls = fake
+    with pytest.raises(ValueError, match="no configuration cfg9.*choose from: cfg0, cfg1"):
+        ref.run(only=["cfg0,cfg9"])
+    assert calls == []
+    assert ref.run(only=["cfg1,"]) == ["cfg1"] and {s for s, _ in calls} == {1}
+
+
 def test_an_interrupted_chunk_is_counted_per_epoch(fake):
     ref, calls = fake
     CRASH_AT.add(3)
