@@ -100,7 +100,8 @@ def test_the_whole_sweep_runs_on_tiny_data_and_reruns_for_free(tmp_path, monkeyp
                    "batch_size": 10, "epochs": 1, "weight_decay": 1e-4, "trace": "input"},
          "leaks": [0.0, 0.1], "durations": [2, 3], "eval_every": 1, "n_eval": 5,
          "fmnist": {"n_train": 10, "n_test": 5, "hidden_sizes": [4, 6], "n_steps": 3, "rate_scale": 0.5,
-                    "lr": 1e-3, "batch_size": 10, "epochs": 1, "weight_decay": 1e-4, "trace": "input"},
+                    "lr": 1e-3, "batch_size": 10, "epochs": 1, "weight_decay": 1e-4, "trace": "input",
+                    "eval_every": 1, "n_eval": 5},
          "ann": {"n_train_mnist": 20, "n_train_fmnist": 10, "batch_size": 10, "epochs": 1, "weight_decay": 1e-4,
                  "lr": {"mnist": {"sgd": 0.1, "adam": 5e-3}, "fmnist": {"sgd": 5e-3, "adam": 5e-3}}},
          "audio": {"backend": "test", "n_channels": 3, "n_frames": 4, "decimation": 8, "n_train": None,
@@ -203,3 +204,31 @@ def test_fig7_table_low_bits_note_and_bits_axis():
     assert series["sgd"][0][-1] == roy.FULL_BITS and series["adam"][1] == [r["results"]["test_mse"]
                                                                            for r in fig7c["adam"].values()]
     assert ticks[-1] == (roy.FULL_BITS, "full") and ticks[0] == (1, "1")
+
+
+def test_heldout_band_reads_the_late_half_of_the_curve():
+    rec = {"results": {"n_batches": 100, "eval": [{"batch": b, "test_mse": m} for b, m in
+                                                  ((10, 0.9), (40, 0.3), (50, 0.25), (70, 0.2), (100, 0.27))]}}
+    assert roy.heldout_band(rec) == (0.2, 0.27)
+    assert roy.heldout_band(rec, from_fraction=0.3) == (0.2, 0.3)
+    assert roy.heldout_band({"results": {"eval": []}}) is None and roy.heldout_band(None) is None
+
+
+def test_fmnist_snns_carry_their_scale_held_out_curve():
+    for scale in ("smoke", "quick", "paper"):
+        s = scales.settings("spike_backprop", scale, page=False)
+        fm = [c for c in roy.spike_backprop_configs(s)[0] if c["part"] == "ae_snn" and c["dataset"] == "fmnist"]
+        assert fm and all(c["eval_every"] == s["fmnist"]["eval_every"] > 0 and c["n_eval"] == s["fmnist"]["n_eval"]
+                          for c in fm)
+
+
+def test_fig5_band_note_names_each_snn_band():
+    s = _smoke()
+    fig5 = roy.fig5_runs(_fake_records(s), s)
+    assert roy.fig5_band_note(fig5, s) == ""  # the fake records have no held-out curves
+    h = s["fmnist"]["hidden_sizes"][1]
+    key = (h, "AE-SNN", "snn", "fmnist_1024")
+    fig5[key] = {**fig5[key], "results": {"n_batches": 4, "eval": [{"batch": 2, "test_mse": 0.3},
+                                                                   {"batch": 4, "test_mse": 0.2}]}}
+    note = roy.fig5_band_note(fig5, s)
+    assert f"0.200-0.300 (h = {h})" in note and f"(h = {s['fmnist']['hidden_sizes'][0]})" not in note
