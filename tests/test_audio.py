@@ -265,3 +265,35 @@ def test_evenly_spaced_and_per_class():
         ra.evenly_spaced(5, 0)
     digits = np.array([3, 0, 3, 1, 0, 3, 0])
     assert list(ra.per_class(digits, 2)) == [1, 4, 3, 0, 2]
+
+
+def test_replayed_images_decode_the_stored_maps_whole_or_thinned():
+    """The ceiling of §3.2's method: the frozen decoder on the stored maps, replayed frame t mod Th."""
+    images, _ = _images(n_per_class=1)
+    ae = roy.ae_snn(8, n_in=16, seed=0, init=1.0)
+    maps = ra.hidden_maps(ae, images, n_steps=15, th=5)
+    whole = ac.replayed_images(ae, maps, n_steps=12)
+    torch.testing.assert_close(whole, roy.decode_spikes(ae, roy.repeat_targets(maps, 12).transpose(0, 1)))
+    assert ac.replayed_images(ae, maps, n_steps=12, keep=1.0).equal(whole)
+    assert ac.replayed_images(ae, maps, n_steps=12, keep=0.0).sum() == 0  # no hidden spike, no image
+    half = ac.replayed_images(ae, maps, n_steps=12, keep=0.5)
+    assert 0 < half.sum() < whole.sum() and half.equal(ac.replayed_images(ae, maps, n_steps=12, keep=0.5))
+    with pytest.raises(ValueError, match="keep must lie in"):
+        ac.replayed_images(ae, maps, keep=1.5)
+
+
+def test_diagnosis_table_reads_the_records():
+    def rec(keep, ceiling, thinned, train):
+        return {"results": {"mean_target": 0.2, "output_rate": 0.2 * keep, "thinned_keep": keep, "test_mse": train,
+                            "ceiling_train_mse": ceiling, "thinned_train_mse": thinned, "train_mse": train}}
+    text = ra.diagnosis_table({"A, Th = 15": (rec(0.5, 0.25, 0.40, 0.43), "0.254"),
+                               "B, Th = 10": (rec(0.4, 0.3, 0.5, 1.2), "0.543"),
+                               "old": ({"results": {"test_mse": 1.0}}, "-")}, "quick")
+    lines = text.splitlines()
+    assert lines[0].startswith("| AC-SNN | target rate |") and len([ln for ln in lines if ln.startswith("| A, ")]) == 1
+    assert "| A, Th = 15 | 0.200 | 0.100 (50%) | 0.250 | 0.400 | 0.430 | 0.430 | 0.254 | quick |" in lines
+    assert "old" not in text and "So 83% of its distance" in text  # 0.15 of the 0.18 gap is the rate
+    assert "which neurons it fires" in ra.diagnosis_table({"A": (rec(0.9, 0.25, 0.26, 0.43), "p")}, "quick")
+    assert "no spike" in ra.diagnosis_table({"A": (rec(0.0, 1.4, 1.0, 1.0), "p")}, "quick")
+    assert "the frozen AE, not the audiocoder" in ra.diagnosis_table({"A": (rec(0.5, 1.4, 1.2, 1.0), "p")}, "q")
+    assert "rerun the page's sweep" in ra.diagnosis_table({"old": ({"results": {}}, "-")}, "quick")

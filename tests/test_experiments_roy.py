@@ -125,6 +125,9 @@ def test_the_whole_sweep_runs_on_tiny_data_and_reruns_for_free(tmp_path, monkeyp
     assert roy.load_ae_snn(tmp_path, ref["key"]).sizes == (784, 8, 784)
     a3 = roy.find_record(recs, part="ac_snn", dataset="A", th=3)
     assert [e["epoch"] for e in a3["results"]["curve"]] == [1, 2] and a3["results"]["n_test"] == 10
+    r3 = a3["results"]  # the audio diagnosis: rates and the decoder's ceilings on the stored maps
+    assert 0 <= r3["output_rate"] <= 1 and 0 <= r3["thinned_keep"] <= 1 and 0 <= r3["ceiling_train_mse"] <= 4
+    assert r3["thinned_keep"] == pytest.approx(min(1.0, r3["output_rate"] / r3["mean_target"]))
     b = roy.load_artifacts(roy.artifact_path(tmp_path, roy.find_record(recs, part="ac_snn", dataset="B")["key"]))
     assert b["synthesised"].shape == (10, 784) and list(b["digits"]) == list(range(10))
     assert not list(tmp_path.glob("*.ckpt"))
