@@ -283,8 +283,10 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # more steps (the dataset-A target maps with half their spikes dropped: 0.54 at T = 30, 0.41 at T = 60;
     # 0.26 / 0.25 intact). Measured (seed 0, one frozen AE; test MSE after 3 / 6 epochs): A (Th 15) 0.53 at
     # T = 30, 0.455 / 0.431 at T = 60; B (Th 10) 1.24 at T = 30 (no learning: nearly silent output, which
-    # the decoder turns into an image anti-correlated with the digit), 0.87 / 0.81 at T = 60. So at quick
-    # A stays ~1.7x the paper's 0.254. Cost, 1 thread on the 2-core machine while other jobs ran (load
+    # the decoder turns into an image anti-correlated with the digit), 0.87 / 0.81 at T = 60. Longer does
+    # not help: 12 epochs end at 0.443 (0.425-0.443 from epoch 6 on), the output still at 54 % of the
+    # target rate (2026-12-06). So at quick A stays ~1.7x the paper's 0.254; the page's diagnosis table
+    # measures the rate and the decoder's ceilings for every AC-SNN. Cost, 1 thread on the 2-core machine while other jobs ran (load
     # 5-9): 27-66 s per 100-batch MNIST run at T = 15 (8, 16, 33 s at T = 5, 10, 20), 45 and 75 s for
     # the FMNIST runs, 25-59 s per audiocoder run, 12-14 s per MNIST AE-ANN (60,000 images), the other
     # ANNs 1-6 s, Table 1's evaluation 13 s, the cochleagrams 20 s once (then cached): 712 s in all
