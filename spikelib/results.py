@@ -157,6 +157,15 @@ def kept_paper_run(name: str, directory: str | os.PathLike | None = None) -> dic
     return _paper_scale_record(path) if path.is_file() else None
 
 
+def commits_label(prov: Mapping[str, Any]) -> str:
+    """"commit abc1234", or "commits abc1234, def5678" for a kept record whose runs were computed (and
+    resumed) at several commits (its ``commits``), shortened to 7 characters."""
+    commits = prov.get("commits") or [prov.get("git_commit") or "unknown"]
+    commits = list(commits)  # a dict of commit -> epochs in per-configuration records
+    short = ", ".join(str(c)[:7] for c in commits)
+    return f"commit{'s' if len(commits) > 1 else ''} {short}"
+
+
 def _paper_scale_record(path: Path) -> dict:
     """The record at ``path``; a record that is not at scale ``paper`` is an error naming the file."""
     record = read_record(path)

@@ -114,3 +114,10 @@ def test_paper_runs_are_paper_scale_and_committed(tmp_path, monkeypatch):
     assert results.kept_paper_run("absent", tmp_path / "kept") is None
     with pytest.raises(ValueError, match="wrong.json is at scale 'quick'"):
         results.kept_paper_run("wrong", tmp_path / "kept")
+
+
+def test_commits_label_names_every_commit_of_a_kept_record():
+    assert results.commits_label({"git_commit": "abcdef0123"}) == "commit abcdef0"
+    assert results.commits_label({"git_commit": "b" * 40, "commits": ["a" * 40, "b" * 40]}) == "commits aaaaaaa, bbbbbbb"
+    assert results.commits_label({"commits": {"c" * 40: 5}}) == "commit ccccccc"  # per-configuration records
+    assert results.commits_label({}) == "commit unknown"

@@ -393,7 +393,9 @@ def kept_reference() -> dict | None:
 def kept_table2_row(kept: Mapping[str, Any]) -> str:
     """The Table-2 row of the kept paper-protocol run, in the page's columns."""
     r, prov = kept["results"]["table2_trained"]["table1"], kept["provenance"]
-    return (f"| Table 1, kept paper-protocol run (best of {kept['results']['networks']} network(s); commit "
-            f"{prov['git_commit'][:7]}, {prov['date'][:10]}) | paper | {r['n_train']} | {r['epochs']} "
+    from spikelib import results
+
+    return (f"| Table 1, kept paper-protocol run (best of {kept['results']['networks']} network(s); "
+            f"{results.commits_label(prov)}, {prov['date'][:10]}) | paper | {r['n_train']} | {r['epochs']} "
             f"(kept {r['best_epoch'] + 1}) | {r['train_accuracy_percent']:.2f} | {r['test_accuracy_percent']:.2f} "
             f"| {r['max_test_accuracy_percent']:.2f} | {r['test_loss']:.4f} |")

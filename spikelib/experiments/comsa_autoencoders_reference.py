@@ -191,7 +191,7 @@ def kept_fig3_rows(kept: Mapping[str, Any]) -> list[str]:
     """The Fig. 3 table rows of the kept paper-protocol run, in the page's columns (scale ``paper`` with
     the commit and date)."""
     prov = kept["provenance"]
-    where = f"paper (kept paper-protocol run, commit {prov['git_commit'][:7]}, {prov['date'][:10]})"
+    where = f"paper (kept paper-protocol run, {results.commits_label(prov)}, {prov['date'][:10]})"
     rows = []
     for p in kept["results"]["fig3"]:
         ratio = f"{p['snn_over_ann']:.2f}" if p["snn_over_ann"] is not None else "–"
@@ -203,7 +203,7 @@ def kept_fig3_rows(kept: Mapping[str, Any]) -> list[str]:
 def kept_label(kept: Mapping[str, Any]) -> str:
     """The kept run as the page's figures name it: scale paper, with the commit and the date."""
     prov = kept["provenance"]
-    return f"kept paper-protocol run (scale paper, commit {prov['git_commit'][:7]}, {prov['date'][:10]})"
+    return f"kept paper-protocol run (scale paper, {results.commits_label(prov)}, {prov['date'][:10]})"
 
 
 def kept_fig3_note(kept: Mapping[str, Any] | None, paper: Mapping[str, Any]) -> str:

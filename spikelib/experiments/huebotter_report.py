@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from spikelib import papers
+from spikelib import papers, results
 from spikelib.experiments import huebotter as hb
 from spikelib.reporting import MISSING, fmt, markdown_table
 
@@ -106,7 +106,7 @@ def kept_table1(kept: Mapping[str, Any] | None) -> str:
               "paper, 1 seed") for r in kept["results"]["table1"]]
     header = ("model", "$L_\\mathrm{rec}$ (kept run)", "$L_\\mathrm{rec}$ (paper, 5 runs)",
               "$s_\\mathrm{intra}/s_\\mathrm{inter}$ (kept run)", "(paper)", "scale")
-    return (f"**Kept paper-protocol runs** ({len(lines)} of the 7 models; commit {prov['git_commit'][:7]}, "
+    return (f"**Kept paper-protocol runs** ({len(lines)} of the 7 models; {results.commits_label(prov)}, "
             f"{str(prov.get('date', ''))[:10]}; {prov.get('deviations', '')}):\n\n"
             + markdown_table(header, lines, align="lrrrrl"))
 

@@ -565,13 +565,15 @@ def kept_table1(kept: Mapping | None) -> str:
     if not kept or not kept.get("results", {}).get("table1"):
         return ("No paper-protocol run of this page is kept yet: `python -m spikelib reference spike_backprop` "
                 "trains Table 1's MNIST and FMNIST cells at the paper's protocol (README: 'Reference runs').")
+    from spikelib import results
+
     prov = kept["provenance"]
     label = {"snn": "SNN, the paper's rule (trace reset on a spike)", "ann": "ANN (SGD)", "ann_adam": "ANN (Adam)",
              CODE_TRACE_MODEL: "SNN, the authors' code's rule (input trace never reset)"}
     rows = [(t["row"], label[t["model"]], f"{t['mse']:.3f} ± {t['mse_sem']:.3f}",
              table1_paper(t["row"], "snn" if t["model"] == CODE_TRACE_MODEL else t["model"]), "paper, 1 seed")
             for t in kept["results"]["table1"]]
-    return (f"**Kept paper-protocol runs** (commit {prov['git_commit'][:7]}, {str(prov.get('date', ''))[:10]}; "
+    return (f"**Kept paper-protocol runs** ({results.commits_label(prov)}, {str(prov.get('date', ''))[:10]}; "
             f"{prov.get('deviations', '')}):\n\n"
             + markdown_table(("row", "model", "test MSE (kept run, ± SEM)", "paper", "scale"), rows, align="llrrl")
             + "\n\nThe paper describes its rule with dV/dW reset on a spike (§2.3) and the book's paper scale "
