@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_ref.add_argument("experiment", choices=sorted(_reference_experiments()), help="the page whose runs to compute")
     p_ref.add_argument("--budget", default=None, help="stop after this long (e.g. 150m, 2h; default: no limit); "
                                                       "rerun the same command to continue")
-    p_ref.add_argument("--only", nargs="*", default=None, help="configuration names (default: all, in order)")
+    p_ref.add_argument("--only", nargs="*", default=None, help="configuration names, run in the order given (default: all, in the page's order)")
     p_ref.add_argument("--status", action="store_true", help="print each configuration's progress; run nothing")
 
     p_keep = sub.add_parser("keep-paper-run", help="copy a paper-scale record into book/paper_runs/ to commit it")

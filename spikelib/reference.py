@@ -129,7 +129,9 @@ class Reference:
             raise RuntimeError("reference runs are kept with the commit that computed them: commit your changes "
                                f"first (git_commit={commit}, dirty={dirty})")
         only = self.check_names(only)
-        todo = [c for c in self.configs if (not only or c["name"] in only) and not self.finished(c)]
+        by_name = {c["name"]: c for c in self.configs}
+        todo = [by_name[n] for n in dict.fromkeys(only)] if only else list(self.configs)  # in the order asked
+        todo = [c for c in todo if not self.finished(c)]
         if address is not None:
             done_now = self._run_dask(address, todo, commit, budget_s, chunk, progress)
         else:

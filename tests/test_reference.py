@@ -85,6 +85,12 @@ def test_only_takes_commas_and_an_unknown_name_runs_nothing(fake):
     assert ref.run(only=["cfg1,"]) == ["cfg1"] and {s for s, _ in calls} == {1}
 
 
+def test_only_runs_in_the_order_given(fake):
+    ref, calls = fake
+    assert ref.run(only=["cfg1", "cfg0", "cfg1"]) == ["cfg1", "cfg0"]
+    assert [seed for seed, _ in calls] == [1] * 5 + [0] * 5
+
+
 def test_an_interrupted_chunk_is_counted_per_epoch(fake):
     ref, calls = fake
     CRASH_AT.add(3)
