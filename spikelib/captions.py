@@ -237,10 +237,12 @@ CAPTIONS: Mapping[str, Caption] = MappingProxyType({
     "spike_backprop_fig5": _c(
         r"""(a) MSE (z-scored) of each training batch of the AE-SNNs with the scale's two hidden sizes (the
         paper: 784–512–784 and 784–1024–784) and of AE-ANNs of the same sizes trained with SGD and with Adam,
-        on Fashion-MNIST; (b) test images (top) and the larger AE-SNN's output spike counts (bottom).
-        Reproduces """ + R + f""", Fig. 5. {SCALE}""",
+        on Fashion-MNIST, with the AE-SNNs' MSE on held-out test images (circles) during training, which
+        Roy's online rule never lets settle; (b) test images (top) and the larger AE-SNN's output spike counts
+        (bottom). Reproduces """ + R + f""", Fig. 5. {SCALE}""",
         "Line plot of batch error against training batch for spiking and non-spiking autoencoders of two "
-        "sizes, beside five Fashion-MNIST test images and their reconstructions."),
+        "sizes, with circles for the spiking ones' held-out error, beside five Fashion-MNIST test images and "
+        "their reconstructions."),
     "spike_backprop_cochleagrams": _c(
         r"""Cochleagrams (39 channels, channel 0 the highest frequency, each divided by its maximum) of one FSDD
         test recording per spoken digit, as the audiocoder receives them; the title names the model that made
