@@ -275,6 +275,8 @@ class Reference:
                                  "git_commit": provs[-1]["git_commit"], "git_dirty": False, "commits": commits,
                                  "date": max(p["finished"] for p in provs), "device": "cpu",
                                  "machine": provs[-1]["machine"],
+                                 # runs of one experiment may come from different hosts (sessions differ)
+                                 "machines": sorted({str(p["machine"].get("cpu")) for p in provs}),
                                  "wall_seconds": round(sum(p["wall_seconds"] for p in provs), 1),
                                  "deviations": provs[-1]["deviations"],
                                  # what outdated() compares with the code's paper protocol

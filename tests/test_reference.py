@@ -73,6 +73,7 @@ def test_runs_resume_and_never_recompute(fake, monkeypatch):
     combined = json.loads((ref.kept_dir / "fake.json").read_text())
     assert combined["name"] == "fake" and combined["results"]["best"]["max_test_accuracy_percent"] == 51.0
     assert combined["provenance"]["reference_runs"] == ["cfg0", "cfg1"]
+    assert combined["provenance"]["machines"] == [rec["provenance"]["machine"]["cpu"]]
     assert results.load_paper_runs(ref.kept_dir)["fake"]["scale"] == "paper"
     assert ref.run() == [] and len(calls) == 10  # finished: nothing recomputed
 
