@@ -224,6 +224,12 @@ def test_spike_backprop_reference_cells(tmp_path):
     kept = {"results": rec, "provenance": {"git_commit": "abc1234ff", "date": "2026-12-06", "deviations": "x"}}
     assert f"| mnist_196 | ANN (SGD) | {entry['test_mse']:.3f} ± " in roy.kept_table1(kept)
     assert "python -m spikelib reference spike_backprop" in roy.kept_table1(None)
+    # an SNN run keeps its held-out curve: the table gives its lowest point and its end
+    snn = {"test_mse": 0.3, "test_mse_sem": 0.01,
+           "eval": [{"batch": 50, "test_mse": 0.25}, {"batch": 100, "test_mse": 0.2}, {"batch": 150, "test_mse": 0.31}]}
+    rec = roy.reference_record({"fmnist_512-snn": snn})
+    assert rec["table1"][0]["heldout"] == {"min": 0.2, "batch": 100, "last": 0.31}
+    assert "| 0.200 at batch 100, 0.310 at the end |" in roy.kept_table1({"results": rec, "provenance": kept["provenance"]})
 
 
 def test_a_kept_record_of_changed_settings_is_flagged_stale(fake):
