@@ -178,7 +178,14 @@ def test_c_lambertw0_matches_python(kernel, dtype, rtol):
     assert torch.equal(torch.isnan(c), torch.isnan(py)) and torch.isnan(c[5])  # z = -1 < -1/e
     assert torch.equal(c[torch.isinf(z)], py[torch.isinf(z)]) and c[z == 0].eq(0).all()
     ok = ~torch.isnan(py)
-    torch.testing.assert_close(c[ok], py[ok], rtol=rtol, atol=rtol * 1e-3)
+    # Near the branch point W0 is ill-conditioned: W ~ -1 + sqrt(2 (1 + e z)), and 1 + e z is only known to
+    # about one ulp of 1 (whether e z + 1 is fused or rounded twice depends on the compiler's target and on
+    # torch's CPU kernels), so an error of ~eps / (1 + W) is the input's, not the algorithm's. Seen: 3.8e-14
+    # at 1 + W = 0.0039 on an Intel host (the C result was the correctly rounded one), 0 on the AMD host.
+    eps, ok = torch.finfo(dtype).eps, ok & torch.isfinite(py)  # the infinities are equal (above)
+    cond = 4 * eps / (1 + py[ok].double()).abs().clamp(min=eps)
+    err = (c[ok].double() - py[ok].double()).abs()
+    assert (err <= rtol * py[ok].double().abs() + rtol * 1e-3 + cond).all(), float((err - cond).max())
     assert (c[ok] == py[ok]).float().mean() > 0.9  # mostly bit-identical: the same operations in order
 
 
