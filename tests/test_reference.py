@@ -229,7 +229,8 @@ def test_spike_backprop_reference_cells(tmp_path):
            "eval": [{"batch": 50, "test_mse": 0.25}, {"batch": 100, "test_mse": 0.2}, {"batch": 150, "test_mse": 0.31}]}
     rec = roy.reference_record({"fmnist_512-snn": snn})
     assert rec["table1"][0]["heldout"] == {"min": 0.2, "batch": 100, "last": 0.31}
-    assert "| 0.200 at batch 100, 0.310 at the end |" in roy.kept_table1({"results": rec, "provenance": kept["provenance"]})
+    text = roy.kept_table1({"results": rec, "provenance": kept["provenance"]})
+    assert "| 0.200 at batch 100, 0.310 at the end |" in text
 
 
 def test_a_kept_record_of_changed_settings_is_flagged_stale(fake):

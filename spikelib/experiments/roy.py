@@ -572,13 +572,14 @@ def kept_table1(kept: Mapping | None) -> str:
         return ("No paper-protocol run of this page is kept yet: `python -m spikelib reference spike_backprop` "
                 "trains Table 1's MNIST and FMNIST cells at the paper's protocol (README: 'Reference runs').")
     from spikelib import results
-
     from spikelib.scales import settings
+
+    def held(h):
+        return f"{h['min']:.3f} at batch {h['batch']}, {h['last']:.3f} at the end" if h else "-"
 
     prov, paper = kept["provenance"], settings("spike_backprop", "paper", page=False)["fmnist"]
     label = {"snn": "SNN, the paper's rule (trace reset on a spike)", "ann": "ANN (SGD)", "ann_adam": "ANN (Adam)",
              CODE_TRACE_MODEL: "SNN, the authors' code's rule (input trace never reset)"}
-    held = lambda h: f"{h['min']:.3f} at batch {h['batch']}, {h['last']:.3f} at the end" if h else "-"  # noqa: E731
     rows = [(t["row"], label[t["model"]], f"{t['mse']:.3f} ± {t['mse_sem']:.3f}", held(t.get("heldout")),
              table1_paper(t["row"], "snn" if t["model"] == CODE_TRACE_MODEL else t["model"]), "paper, 1 seed")
             for t in kept["results"]["table1"]]
@@ -586,8 +587,9 @@ def kept_table1(kept: Mapping | None) -> str:
             f"{prov.get('deviations', '')}):\n\n"
             + markdown_table(("row", "model", "test MSE (kept run, ± SEM)", f"held-out MSE along the epoch "
                               f"({paper['n_eval']:,} test images)", "paper", "scale"), rows, align="llrlrl")
-            + f"\n\nThe SNNs' held-out curve is measured every {paper['eval_every']} batches; where its lowest point lies well below "
-            "the end, the online rule (Adam restarted every batch) kept moving the weights after it had learned. "
+            + f"\n\nThe SNNs' held-out curve is measured every {paper['eval_every']} batches; where its lowest "
+            "point lies well below the end, the online rule (Adam restarted every batch) kept moving the weights "
+            "after it had learned. "
             "The paper describes its rule with dV/dW reset on a spike (§2.3) and the book's paper scale "
             "follows the text; the authors' code never resets the input trace, as this book's quick scale does. "
             "Both are kept where computed: the paper's numbers came from the code.")
