@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
@@ -20,6 +19,7 @@ import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 from spikelib import data, encoding
+from spikelib.about import cpu_model
 from spikelib.alpha import MNIST_README, evaluate, make_optimizer, train_epoch, train_step
 from spikelib.alpha.training import use_c_backend
 from spikelib.backend import BACKENDS, from_engine
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     print(json.dumps({
         "benchmark": "alpha_mnist",
         "device": args.device,
-        "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else cpu_model(),
         "threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "backend": backend_label(args.device, use_c_backend(args.backend, net, x)),

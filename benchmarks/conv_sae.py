@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import time
@@ -26,6 +25,7 @@ import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 from spikelib import data
+from spikelib.about import cpu_model
 from spikelib.experiments import huebotter as hb
 from spikelib.lif import conv_sae as cs
 from spikelib.lif import sae_training as st
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         "batch_size": args.batch_size,
         "backend": probe.backend(args.backend) if args.model.lower().startswith("sae") else "torch",
         "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "threads": torch.get_num_threads(),
         **rows,
         "authors_s_per_step": {f"T{k}": list(v) for k, v in AUTHORS_S_PER_STEP.items()},

@@ -36,7 +36,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -47,6 +46,7 @@ import time
 import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
+from spikelib.about import cpu_model
 from spikelib.lif import roy
 from spikelib.lif.audiocoder import AUDIO_RATE, AUDIOCODER_CONFIG, audiocoder_snn
 from spikelib.lif.losses import roy_error
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
         "steps_per_batch": T,
         "repeats": args.repeats,
         "device": "cpu",
-        "device_name": platform.processor() or platform.machine(),
+        "device_name": cpu_model(),
         "threads": torch.get_num_threads(),
         "w1_input_major": net.encoder.weight.T.is_contiguous(),
         "sparse_forward": sparse,

@@ -32,7 +32,9 @@ def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str]:
     return versions
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows. Benchmarks and records
+    carry it: timings are only comparable on the same CPU model."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -58,7 +60,7 @@ def _gpus() -> list[str]:
 def machine() -> dict[str, object]:
     """What the build ran on: OS, architecture, CPU model and cores, GPUs (no host or user names)."""
     return {"os": f"{platform.system()} {platform.release()}", "architecture": platform.machine(),
-            "cpu": _cpu_model(), "cores": os.cpu_count() or 0, "gpus": _gpus()}
+            "cpu": cpu_model(), "cores": os.cpu_count() or 0, "gpus": _gpus()}
 
 
 def _cell(text: object) -> str:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 from spikelib import results
 from spikelib._io import write_text_durably
+from spikelib.about import cpu_model
 from spikelib.fitting import fingerprint
 
 #: experiment (the page's record name) -> the experiments module that defines its reference runs
@@ -46,14 +47,8 @@ def parse_budget(text: str | None) -> float | None:
 
 def machine() -> dict:
     """The machine of a run, without host or user names (records are published)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
     import torch
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "system": platform.system()}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(), "system": platform.system()}
 
 
 def _module_name(experiment: str) -> str:
@@ -278,7 +273,10 @@ class Reference:
                                  # runs of one experiment may come from different hosts (sessions differ)
                                  "machines": sorted({str(p["machine"].get("cpu")) for p in provs}),
                                  "wall_seconds": round(sum(p["wall_seconds"] for p in provs), 1),
-                                 "deviations": provs[-1]["deviations"],
+                                 # the configurations' own description (the code's, as a run's settings key
+                                 # still matches it; a run's record keeps the text of its day)
+                                 "deviations": "; ".join(dict.fromkeys(
+                                     c["deviations"] for c in self.configs if c["name"] in entries)),
                                  # what outdated() compares with the code's paper protocol
                                  "settings_keys": {n: r["settings_key"] for n, r in entries.items()}}}
         path = self.kept_dir / f"{self.experiment}.json"

@@ -1,5 +1,7 @@
 """The "About this build" page (spikelib.about)."""
 
+from pathlib import Path
+
 from spikelib import about
 
 MANIFEST = {
@@ -73,6 +75,11 @@ def test_environment_probes():
     m = about.machine()
     assert set(m) == {"os", "architecture", "cpu", "cores", "gpus"} and m["cores"] >= 1
     assert isinstance(m["gpus"], list)
+    # benchmarks and reference records name the CPU model, not just "x86_64": timings differ per model
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists() and "model name" in cpuinfo.read_text():
+        name = next(ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name"))
+        assert about.cpu_model() == m["cpu"] == name != ""
 
 
 def test_every_commit_behind_a_record_is_listed_with_its_records():

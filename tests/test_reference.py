@@ -74,6 +74,11 @@ def test_runs_resume_and_never_recompute(fake, monkeypatch):
     assert combined["name"] == "fake" and combined["results"]["best"]["max_test_accuracy_percent"] == 51.0
     assert combined["provenance"]["reference_runs"] == ["cfg0", "cfg1"]
     assert combined["provenance"]["machines"] == [rec["provenance"]["machine"]["cpu"]]
+    # the combined record describes the configurations as the code does now, once, not as of a run's day
+    assert combined["provenance"]["deviations"] == "a test"
+    monkeypatch.setattr(ref, "configs", [{**c, "deviations": "now two rules"} for c in ref.configs])
+    combined = json.loads(ref.write_combined().read_text())
+    assert combined["provenance"]["deviations"] == "now two rules"
     assert results.load_paper_runs(ref.kept_dir)["fake"]["scale"] == "paper"
     assert ref.run() == [] and len(calls) == 10  # finished: nothing recomputed
 

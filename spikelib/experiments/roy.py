@@ -498,8 +498,9 @@ def history_fields(record: Mapping, key: str = "history", fields=("batch", "mse"
 CODE_TRACE_MODEL = "snn_code_trace"
 REFERENCE_CELLS = tuple((row, model) for row in ("mnist_196", "fmnist_512", "fmnist_1024")
                         for model in ("ann", "ann_adam", "snn", CODE_TRACE_MODEL))
-REFERENCE_DEVIATIONS = ("one seed; the AE-SNNs' dV/dW trace resets on a spike (the paper's rule, `trace=\"reset\"`), "
-                        "float32 on a CPU; the AE-ANN with Adam at lr 5e-3 instead of the paper's 0.1 (see the page)")
+REFERENCE_DEVIATIONS = ("one seed; float32 on a CPU; each AE-SNN with the paper's dV/dW trace, reset on a spike "
+                        "(`trace=\"reset\"`), and with the authors' code's, never reset (`trace=\"input\"`); the "
+                        "AE-ANN with Adam at lr 5e-3 instead of the paper's 0.1 (see the page)")
 
 
 def _reference_configs() -> dict[str, dict]:
