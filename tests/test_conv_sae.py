@@ -98,26 +98,34 @@ def test_vae_decoder_input_layer_gets_glorot_init():
 # ---------------------------------------------------------------- kernel == torch reference
 
 
-def _run(model, spikes, x, backend):
+def _run(model, spikes, x, backend, *, every_layer=True):
+    """Forward, a loss, backward. ``every_layer``: regularise every layer's potential and activity (each
+    layer then has direct gradients); else the read-out and the latent layer only, as SAE-dense does
+    (the other layers take the kernel's path for layers without direct gradients)."""
     model.zero_grad()
     out = model(spikes, backend=backend, record_latent=True)
-    loss = (sl.reconstruction_loss(out.xhat, x) + 0.3 * sl.potential_l2(out.u_final, out.T)
-            + 0.2 * sl.potential_l1(out.u_final, out.T) + 0.5 * sl.activity_l1(out.counts, out.T)
+    regularised = out.u_final if every_layer else [out.u_final[cs.LATENT]]
+    counted = out.counts if every_layer else []
+    loss = (sl.reconstruction_loss(out.xhat, x) + 0.3 * sl.potential_l2(regularised, out.T)
+            + 0.2 * sl.potential_l1(regularised, out.T) + 0.5 * sl.activity_l1(counted, out.T)
             + 0.7 * sl.activity_l1([out.counts[cs.LATENT]], out.T))
     loss.backward()
     return out, [p.grad.clone() for p in model.parameters()]
 
 
 @needs_kernel
-@pytest.mark.parametrize("bounded,fire_on,cumulative", [(True, "gt", "current"), (False, "ge", "current"),
-                                                        (True, "gt", "potential")])
-def test_kernel_matches_torch_reference(bounded, fire_on, cumulative):
+@pytest.mark.parametrize("bounded,fire_on,cumulative,every_layer", [
+    (True, "gt", "current", True), (False, "ge", "current", True), (True, "gt", "potential", True),
+    (True, "gt", "current", False)])
+def test_kernel_matches_torch_reference(bounded, fire_on, cumulative, every_layer):
+    """Full-size layers: fc2 (12 -> 12,800) spans 50 blocks of FC_COLS neurons, fc1 (12,800 -> 12) several
+    bands of weight rows, so the kernel's blocked fully connected path is compared too."""
     torch.manual_seed(0)
     m = cs.ConvSAE(12, bounded=bounded, fire_on=fire_on, cumulative=cumulative, seed=1).double()
     x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
     spikes = cs.encode(x, 10, generator=torch.Generator().manual_seed(2))
-    a, ga = _run(m, spikes, x, "c")
-    b, gb = _run(m, spikes, x, "torch")
+    a, ga = _run(m, spikes, x, "c", every_layer=every_layer)
+    b, gb = _run(m, spikes, x, "torch", every_layer=every_layer)
     assert torch.equal(a.latent_spikes, b.latent_spikes)
     for ca, cb in zip(a.counts, b.counts):
         assert torch.equal(ca, cb)
@@ -128,6 +136,51 @@ def test_kernel_matches_torch_reference(bounded, fire_on, cumulative):
     for x_, y_ in zip(ga, gb):
         assert y_.abs().max() > 0
         torch.testing.assert_close(x_, y_, rtol=1e-9, atol=1e-9)
+
+
+@needs_kernel
+@pytest.mark.parametrize("direct", ["every layer", "read-out only"])
+def test_wide_fully_connected_layers_match_torch_in_blocks(direct):
+    """300 inputs -> 60 neurons firing ~half the time -> 601 neurons (3 blocks of FC_COLS, the last with a
+    scalar tail) -> 20: the kernel's blocked path for a wide fully connected layer with a busy input,
+    against the torch reference neuron (forward, and weight gradients through the blocked layer's input
+    spikes; with gradients on the read-out only, the hidden layers take the path for layers without
+    direct gradients)."""
+    from spikelib.lif import cumulative_potential, huebotter_neuron, max_readout, simulate
+
+    gen = torch.Generator().manual_seed(0)
+    B, T, decay, scale, sizes = 3, 12, 0.95, 2.0, (300, 60, 601, 20)
+    neuron = huebotter_neuron(decay=decay)
+    ws = [(torch.randn(n, m, generator=gen, dtype=torch.float64) * 0.1 + mean).requires_grad_()
+          for m, n, mean in zip(sizes, sizes[1:], (0.05, 0.0, 0.0))]
+    x = (torch.rand(B, T, 300, generator=gen) < 0.05).to(torch.uint8)
+    geom = [(m, 1, 1, n, 1, 1, 1, 0) for m, n in zip(sizes, sizes[1:])]
+    kernels = [w.detach().T.contiguous() for w in ws]
+    xhat, argmax, counts, ufinal, flags, _ = _sae_kernel.forward(
+        x, kernels, geom, alpha=1 - neuron["leak"], theta=1.0, fire_gt=True, lower=-1.0, decay=decay, scale=scale)
+    assert (counts[:, :60].sum(1) / T >= 8).all()  # FC_DENSE: the 601 neurons go in blocks
+    g_xhat = torch.randn(B, 20, generator=gen, dtype=torch.float64)
+    g_counts, g_ufinal = (torch.randn(B, 681, generator=gen, dtype=torch.float64) for _ in range(2))
+    if direct == "read-out only":
+        g_counts, g_ufinal = torch.zeros_like(g_counts), torch.zeros_like(g_ufinal)
+    gk = _sae_kernel.backward(x, kernels, geom, flags, argmax, theta=1.0, scale=scale, g_xhat=g_xhat,
+                              g_counts=g_counts, g_ufinal=g_ufinal)
+    s, cs_, us = x.transpose(0, 1).to(torch.float64), [], []
+    for w in ws:
+        current = s @ w.T
+        s, _ = simulate(current, **neuron)
+        u_cum = cumulative_potential(current, decay=decay, decay_input=True, straight_through_decay=True)
+        cs_.append(s.sum(0))
+        us.append(u_cum[-1])
+    ref = max_readout(u_cum, scale)
+    assert all(c.sum() > 0 for c in cs_)
+    assert torch.equal(counts, torch.cat(cs_, 1).detach())
+    torch.testing.assert_close(xhat, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ufinal, torch.cat(us, 1).detach(), rtol=1e-12, atol=1e-10)
+    ((ref * g_xhat).sum() + (torch.cat(cs_, 1) * g_counts).sum() + (torch.cat(us, 1) * g_ufinal).sum()).backward()
+    for k, w in zip(gk, ws):
+        assert w.grad.abs().max() > 0
+        torch.testing.assert_close(k, w.grad.T, rtol=1e-9, atol=1e-9)
 
 
 @needs_kernel

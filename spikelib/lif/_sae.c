@@ -31,10 +31,12 @@ static inline void SUF(add)(REAL *restrict o, const REAL *restrict k, int64_t n)
     for (; q < n; ++q) o[q] += k[q];
 }
 
-/* g += o; return sum(k * o), summed as LANES partial sums over consecutive groups of LANES (two groups per
- * 64-byte vector, added one after the other), then the scalar tail, then the partial sums in lane order. */
-static inline REAL SUF(dot_acc)(const REAL *restrict k, const REAL *restrict o, REAL *restrict g, int64_t n) {
-    SUF(vec) part = {0};
+/* g += o, and the sum of k * o into LANES partial sums (part) over consecutive groups of LANES (two groups
+ * per 64-byte vector, added one after the other) and the scalar tail (s). A row cut into pieces whose
+ * lengths are multiples of 2 LANES, but for the last, gives the partial sums of one call over the row. */
+static inline void SUF(dot_acc_part)(const REAL *restrict k, const REAL *restrict o, REAL *restrict g, int64_t n,
+                                     SUF(vec) *part_io, REAL *s_io) {
+    SUF(vec) part = *part_io;
     int64_t q = 0;
     for (; q + 2 * LANES <= n; q += 2 * LANES) {
         SUF(wide) kv, ov, gv;
@@ -58,10 +60,24 @@ static inline REAL SUF(dot_acc)(const REAL *restrict k, const REAL *restrict o, 
         memcpy(g + q, &gv, sizeof gv);
         q += LANES;
     }
-    REAL s = 0;
+    REAL s = *s_io;
     for (; q < n; ++q) { s += k[q] * o[q]; g[q] += o[q]; }
+    *part_io = part;
+    *s_io = s;
+}
+
+/* the scalar tail, then the partial sums in lane order */
+static inline REAL SUF(dot_finish)(SUF(vec) part, REAL s) {
     for (int64_t r = 0; r < LANES; ++r) s += part[r];
     return s;
+}
+
+/* g += o; return sum(k * o) (see dot_acc_part) */
+static inline REAL SUF(dot_acc)(const REAL *restrict k, const REAL *restrict o, REAL *restrict g, int64_t n) {
+    SUF(vec) part = {0};
+    REAL s = 0;
+    SUF(dot_acc_part)(k, o, g, n, &part, &s);
+    return SUF(dot_finish)(part, s);
 }
 
 static inline void SUF(acc)(const REAL *restrict o, REAL *restrict g, int64_t n) { SUF(add)(g, o, n); }
@@ -154,8 +170,24 @@ static inline void SUF(lif_update)(int64_t N, REAL *restrict cur, REAL *restrict
     }
 }
 
+/* What a step leaves besides the flags, for neurons [0, n) of a (block of a) layer: the running maximum
+ * of U and its step (best, am; the last layer, else NULL) and the recorded spikes (r, else NULL).
+ * MIRROR(lif-readout): keep in lockstep with spikelib/lif/functional.py:max_readout; tested by
+ * tests/test_conv_sae.py::test_readout_is_max_cumulative_current_over_scale_and_its_gradient */
+static inline void SUF(step_outputs)(int64_t n, int64_t t, const REAL *U, REAL *best, int32_t *am,
+                                     const uint8_t *f, uint8_t *r) {
+    if (best)
+        for (int64_t i = 0; i < n; ++i)
+            if (t == 0 || U[i] > best[i]) { best[i] = U[i]; am[i] = (int32_t)t; }
+    if (r)
+        for (int64_t i = 0; i < n; ++i) r[i] = f[i] & 1;
+}
+
 /* Layer by layer, each over all T steps, one image at a time: a layer's state stays in the core's cache
- * while its input spikes (the flags of the layer below, or the input) stream past. */
+ * while its input spikes (the flags of the layer below, or the input) stream past. A fully connected
+ * layer goes in blocks of FC_COLS neurons (see FC_COLS): the currents of a block for all T steps (curT,
+ * zero on entry and left zero by lif_update), band by band of weight rows, then its neurons over time.
+ * Each current is the same sum in the same order (the spikes of a step in ascending index) either way. */
 int SUF(sae_forward)(const SaeForwardArgs *args) {
     const int64_t b0 = args->b0, b1 = args->b1, T = args->T, L = args->L, *geom = args->geom, *off = args->off;
     const int64_t fire_gt = args->fire_gt, has_lower = args->has_lower, cum_v = args->cum_v;
@@ -172,17 +204,22 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
     const int64_t Ntot = off[L], NL = off[L] - off[L - 1];
     const geom_t g0 = geom_at(geom, 0);
     const int64_t N0 = g0.hin * g0.win * g0.cin;
-    int64_t nmax = 0, nin = 0;
+    int64_t nmax = 0, nin = 0, nin_fc = 0;
     for (int64_t l = 0; l < L; ++l) {
         geom_t g = geom_at(geom, l);
         nmax = imax(nmax, g.hout * g.wout * g.cout);
         nin = imax(nin, g.hin * g.win * g.cin);
+        if (fc_wide(&g)) nin_fc = imax(nin_fc, g.cin);
     }
     REAL *u = scratch(nmax * sizeof(REAL)), *cur = scratch(nmax * sizeof(REAL));
     int32_t *sp = scratch((nin + 16) * sizeof(int32_t));
+    int32_t *lst = nin_fc ? scratch((T * nin_fc + 16) * sizeof(int32_t)) : NULL;
+    int64_t *start = malloc((T + 1) * sizeof(int64_t)), *cursor = malloc((T + 1) * sizeof(int64_t));
+    REAL *curT = nin_fc ? scratch(T * FC_COLS * sizeof(REAL)) : NULL;
     uint8_t *tmp = flags ? NULL : malloc(T * Ntot); /* without stored flags: one image's worth */
-    if (!u || !cur || !sp || (!flags && !tmp)) { free(u); free(cur); free(sp); free(tmp); return 1; }
-    for (int64_t b = b0; b < b1; ++b) {
+    int ok = u && cur && sp && start && cursor && (!nin_fc || (lst && curT)) && (flags || tmp);
+    if (curT) memset(curT, 0, T * FC_COLS * sizeof(REAL));
+    for (int64_t b = b0; ok && b < b1; ++b) {
         uint8_t *fb = flags ? flags + b * T * Ntot : tmp;
         REAL *best = xhat + b * NL; /* the running maximum; divided by s at the end */
         int32_t *am = argmax + b * NL;
@@ -190,30 +227,44 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
             const geom_t g = geom_at(geom, l);
             const int64_t N = g.hout * g.wout * g.cout, o = off[l], Nin = g.hin * g.win * g.cin;
             REAL *U = ufinal + b * Ntot + o, *cnt = counts + b * Ntot + o;
+            const uint8_t *src0 = l == 0 ? input + b * T * N0 : fb + off[l - 1];
+            const int64_t stride = l == 0 ? N0 : Ntot;
+            uint8_t *r0 = rec && l == rec_layer ? rec + b * T * N : NULL;
             memset(u, 0, N * sizeof(REAL));
             memset(cur, 0, N * sizeof(REAL));
             memset(U, 0, N * sizeof(REAL));
             memset(cnt, 0, N * sizeof(REAL));
-            for (int64_t t = 0; t < T; ++t) {
-                const uint8_t *src = l == 0 ? input + (b * T + t) * N0 : fb + t * Ntot + off[l - 1];
-                uint8_t *f = fb + t * Ntot + o;
-                SUF(scatter)(sp, spike_list(src, Nin, sp), &g, K[l], cur);
-                SUF(lif_update)(N, cur, u, U, cnt, f, alpha, theta, fire_gt, has_lower, lower, decay, cum_v);
-                /* MIRROR(lif-readout): keep in lockstep with spikelib/lif/functional.py:max_readout; tested by
-                 * tests/test_conv_sae.py::test_readout_is_max_cumulative_current_over_scale_and_its_gradient */
-                if (l == L - 1)
-                    for (int64_t n = 0; n < N; ++n)
-                        if (t == 0 || U[n] > best[n]) { best[n] = U[n]; am[n] = (int32_t)t; }
-                if (rec && l == rec_layer) {
-                    uint8_t *r = rec + (b * T + t) * N;
-                    for (int64_t n = 0; n < N; ++n) r[n] = f[n] & 1;
+            if (fc_blocked(&g, src0, stride, T, lst, start)) {
+                for (int64_t c0 = 0; c0 < N; c0 += FC_COLS) {
+                    const int64_t bw = imin(FC_COLS, N - c0), rows = imax(1, FC_BAND_BYTES / (bw * (int64_t)sizeof(REAL)));
+                    memcpy(cursor, start, (T + 1) * sizeof(int64_t));
+                    for (int64_t r1 = rows; r1 < Nin + rows; r1 += rows)
+                        for (int64_t t = 0; t < T; ++t) {
+                            int64_t q = cursor[t];
+                            for (; q < start[t + 1] && lst[q] < r1; ++q) SUF(add)(curT + t * bw, K[l] + lst[q] * N + c0, bw);
+                            cursor[t] = q;
+                        }
+                    for (int64_t t = 0; t < T; ++t) {
+                        uint8_t *f = fb + t * Ntot + o + c0;
+                        SUF(lif_update)(bw, curT + t * bw, u + c0, U + c0, cnt + c0, f, alpha, theta, fire_gt, has_lower,
+                                        lower, decay, cum_v);
+                        SUF(step_outputs)(bw, t, U + c0, l == L - 1 ? best + c0 : NULL, l == L - 1 ? am + c0 : NULL, f,
+                                          r0 ? r0 + t * N + c0 : NULL);
+                    }
                 }
+                continue;
+            }
+            for (int64_t t = 0; t < T; ++t) {
+                uint8_t *f = fb + t * Ntot + o;
+                SUF(scatter)(sp, spike_list(src0 + t * stride, Nin, sp), &g, K[l], cur);
+                SUF(lif_update)(N, cur, u, U, cnt, f, alpha, theta, fire_gt, has_lower, lower, decay, cum_v);
+                SUF(step_outputs)(N, t, U, l == L - 1 ? best : NULL, am, f, r0 ? r0 + t * N : NULL);
             }
         }
         for (int64_t n = 0; n < NL; ++n) best[n] /= scale;
     }
-    free(u); free(cur); free(sp); free(tmp);
-    return 0;
+    free(u); free(cur); free(sp); free(lst); free(start); free(cursor); free(curT); free(tmp);
+    return !ok;
 }
 
 /* Backward through one layer's neurons at one step. G (carried from t + 1, the gradient of the potential's
@@ -249,6 +300,27 @@ static inline int SUF(neuron_grad)(int64_t N, const uint8_t *restrict f, REAL *r
     return any;
 }
 
+/* neuron_grad for a layer without direct gradients (gc = gu = r = 0; not cum_v): G is then gI, so the
+ * pass reads the flags, gs and G and writes G, 13 bytes per neuron instead of 29. Same values as
+ * neuron_grad: x + 0 = x, and where that differs (x = -0) both give a zero that adds nothing. */
+static inline int SUF(neuron_grad_spikes)(int64_t N, const uint8_t *restrict f, REAL *restrict G,
+                                          const REAL *restrict gs, REAL theta) {
+    int any = 0;
+    for (int64_t n = 0; n < N; ++n) {
+        const REAL spiked = (REAL)(f[n] & 1), carried = (REAL)(f[n] == 0);
+        const REAL Gn = spiked * (gs[n] / theta) + carried * G[n];
+        G[n] = Gn;
+        any |= Gn != 0;
+    }
+    return any;
+}
+
+static inline int SUF(all_zero)(const REAL *x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        if (x[i] != 0) return 0;
+    return 1;
+}
+
 /* Layer by layer from the top, each over all T steps in reverse, one image at a time. gs_in holds the
  * gradients of this layer's spikes for all T steps (written by the layer above at its input spikes),
  * gs_out receives those of the layer below. Both start zeroed and then only ever hold finite values, so
@@ -266,22 +338,28 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
     const int64_t Ntot = off[L], NL = off[L] - off[L - 1];
     const geom_t g0 = geom_at(geom, 0);
     const int64_t N0 = g0.hin * g0.win * g0.cin;
-    int64_t nmax = 0, nin = 0;
+    int64_t nmax = 0, nin = 0, nin_fc = 0;
     for (int64_t l = 0; l < L; ++l) {
         geom_t g = geom_at(geom, l);
         nmax = imax(nmax, g.hout * g.wout * g.cout);
         nin = imax(nin, g.hin * g.win * g.cin);
+        if (fc_wide(&g)) nin_fc = imax(nin_fc, g.cin);
     }
     REAL *G = scratch(nmax * sizeof(REAL)), *gI = scratch(nmax * sizeof(REAL)), *gro = malloc(NL * sizeof(REAL));
     REAL *rt = malloc(NL * sizeof(REAL));
     REAL *gs_in = calloc(T * nmax, sizeof(REAL)), *gs_out = calloc(T * nmax, sizeof(REAL));
     REAL *zeros = calloc(Ntot, sizeof(REAL));
     int32_t *sp = scratch((nin + 16) * sizeof(int32_t));
-    if (!G || !gI || !gro || !rt || !gs_in || !gs_out || !zeros || !sp) {
-        free(G); free(gI); free(gro); free(rt); free(gs_in); free(gs_out); free(zeros); free(sp);
-        return 1;
-    }
-    for (int64_t b = b0; b < b1; ++b) {
+    int32_t *lst = nin_fc ? scratch((T * nin_fc + 16) * sizeof(int32_t)) : NULL;
+    int64_t *start = malloc((T + 1) * sizeof(int64_t)), *cursor = malloc((T + 1) * sizeof(int64_t));
+    REAL *gIT = nin_fc ? scratch(T * FC_COLS * sizeof(REAL)) : NULL;
+    int *anyT = malloc(T * sizeof(int));
+    SUF(vec) *parts = NULL; /* the partial sums of the dot products of a blocked layer's input spikes */
+    REAL *tails = NULL;
+    int64_t n_parts = 0;
+    int ok = G && gI && gro && rt && gs_in && gs_out && zeros && sp && start && cursor && anyT &&
+                   (!nin_fc || (lst && gIT));
+    for (int64_t b = b0; ok && b < b1; ++b) {
         const uint8_t *fb = flags + b * T * Ntot;
         /* absent gradients read as zeros */
         const REAL *gc_b = g_counts ? g_counts + b * Ntot : zeros, *gu_b = g_ufinal ? g_ufinal + b * Ntot : zeros;
@@ -290,20 +368,86 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
         for (int64_t l = L - 1; l >= 0; --l) {
             const geom_t g = geom_at(geom, l);
             const int64_t N = g.hout * g.wout * g.cout, o = off[l], Nin = g.hin * g.win * g.cin;
+            const uint8_t *src0 = l == 0 ? input + b * T * N0 : fb + off[l - 1];
+            const int64_t stride = l == 0 ? N0 : Ntot;
+            REAL *gs = l == 0 ? NULL : gs_out; /* the input spikes' gradients, (T, Nin) */
             if (l == L - 1) memset(gs_in, 0, T * N * sizeof(REAL)); /* the last layer's spikes feed no layer */
             memset(G, 0, N * sizeof(REAL));
-            for (int64_t t = T - 1; t >= 0; --t) {
-                const uint8_t *f = fb + t * Ntot + o;
-                if (l == L - 1) /* d x_hat / d U_t = 1/s for t <= t_max (straight-through decay) */
-                    for (int64_t n = 0; n < N; ++n) rt[n] = t <= am[n] ? gro[n] : (REAL)0;
-                const int any = SUF(neuron_grad)(N, f, G, gs_in + t * N, gc_b + o, gu_b + o, l == L - 1 ? rt : zeros,
-                                                gI, theta, cum_v);
-                const uint8_t *src = l == 0 ? input + (b * T + t) * N0 : fb + t * Ntot + off[l - 1];
-                SUF(gather)(sp, spike_list(src, Nin, sp), &g, K[l], gI, gK[l], l == 0 ? NULL : gs_out + t * Nin, any);
+            /* most layers get no direct gradient (the losses read the latent layer and the read-out) */
+            const int plain = !cum_v && (l < L - 1 || !g_xhat) && SUF(all_zero)(gc_b + o, N) &&
+                              SUF(all_zero)(gu_b + o, N);
+            if (fc_blocked(&g, src0, stride, T, lst, start)) {
+                /* in blocks of FC_COLS neurons: the block's current gradients for all T steps, then band by
+                 * band of weight rows the input spikes' dot products and weight gradients. Each weight
+                 * gradient gets its terms in the order of the unblocked pass (t descending); a spike's dot
+                 * product carries its partial sums from block to block (parts, tails) and is reduced once,
+                 * so every sum is the unblocked one. */
+                const int carry = gs && N > FC_COLS;
+                if (carry && start[T] > n_parts) {
+                    free(parts);
+                    free(tails);
+                    n_parts = 2 * start[T];
+                    parts = scratch(n_parts * sizeof(SUF(vec)));
+                    tails = malloc(n_parts * sizeof(REAL));
+                    if (!parts || !tails) { ok = 0; break; }
+                }
+                if (carry) {
+                    memset(parts, 0, start[T] * sizeof(SUF(vec)));
+                    memset(tails, 0, start[T] * sizeof(REAL));
+                }
+                for (int64_t c0 = 0; c0 < N; c0 += FC_COLS) {
+                    const int64_t bw = imin(FC_COLS, N - c0), rows = imax(1, FC_BAND_BYTES / (bw * (int64_t)sizeof(REAL)));
+                    for (int64_t t = T - 1; t >= 0; --t) {
+                        const uint8_t *f = fb + t * Ntot + o + c0;
+                        REAL *git = gIT + t * bw;
+                        if (l == L - 1)
+                            for (int64_t n = c0; n < c0 + bw; ++n) rt[n] = t <= am[n] ? gro[n] : (REAL)0;
+                        if (plain) {
+                            anyT[t] = SUF(neuron_grad_spikes)(bw, f, G + c0, gs_in + t * N + c0, theta);
+                            memcpy(git, G + c0, bw * sizeof(REAL));
+                        } else {
+                            anyT[t] = SUF(neuron_grad)(bw, f, G + c0, gs_in + t * N + c0, gc_b + o + c0, gu_b + o + c0,
+                                                       (l == L - 1 ? rt : zeros) + c0, git, theta, cum_v);
+                        }
+                    }
+                    memcpy(cursor, start, (T + 1) * sizeof(int64_t));
+                    for (int64_t r1 = rows; r1 < Nin + rows; r1 += rows)
+                        for (int64_t t = T - 1; t >= 0; --t) {
+                            const REAL *git = gIT + t * bw;
+                            int64_t q = cursor[t];
+                            for (; q < start[t + 1] && lst[q] < r1; ++q) {
+                                const int64_t p = lst[q];
+                                REAL *const gk = gK[l] + p * N + c0;
+                                if (carry) {
+                                    if (anyT[t]) SUF(dot_acc_part)(K[l] + p * N + c0, git, gk, bw, parts + q, tails + q);
+                                } else if (gs) {
+                                    gs[t * Nin + p] = anyT[t] ? SUF(dot_acc)(K[l] + p * N + c0, git, gk, bw) : (REAL)0;
+                                } else if (anyT[t]) {
+                                    SUF(acc)(git, gk, bw);
+                                }
+                            }
+                            cursor[t] = q;
+                        }
+                }
+                if (carry)
+                    for (int64_t t = 0; t < T; ++t)
+                        for (int64_t q = start[t]; q < start[t + 1]; ++q) gs[t * Nin + lst[q]] = SUF(dot_finish)(parts[q], tails[q]);
+            } else {
+                for (int64_t t = T - 1; t >= 0; --t) {
+                    const uint8_t *f = fb + t * Ntot + o;
+                    if (l == L - 1) /* d x_hat / d U_t = 1/s for t <= t_max (straight-through decay) */
+                        for (int64_t n = 0; n < N; ++n) rt[n] = t <= am[n] ? gro[n] : (REAL)0;
+                    const int any = plain ? SUF(neuron_grad_spikes)(N, f, G, gs_in + t * N, theta)
+                                          : SUF(neuron_grad)(N, f, G, gs_in + t * N, gc_b + o, gu_b + o,
+                                                             l == L - 1 ? rt : zeros, gI, theta, cum_v);
+                    SUF(gather)(sp, spike_list(src0 + t * stride, Nin, sp), &g, K[l], plain ? G : gI, gK[l],
+                                gs ? gs + t * Nin : NULL, any);
+                }
             }
             REAL *swap = gs_in; gs_in = gs_out; gs_out = swap;
         }
     }
-    free(G); free(gI); free(gro); free(rt); free(gs_in); free(gs_out); free(zeros); free(sp);
-    return 0;
+    free(G); free(gI); free(gro); free(rt); free(gs_in); free(gs_out); free(zeros); free(sp); free(lst); free(start);
+    free(cursor); free(gIT); free(anyT); free(parts); free(tails);
+    return !ok;
 }

@@ -39,6 +39,21 @@ static int64_t spike_list(const uint8_t *src, int64_t n, int32_t *idx) {
     return m;
 }
 
+/* The input spikes of all T steps of one layer and image, as one list: step t's ascending indices are
+ * lst[start[t] .. start[t + 1]) (lst has room for T n + 16). src(t) = base + t stride. */
+static void spike_lists(const uint8_t *base, int64_t stride, int64_t T, int64_t n, int32_t *lst, int64_t *start) {
+    start[0] = 0;
+    for (int64_t t = 0; t < T; ++t) start[t + 1] = start[t] + spike_list(base + t * stride, n, lst + start[t]);
+}
+
+/* A fully connected layer (one input and output position, k = 1) runs in blocks of FC_COLS neurons,
+ * each over all T steps, and within a block in bands of input rows whose weight rows take about
+ * FC_BAND_BYTES: the weights a spike reads (and, backwards, the gradient rows it writes) are then in L2,
+ * not fetched from L3 once per spike (a 100 x 12,800 layer is 5 MB; its row is 51 KB). */
+#define FC_COLS 256
+#define FC_BAND_BYTES (256 * 1024)
+#define FC_DENSE 8
+
 /* n / d by a multiplication: floor(n ceil(2^40 / d) / 2^40) is exact for n, d < 2^20 (the error term
  * n (ceil(2^40 / d) d - 2^40) / (d 2^40) stays below 1/d); a division beyond. */
 typedef struct { uint64_t m; int64_t d; int fast; } divisor_t;
@@ -59,6 +74,22 @@ static inline geom_t geom_at(const int64_t *g, int64_t l) {
     const int64_t nin = q[0] * q[1] * q[2];
     geom_t r = {q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], divisor(q[0], nin), divisor(q[2], nin)};
     return r;
+}
+
+/* a fully connected layer (one input and one output position) wider than a block */
+static inline int fc_wide(const geom_t *g) {
+    return g->hin * g->win == 1 && g->k == 1 && g->hout * g->wout == 1 && g->cout > FC_COLS;
+}
+
+/* Whether a fully connected layer of more than one block goes in blocks for this image: where its input
+ * fires at least FC_DENSE spikes per step on average (with fewer, the rows a spike reads stay in L2
+ * anyway, and the strided walk over the flags in blocks costs more than it saves). Its input spike lists
+ * (see spike_lists) are then in lst and start. */
+static inline int fc_blocked(const geom_t *g, const uint8_t *src0, int64_t stride, int64_t T, int32_t *lst,
+                             int64_t *start) {
+    if (!fc_wide(g)) return 0;
+    spike_lists(src0, stride, T, g->cin, lst, start);
+    return start[T] >= FC_DENSE * T;
 }
 
 /* the input spike p of layer g as (y, x, c) */
