@@ -9,6 +9,13 @@ materialised: the forward pass stores one flag byte per neuron and step (spiked 
 bound), the backward pass runs the layers from the top, each over time in reverse, keeping only the
 gradients of one layer's spikes for its T steps.
 
+A fully connected layer wider than 256 neurons whose input fires at least 8 spikes a step (the plain SAE's
+``fc2`` once its latent layer bursts) runs differently, with the same sums in the same order: in blocks of
+256 neurons, each over all T steps, band by band of weight rows, so that the rows a spike reads and its
+weight-gradient rows stay in L2 instead of being fetched from L3 once per spike; in the backward pass a
+spike's dot product carries its partial sums from block to block. A layer that gets no direct gradient
+(no loss on its counts or cumulative potential) skips those reads in the backward pass.
+
 The network is a stack of L layers; layer l maps an input grid (H_in, W_in, C_in) of spikes to an output
 grid (H_out, W_out, C_out) of LIF neurons, both stored channels-last. An input spike at (y, x, c) adds
 ``K[c, j, i, :]`` to the currents at (y + j - pad, x + i - pad) for j, i < k, skipping positions outside
