@@ -98,14 +98,14 @@ def test_vae_decoder_input_layer_gets_glorot_init():
 # ---------------------------------------------------------------- kernel == torch reference
 
 
-def _run(model, spikes, x, backend, *, every_layer=True):
-    """Forward, a loss, backward. ``every_layer``: regularise every layer's potential and activity (each
-    layer then has direct gradients); else the read-out and the latent layer only, as SAE-dense does
-    (the other layers take the kernel's path for layers without direct gradients)."""
+def _run(model, spikes, x, backend, *, regularised="every layer"):
+    """Forward, a loss, backward. ``regularised``: "every layer" (potential and activity of every layer),
+    "potential" (every layer's potential, the latent activity: SAE-dense's terms) or "latent" (the latent
+    layer's only): the kernel has a backward path for each kind of layer these leave."""
     model.zero_grad()
     out = model(spikes, backend=backend, record_latent=True)
-    regularised = out.u_final if every_layer else [out.u_final[cs.LATENT]]
-    counted = out.counts if every_layer else []
+    regularised, counted = {"every layer": (out.u_final, out.counts), "potential": (out.u_final, []),
+                            "latent": ([out.u_final[cs.LATENT]], [])}[regularised]
     loss = (sl.reconstruction_loss(out.xhat, x) + 0.3 * sl.potential_l2(regularised, out.T)
             + 0.2 * sl.potential_l1(regularised, out.T) + 0.5 * sl.activity_l1(counted, out.T)
             + 0.7 * sl.activity_l1([out.counts[cs.LATENT]], out.T))
@@ -114,18 +114,19 @@ def _run(model, spikes, x, backend, *, every_layer=True):
 
 
 @needs_kernel
-@pytest.mark.parametrize("bounded,fire_on,cumulative,every_layer", [
-    (True, "gt", "current", True), (False, "ge", "current", True), (True, "gt", "potential", True),
-    (True, "gt", "current", False)])
-def test_kernel_matches_torch_reference(bounded, fire_on, cumulative, every_layer):
+@pytest.mark.parametrize("bounded,fire_on,cumulative,regularised", [
+    (True, "gt", "current", "every layer"), (False, "ge", "current", "every layer"),
+    (True, "gt", "potential", "every layer"), (True, "gt", "current", "potential"),
+    (True, "gt", "current", "latent")])
+def test_kernel_matches_torch_reference(bounded, fire_on, cumulative, regularised):
     """Full-size layers: fc2 (12 -> 12,800) spans 50 blocks of FC_COLS neurons, fc1 (12,800 -> 12) several
     bands of weight rows, so the kernel's blocked fully connected path is compared too."""
     torch.manual_seed(0)
     m = cs.ConvSAE(12, bounded=bounded, fire_on=fire_on, cumulative=cumulative, seed=1).double()
     x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
     spikes = cs.encode(x, 10, generator=torch.Generator().manual_seed(2))
-    a, ga = _run(m, spikes, x, "c", every_layer=every_layer)
-    b, gb = _run(m, spikes, x, "torch", every_layer=every_layer)
+    a, ga = _run(m, spikes, x, "c", regularised=regularised)
+    b, gb = _run(m, spikes, x, "torch", regularised=regularised)
     assert torch.equal(a.latent_spikes, b.latent_spikes)
     for ca, cb in zip(a.counts, b.counts):
         assert torch.equal(ca, cb)
