@@ -48,7 +48,8 @@ def parse_budget(text: str | None) -> float | None:
 def machine() -> dict:
     """The machine of a run, without host or user names (records are published)."""
     import torch
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(), "system": platform.system()}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "system": platform.system()}
 
 
 def _module_name(experiment: str) -> str:

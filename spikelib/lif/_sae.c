@@ -170,6 +170,9 @@ static inline void SUF(lif_update)(int64_t N, REAL *restrict cur, REAL *restrict
     }
 }
 
+/* the weight rows of a band of a blocked layer (see FC_BAND_BYTES), for blocks of bw neurons */
+static inline int64_t SUF(band_rows)(int64_t bw) { return imax(1, FC_BAND_BYTES / (bw * (int64_t)sizeof(REAL))); }
+
 /* What a step leaves besides the flags, for neurons [0, n) of a (block of a) layer: the running maximum
  * of U and its step (best, am; the last layer, else NULL) and the recorded spikes (r, else NULL).
  * MIRROR(lif-readout): keep in lockstep with spikelib/lif/functional.py:max_readout; tested by
@@ -236,27 +239,30 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
             memset(cnt, 0, N * sizeof(REAL));
             if (fc_blocked(&g, src0, stride, T, lst, start)) {
                 for (int64_t c0 = 0; c0 < N; c0 += FC_COLS) {
-                    const int64_t bw = imin(FC_COLS, N - c0), rows = imax(1, FC_BAND_BYTES / (bw * (int64_t)sizeof(REAL)));
+                    const int64_t bw = imin(FC_COLS, N - c0), rows = SUF(band_rows)(bw);
                     memcpy(cursor, start, (T + 1) * sizeof(int64_t));
                     for (int64_t r1 = rows; r1 < Nin + rows; r1 += rows)
                         for (int64_t t = 0; t < T; ++t) {
                             int64_t q = cursor[t];
-                            for (; q < start[t + 1] && lst[q] < r1; ++q) SUF(add)(curT + t * bw, K[l] + lst[q] * N + c0, bw);
+                            for (; q < start[t + 1] && lst[q] < r1; ++q)
+                                SUF(add)(curT + t * bw, K[l] + lst[q] * N + c0, bw);
                             cursor[t] = q;
                         }
                     for (int64_t t = 0; t < T; ++t) {
                         uint8_t *f = fb + t * Ntot + o + c0;
-                        SUF(lif_update)(bw, curT + t * bw, u + c0, U + c0, cnt + c0, f, alpha, theta, fire_gt, has_lower,
-                                        lower, decay, cum_v);
+                        SUF(lif_update)(bw, curT + t * bw, u + c0, U + c0, cnt + c0, f, alpha, theta, fire_gt,
+                                        has_lower, lower, decay, cum_v);
                         SUF(step_outputs)(bw, t, U + c0, l == L - 1 ? best + c0 : NULL, l == L - 1 ? am + c0 : NULL, f,
                                           r0 ? r0 + t * N + c0 : NULL);
                     }
                 }
                 continue;
             }
+            const int listed = fc_wide(&g); /* fc_blocked has listed its input spikes in lst, start */
             for (int64_t t = 0; t < T; ++t) {
                 uint8_t *f = fb + t * Ntot + o;
-                SUF(scatter)(sp, spike_list(src0 + t * stride, Nin, sp), &g, K[l], cur);
+                if (listed) SUF(scatter)(lst + start[t], start[t + 1] - start[t], &g, K[l], cur);
+                else SUF(scatter)(sp, spike_list(src0 + t * stride, Nin, sp), &g, K[l], cur);
                 SUF(lif_update)(N, cur, u, U, cnt, f, alpha, theta, fire_gt, has_lower, lower, decay, cum_v);
                 SUF(step_outputs)(N, t, U, l == L - 1 ? best : NULL, am, f, r0 ? r0 + t * N : NULL);
             }
@@ -396,7 +402,7 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                     memset(tails, 0, start[T] * sizeof(REAL));
                 }
                 for (int64_t c0 = 0; c0 < N; c0 += FC_COLS) {
-                    const int64_t bw = imin(FC_COLS, N - c0), rows = imax(1, FC_BAND_BYTES / (bw * (int64_t)sizeof(REAL)));
+                    const int64_t bw = imin(FC_COLS, N - c0), rows = SUF(band_rows)(bw);
                     for (int64_t t = T - 1; t >= 0; --t) {
                         const uint8_t *f = fb + t * Ntot + o + c0;
                         REAL *git = gIT + t * bw;
@@ -419,7 +425,8 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                                 const int64_t p = lst[q];
                                 REAL *const gk = gK[l] + p * N + c0;
                                 if (carry) {
-                                    if (anyT[t]) SUF(dot_acc_part)(K[l] + p * N + c0, git, gk, bw, parts + q, tails + q);
+                                    if (anyT[t])
+                                        SUF(dot_acc_part)(K[l] + p * N + c0, git, gk, bw, parts + q, tails + q);
                                 } else if (gs) {
                                     gs[t * Nin + p] = anyT[t] ? SUF(dot_acc)(K[l] + p * N + c0, git, gk, bw) : (REAL)0;
                                 } else if (anyT[t]) {
@@ -431,8 +438,10 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                 }
                 if (carry)
                     for (int64_t t = 0; t < T; ++t)
-                        for (int64_t q = start[t]; q < start[t + 1]; ++q) gs[t * Nin + lst[q]] = SUF(dot_finish)(parts[q], tails[q]);
+                        for (int64_t q = start[t]; q < start[t + 1]; ++q)
+                            gs[t * Nin + lst[q]] = SUF(dot_finish)(parts[q], tails[q]);
             } else {
+                const int listed = fc_wide(&g); /* fc_blocked has listed its input spikes in lst, start */
                 for (int64_t t = T - 1; t >= 0; --t) {
                     const uint8_t *f = fb + t * Ntot + o;
                     if (l == L - 1) /* d x_hat / d U_t = 1/s for t <= t_max (straight-through decay) */
@@ -440,7 +449,8 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                     const int any = plain ? SUF(neuron_grad_spikes)(N, f, G, gs_in + t * N, theta)
                                           : SUF(neuron_grad)(N, f, G, gs_in + t * N, gc_b + o, gu_b + o,
                                                              l == L - 1 ? rt : zeros, gI, theta, cum_v);
-                    SUF(gather)(sp, spike_list(src0 + t * stride, Nin, sp), &g, K[l], plain ? G : gI, gK[l],
+                    const int64_t ns = listed ? start[t + 1] - start[t] : spike_list(src0 + t * stride, Nin, sp);
+                    SUF(gather)(listed ? lst + start[t] : sp, ns, &g, K[l], plain ? G : gI, gK[l],
                                 gs ? gs + t * Nin : NULL, any);
                 }
             }
