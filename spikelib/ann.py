@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikelib.backend import check_backend, resolve_backend
+from spikelib.backend import check_backend, resolve_backend, subnormals_flushed
 from spikelib.fitting import (Checkpoint, EpochProgress, FitResult, derive_seed, fingerprint, load_training,
                               save_training)
 
@@ -410,6 +410,7 @@ def _per_example_mse(out: torch.Tensor, target: torch.Tensor, idx: torch.Tensor)
     return ((out - target.to(out.dtype)) ** 2).mean(dim=-1)
 
 
+@subnormals_flushed()
 def fit_ann(
     model: nn.Module,
     train,

@@ -16,11 +16,13 @@ overrides ``"auto"`` only: an explicit argument always wins. The switches of ear
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from typing import Any
 
 import torch
+
 
 #: The accepted values of every ``backend`` argument.
 BACKENDS: tuple[str, ...] = ("auto", "c", "torch")
@@ -108,3 +110,43 @@ def _c_unusable(kernel: Any, device: Any, dtype: torch.dtype | None) -> str | No
     if kernel.library() is None:
         return f"the {kernel.what} could not be built ({kernel.failed}); install a C compiler"
     return None
+
+
+# ------------------------------------------------------------------------------------- subnormal floats
+
+_DBL_MIN = 2.2250738585072014e-308  # the smallest normal double: half of it is subnormal, or 0 when flushed
+
+
+def subnormals_are_flushed() -> bool:
+    """Whether this thread flushes subnormal floats to zero now (x86 MXCSR FTZ, as Python's own float
+    arithmetic sees it)."""
+    return _DBL_MIN * 0.5 == 0.0
+
+
+class subnormals_flushed(contextlib.ContextDecorator):
+    """Flush subnormal floats (|x| < 1.2e-38 in float32) to zero in this thread's torch CPU operations for
+    the duration, then restore the thread's previous mode; usable as a decorator. spikelib's ``fit``
+    functions and experiment runners run under it, and the C kernels do the same for their own calls
+    (``spikelib/_kernel.h``: FLUSH_SUBNORMALS), so both paths round alike.
+
+    Why: on Intel CPUs each operation that meets a subnormal takes a microcode assist of ~100+ cycles, and
+    training makes them by the million (sigma'(V - theta) of a hyperpolarised neuron, Adam moments of
+    silent weights). Roy's audiocoder trained 2.6x faster under it on an Intel Xeon (12.6 vs 44.9 s for an
+    epoch of the quick audiocoder, one thread), its test MSE equal to the last digit. The mode is per
+    thread: torch's worker threads keep the mode they started with, so with several torch threads part of
+    a product may still meet subnormals (slower, never different in a way these models can see)."""
+
+    def _recreate_cm(self):
+        return type(self)()  # a fresh instance per decorated call: the saved mode is per entry
+
+    def __enter__(self):
+        self._saved = subnormals_are_flushed()
+        if not self._saved:
+            torch.set_flush_denormal(True)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if not self._saved:
+            torch.set_flush_denormal(False)
+        return False
+

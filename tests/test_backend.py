@@ -89,3 +89,53 @@ def test_the_real_scan_kernel_follows_the_environment(monkeypatch):
     assert _cscan.available()
     monkeypatch.setenv("SPIKELIB_BACKEND", "torch")
     assert not _cscan.available()
+
+
+# ------------------------------------------------------------------------------------- subnormal floats
+
+TINY32 = 1e-40  # a float32 subnormal (float32's smallest normal is 1.2e-38)
+
+
+def test_subnormals_are_flushed_inside_and_restored_after():
+    assert not B.subnormals_are_flushed()  # IEEE gradual underflow is the process default
+    x = torch.tensor([1e-30], dtype=torch.float32)
+    assert (x * 1e-10).item() > 0.0
+    with B.subnormals_flushed():
+        assert B.subnormals_are_flushed()
+        assert (x * 1e-10).item() == 0.0  # the subnormal result is flushed
+        assert (torch.tensor([TINY32]) * 1.0).item() == 0.0
+        with B.subnormals_flushed():  # nested: the inner exit keeps the outer mode
+            pass
+        assert B.subnormals_are_flushed()
+    assert not B.subnormals_are_flushed()
+    assert (x * 1e-10).item() > 0.0
+
+
+def test_subnormals_flushed_as_a_decorator_restores_on_errors_and_recursion():
+    @B.subnormals_flushed()
+    def depth(n):
+        assert B.subnormals_are_flushed()
+        if n == 0:
+            raise RuntimeError("bottom")
+        return depth(n - 1)
+
+    with pytest.raises(RuntimeError, match="bottom"):
+        depth(3)
+    assert not B.subnormals_are_flushed()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_c_kernels_flush_subnormals_and_restore_the_callers_mode(dtype):
+    """W0(z) = z for tiny z: a C call sees a subnormal z as 0 (FLUSH_SUBNORMALS, spikelib/_kernel.h), and
+    the calling thread's mode is what it was, whichever it was."""
+    if _cscan.library() is None:
+        pytest.skip(f"no C kernel here: {_cscan.KERNEL.failed}")
+    tiny = TINY32 if dtype == torch.float32 else 1e-310
+    z = torch.tensor([tiny, 1e-3, 0.0], dtype=dtype)
+    w = _cscan.lambertw0(z)
+    assert w[0].item() == 0.0 and w[1].item() == pytest.approx(1e-3 - 1e-6, rel=1e-5) and w[2].item() == 0.0
+    assert not B.subnormals_are_flushed()
+    with B.subnormals_flushed():
+        assert _cscan.lambertw0(z)[0].item() == 0.0
+        assert B.subnormals_are_flushed()
+    assert not B.subnormals_are_flushed()

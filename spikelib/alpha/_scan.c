@@ -19,6 +19,7 @@
  * MIRROR(alpha-crossing): keep in lockstep with spikelib/alpha/functional.py:_forward_core (the prefix
  * test); tested by tests/test_alpha_cscan.py::test_c_kernel_matches_torch_path_on_random_batches */
 void SUF(alpha_forward)(const AlphaForwardArgs *args) {
+    FLUSH_SUBNORMALS();
     const int64_t n0 = args->n0, n1 = args->n1, K = args->K, J = args->J;
     const REAL *t_s = args->t_s, *w = args->w;
     const int64_t *order = args->order;
@@ -84,6 +85,7 @@ void SUF(alpha_forward)(const AlphaForwardArgs *args) {
  * MIRROR(alpha-gradients): keep in lockstep with spikelib/alpha/functional.py:_backward_core (eqs. 4-5);
  * tested by tests/test_alpha_cscan.py::test_c_kernel_matches_torch_path_on_random_batches */
 void SUF(alpha_backward)(const AlphaBackwardArgs *args) {
+    FLUSH_SUBNORMALS();
     const int64_t n0 = args->n0, n1 = args->n1, K = args->K, J = args->J, n_in = args->n_in;
     const REAL *t_s = args->t_s, *w = args->w, *ref = args->ref, *t_out = args->t_out;
     const REAL *inv_denom = args->inv_denom, *g = args->g;

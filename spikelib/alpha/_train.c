@@ -63,6 +63,7 @@ static REAL SUF(lambertw0)(REAL z) {
 
 /* w[i] = W0(z[i]), the entry point of the lockstep test. */
 void SUF(alpha_lambertw0)(const AlphaLambertWArgs *args) {
+    FLUSH_SUBNORMALS();
     const REAL *z = args->z;
     REAL *w = args->w;
     for (int64_t i = 0; i < args->n; ++i) w[i] = SUF(lambertw0)(z[i]);
@@ -332,6 +333,7 @@ static void SUF(epoch_run)(SUF(Worker) *wk) {
 }
 
 static void *SUF(epoch_thread)(void *arg) {
+    FLUSH_SUBNORMALS();
     SUF(Worker) *wk = arg;
     SUF(Epoch) *ep = wk->ep;
     pthread_mutex_lock(&ep->bar.mu);  /* wait until the main thread knows how many threads started */
@@ -350,6 +352,7 @@ static void *SUF(epoch_thread)(void *arg) {
  * the update is split over the same threads.
  * stats[0] += summed loss, stats[1] += correct, stats[2] += contributing. Returns 0, or -1 if out of memory. */
 int SUF(alpha_train_epoch)(const AlphaTrainArgs *args) {
+    FLUSH_SUBNORMALS();
     const int64_t L = args->L, P = args->P, n_groups = args->n_groups, batch = args->batch;
     const int64_t *sizes = args->sizes, *w_off = args->w_off, *group_off = args->group_off;
     const int64_t *group_len = args->group_len;

@@ -38,7 +38,7 @@ from spikelib.alpha import _cscan
 from spikelib.alpha.losses import autoencoder_loss
 from spikelib.alpha.modules import AlphaNetwork
 from spikelib.alpha.training import AlphaAdam, Hyperparameters, c_epoch_numerics, make_optimizer, use_c_backend
-from spikelib.backend import from_engine
+from spikelib.backend import from_engine, subnormals_flushed
 from spikelib.fitting import (Checkpoint, EpochProgress, FitResult, clone_state, fingerprint, load_training,
                               save_training)
 
@@ -152,6 +152,7 @@ def evaluate_autoencoder(net: AlphaNetwork, x: torch.Tensor, target: torch.Tenso
 
 
 
+@subnormals_flushed()
 def fit_autoencoder(
     net: AlphaNetwork,
     train: tuple[torch.Tensor, torch.Tensor],

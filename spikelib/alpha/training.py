@@ -25,7 +25,7 @@ from spikelib.alpha import _cscan
 from spikelib.alpha import functional as _functional
 from spikelib.alpha.losses import classification_loss, predict
 from spikelib.alpha.modules import AlphaNetwork
-from spikelib.backend import BACKENDS, from_engine, resolve_backend
+from spikelib.backend import BACKENDS, from_engine, resolve_backend, subnormals_flushed
 from spikelib.fitting import (Checkpoint, EpochProgress, FitResult, clone_state, fingerprint, load_training,
                               save_training)
 
@@ -250,6 +250,7 @@ def evaluate(net: AlphaNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: in
     return {"accuracy": correct / n, "loss": loss / n, "n": len(x)}
 
 
+@subnormals_flushed()
 def fit(
     net: AlphaNetwork,
     train: tuple[torch.Tensor, torch.Tensor],

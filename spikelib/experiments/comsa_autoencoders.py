@@ -43,6 +43,7 @@ from spikelib.alpha.autoencoder import (N_PIXELS, AutoencoderHyperparameters, _a
 from spikelib.encoding import add_time_noise, latency as latency_code
 from spikelib.reporting import find_record
 from spikelib.scales import settings
+from spikelib.backend import subnormals_flushed
 
 #: Where the authors' 75 hyperparameter sets live, relative to the shared folder.
 HYPERPARAMETERS_CSV = "reference/comsa2021-autoencoder-hyperparameters.csv"
@@ -352,6 +353,7 @@ def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
             np.savez_compressed(f, **arrays)
 
 
+@subnormals_flushed()
 def train_autoencoder_config(
     config: Mapping,
     *,

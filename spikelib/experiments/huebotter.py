@@ -37,6 +37,7 @@ from spikelib.lif.sae_losses import reconstruction_loss
 from spikelib.lif.sae_metrics import DISTANCES  # noqa: F401  (Table 8's distances, for the chapter)
 from spikelib.lif.sae_training import fit, make_model, make_optimizer, run_model, train_step
 from spikelib.scales import settings as scale_settings
+from spikelib.backend import subnormals_flushed
 
 #: The chapter's name in :mod:`spikelib.scales` and its results record.
 CHAPTER = "regularised_sae"
@@ -185,6 +186,7 @@ AXIS_MODELS: dict[str, tuple[str, ...]] = {
 # ---------------------------------------------------------------- runs
 
 
+@subnormals_flushed()
 def train_sae_config(config: Mapping[str, Any], *, scale: str, device: str = "cpu", seed: int = 0,
                      checkpoint: str | Path | None = None) -> dict[str, Any]:
     """Train and validate one configuration; JSON-able results (for :func:`spikelib.sweep.run_sweep`).

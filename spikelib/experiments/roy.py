@@ -34,6 +34,7 @@ from spikelib.lif.losses import zscored_mse
 from spikelib.lif.roy import RoyConfig, TwoLayerLIF, ae_snn, as_rates, evaluate_autoencoder, fit
 from spikelib.reporting import find_record, markdown_table
 from spikelib.sweep import config_key
+from spikelib.backend import subnormals_flushed
 
 #: Table 1's rows and models as the results record names them ("ann": the AE-/AC-ANN trained by SGD).
 TABLE1_ROWS = ("mnist_196", "fmnist_512", "fmnist_1024", "audio_a", "audio_b")
@@ -110,6 +111,7 @@ def spike_backprop_configs(s: Mapping, seed: int = 0) -> tuple[list[dict], list[
     return stage1, stage2
 
 
+@subnormals_flushed()
 def run_spike_backprop_config(config: Mapping, *, scale: str | None = None, device: str = "cpu",
                               checkpoint: str | Path | None = None) -> dict:
     """One configuration of :func:`spike_backprop_configs`: train, evaluate, return JSON-able results.

@@ -192,6 +192,7 @@ static inline void SUF(step_outputs)(int64_t n, int64_t t, const REAL *U, REAL *
  * zero on entry and left zero by lif_update), band by band of weight rows, then its neurons over time.
  * Each current is the same sum in the same order (the spikes of a step in ascending index) either way. */
 int SUF(sae_forward)(const SaeForwardArgs *args) {
+    FLUSH_SUBNORMALS();
     const int64_t b0 = args->b0, b1 = args->b1, T = args->T, L = args->L, *geom = args->geom, *off = args->off;
     const int64_t fire_gt = args->fire_gt, has_lower = args->has_lower, cum_v = args->cum_v;
     const int64_t rec_layer = args->rec_layer;
@@ -332,6 +333,7 @@ static inline int SUF(all_zero)(const REAL *x, int64_t n) {
  * gs_out receives those of the layer below. Both start zeroed and then only ever hold finite values, so
  * the masked products in neuron_grad never see garbage. */
 int SUF(sae_backward)(const SaeBackwardArgs *args) {
+    FLUSH_SUBNORMALS();
     const int64_t b0 = args->b0, b1 = args->b1, T = args->T, L = args->L, *geom = args->geom, *off = args->off;
     const int64_t cum_v = args->cum_v;
     const REAL *const *K = (const REAL *const *)args->K;

@@ -58,7 +58,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikelib.backend import resolve_backend
+from spikelib.backend import resolve_backend, subnormals_flushed
 from spikelib.encoding import poisson
 from spikelib.fitting import Checkpoint, EpochProgress, FitResult, derive_seed, fingerprint
 from spikelib.lif.functional import roy_neuron
@@ -331,6 +331,7 @@ def _split_train(train, targets):
     return as_rates(train), None if targets is None else torch.as_tensor(targets)
 
 
+@subnormals_flushed()
 def fit(
     net: TwoLayerLIF,
     train,

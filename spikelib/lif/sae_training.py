@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikelib.backend import check_backend
+from spikelib.backend import check_backend, subnormals_flushed
 from spikelib.fitting import Checkpoint, EpochProgress, FitResult, fingerprint
 from spikelib.lif.conv_sae import LATENT, ConvSAE, ConvVAE, SAEOutput, add_noise, build_model, encode
 from spikelib.lif.sae_losses import loss_terms, reconstruction_loss
@@ -186,6 +186,7 @@ def represent(model: nn.Module, x: torch.Tensor, config: Mapping[str, Any], *, s
     return rep.cpu().numpy()
 
 
+@subnormals_flushed()
 def fit(model: nn.Module, train: torch.Tensor, val: tuple[torch.Tensor, torch.Tensor] | None = None,
         config: Mapping[str, Any] | None = None, *, epochs: int | None = None, seed: int = 0,
         checkpoint: str | Path | None = None, backend: str = "auto", on_epoch: Callable[[dict], None] | None = None,
