@@ -26,6 +26,7 @@ import torch
 
 from spikelib import data
 from spikelib.about import cpu_model
+from spikelib.backend import subnormals_flushed
 from spikelib.experiments import huebotter as hb
 from spikelib.lif import conv_sae as cs
 from spikelib.lif import sae_training as st
@@ -43,7 +44,8 @@ def time_steps(T: int, args, x: torch.Tensor) -> dict:
     for i in range(args.repeats + 1):
         sync()
         t0, c0 = time.perf_counter(), time.process_time()
-        st.train_step(model, opt, x, cfg, gen, backend=args.backend)
+        with subnormals_flushed():  # as sae_training.fit runs its steps
+            st.train_step(model, opt, x, cfg, gen, backend=args.backend)
         sync()
         if i:  # the first step builds/loads the kernel and warms the allocator
             wall.append(time.perf_counter() - t0)

@@ -32,6 +32,7 @@ order, W1 within ~1e-6 (quick size, one 10-step batch) and W2 the same. ``--row-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -47,6 +48,7 @@ import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 from spikelib.about import cpu_model
+from spikelib.backend import subnormals_flushed
 from spikelib.lif import roy
 from spikelib.lif.audiocoder import AUDIO_RATE, AUDIOCODER_CONFIG, audiocoder_snn
 from spikelib.lif.losses import roy_error
@@ -109,6 +111,8 @@ def main(argv=None) -> int:
     p.add_argument("--row-major", action="store_true",
                    help="W1 stored (n_hidden, n_in) row-major as before input_major (tiles copied into W1)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-subnormals", action="store_true",
+                   help="IEEE gradual underflow instead of flushing subnormals to zero as spikelib's fit does")
     p.add_argument("--only-reference", help=argparse.SUPPRESS)  # the child of --reference: where to save its weights
     args = p.parse_args(argv)
     ref = None
@@ -150,8 +154,9 @@ def main(argv=None) -> int:
 
     def batch() -> float:
         t0, c0 = time.perf_counter(), time.process_time()
-        roy.online_batch(net, spikes, target, lr=cfg.lr, trace=cfg.trace, weight_decay=cfg.weight_decay, adam=adam,
-                         sparse_input=sparse_input)
+        with contextlib.nullcontext() if args.keep_subnormals else subnormals_flushed():  # as roy.fit runs
+            roy.online_batch(net, spikes, target, lr=cfg.lr, trace=cfg.trace, weight_decay=cfg.weight_decay,
+                             adam=adam, sparse_input=sparse_input)
         cpu.append((time.process_time() - c0) / T)
         return (time.perf_counter() - t0) / T
 
@@ -183,6 +188,7 @@ def main(argv=None) -> int:
         "threads": torch.get_num_threads(),
         "w1_input_major": net.encoder.weight.T.is_contiguous(),
         "sparse_forward": sparse,
+        "subnormals_flushed": not args.keep_subnormals,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "dtype": args.dtype,

@@ -53,7 +53,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # 20 epochs with Table 1's values (the paper: 1000; the kept paper-protocol run passes 97 % test in its
     # 7th epoch and then wavers between 95 and 97.4 % while the training accuracy climbs) and 10 with the
     # README's, 2 per MLP; the C training epoch trains ~13,000 examples/s at batch 5 and ~18,000 at batch 32
-    # on 2 idle cores (benchmarks/alpha_mnist.py). Cost at quick: see the README's chapter table.
+    # on 2 idle cores (benchmarks/alpha_mnist.py; the AMD host; an Intel Xeon host 6,800 and 11,000 with
+    # subnormals flushed, 3,240 at batch 5 before). Cost at quick: see the README's chapter table.
     "alpha_mnist_training": {
         "smoke": {"n_train": 300, "n_test": 200, "epochs_readme": 1, "n_train_table1": 100,
                   "epochs_table1": 1, "mlp_epochs": 1, "mlp_runs": 1, "mlp_batch_sizes": [32],
@@ -299,6 +300,11 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # With the audiocoders at T = 60 for 6 epochs (2026-12-05, 1 thread, load 2-5 on the 2 cores): 765 s
     # wall, 417 s CPU for the whole notebook; AE-SNNs 175 s, AE-ANNs 21 s, AC-SNNs 539 s (66-101 s each),
     # AC-ANNs 17 s of recorded wall time. Table 1: A 0.431, B 0.806, MNIST 0.390, FMNIST-512 0.214.
+    # Fresh clone on an Intel Xeon host (2026-12-07, configurations two at a time on one thread each, subnormals
+    # flushed): 412 s for the page, an AC-SNN epoch 12.4 s (45 s with IEEE subnormals: the surrogate of
+    # hyperpolarised hidden neurons fed them into every weight-gradient product). Table 1: A 0.444, B 0.848
+    # (its test MSE wanders between 0.79 and 0.89 from epoch to epoch over 12 epochs), MNIST 0.389,
+    # FMNIST-512 0.183, FMNIST-1024 0.201.
     "spike_backprop": {
         "smoke": {
             "mnist": {"n_train": 400, "n_test": 200, "n_hidden": 196, "n_steps": 5, "rate_scale": 0.3, "lr": 5e-4,

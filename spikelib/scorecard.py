@@ -139,9 +139,12 @@ def row_rule(entry: Mapping, scale: str | None) -> str:
 # ---------------------------------------------------------------- key paths
 
 def resolve(results: Any, key: str) -> Any:
-    """The value at ``key`` (see the module docstring) in a record's ``results``; KeyError if absent."""
+    """The value at ``key`` (see the module docstring) in a record's ``results``; KeyError if absent. None
+    where the record holds null at ``key`` or on the way to it (a part its scale does not compute)."""
     node = results
     for kind, arg in _parse_key(key):
+        if node is None:
+            return None
         if kind == "key":
             if not isinstance(node, Mapping) or arg not in node:
                 raise KeyError(f"{key}: no {arg!r}")
@@ -296,7 +299,8 @@ def evaluate(entry: Mapping, records: Mapping[str, Mapping], *,
         return Row(**base, build_value=None, tolerance="", status=MISSING, detail=str(err).strip("'\""))
     if raw is None:  # the record holds the quantity but this scale computes nothing for it (e.g. too few runs)
         return Row(**base, build_value=None, tolerance="", status=NOT_RUN,
-                   detail=f"{entry['key']} is null in the record: not computed at scale {scale}")
+                   detail=f"{entry['key']} is null in the record (or a part on its way): not computed at scale "
+                          f"{scale}")
     value = _number(raw)
     if value is None or math.isnan(value):
         return Row(**base, build_value=None, tolerance="", status=MISSING,

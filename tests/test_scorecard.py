@@ -337,7 +337,12 @@ def test_statuses():
         assert sc.evaluate(e, {"rec": record(bad)}).status == MISSING, bad
     # null: the record says its scale computes nothing there (e.g. a correlation over fewer than 3 runs)
     row = sc.evaluate(e, {"rec": record({"acc": None})})
-    assert row.status == NOT_RUN and row.detail == "acc is null in the record: not computed at scale quick"
+    assert row.status == NOT_RUN and row.detail == ("acc is null in the record (or a part on its way): not "
+                                                    "computed at scale quick")
+    # null on the way (a search a scale does not run): not run, not a record missing a value
+    deep = entry(key="searches.table4[key=lr,value=0.001].lrec")
+    assert sc.evaluate(deep, {"rec": record({"searches": {"table4": None}})}).status == NOT_RUN
+    assert sc.evaluate(deep, {"rec": record({"searches": {}})}).status == MISSING
     assert sc.evaluate(e, {"rec": record({"acc": float("inf")})}).status == NOT_MET
     assert sc.evaluate(entry(tolerance={"quick": {"abs": 0}}), {"rec": record({"acc": 97.4})}).status == MET
 
