@@ -509,3 +509,22 @@ def test_sparse_forward_online_batch_matches_the_dense_one_in_float64():
     assert spiked > 0  # the hidden layer fires: the comparison covers delta1 and W2
     for a, b in zip(nets[0].parameters(), nets[1].parameters()):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_fit_flushes_subnormals_while_it_trains_and_restores_after():
+    """Training runs under spikelib.backend.subnormals_flushed (on Intel CPUs a subnormal costs a microcode
+    assist per operation); the caller's IEEE mode is back afterwards."""
+    from spikelib.backend import subnormals_are_flushed
+
+    seen = []
+
+    def evaluate(net):
+        seen.append(subnormals_are_flushed())
+        return {}
+
+    data = _bars(40, 2)
+    cfg = roy.RoyConfig(n_steps=5, lr=5e-4, batch_size=20, epochs=1)
+    assert not subnormals_are_flushed()
+    _fit_bars(data, cfg, evaluate=evaluate, eval_every=1)
+    assert seen and all(seen)
+    assert not subnormals_are_flushed()
