@@ -521,3 +521,16 @@ def test_every_page_cites_its_paper_and_the_references_hold_looked_up_identifier
     config = yaml.safe_load((root / "book" / "_config.yml").read_text(encoding="utf-8"))
     assert config["bibtex_bibfiles"] == ["references.bib"]
     assert "{bibliography}" in (root / "book" / "references.md").read_text(encoding="utf-8")
+
+
+def test_kernel_env_keeps_freed_memory_in_glibcs_heap_unless_set(tmp_path, monkeypatch):
+    """The notebook kernels (and the sweep workers they start) get glibc's heap settings, which stop a
+    per-step allocation from faulting its pages in again; a value the user set is kept."""
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    env = pipeline.kernel_env(tmp_path, 1)
+    assert env["MALLOC_MMAP_THRESHOLD_"] == env["MALLOC_TRIM_THRESHOLD_"] == str(pipeline.GLIBC_HEAP_KEEP_BYTES)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    env = pipeline.kernel_env(tmp_path, 1)
+    assert env["MALLOC_TRIM_THRESHOLD_"] == "131072"
+    assert env["MALLOC_MMAP_THRESHOLD_"] == str(pipeline.GLIBC_HEAP_KEEP_BYTES)
