@@ -12,6 +12,9 @@
 :func:`resolve_backend` is the one place that decides. The environment variable ``SPIKELIB_BACKEND``
 overrides ``"auto"`` only: an explicit argument always wins. The switches of earlier versions
 (``SPIKELIB_CSCAN=0``, ``SPIKELIB_SAE_KERNEL=0``, ``engine=``, ``backend="kernel"``) still work and warn.
+
+On the CPU, spikelib trains with subnormal floats flushed to zero (:class:`subnormals_flushed`; the
+C kernels set the same mode for each call): on Intel CPUs they cost a microcode assist each.
 """
 
 from __future__ import annotations
@@ -131,10 +134,10 @@ class subnormals_flushed(contextlib.ContextDecorator):
 
     Why: on Intel CPUs each operation that meets a subnormal takes a microcode assist of ~100+ cycles, and
     training makes them by the million (sigma'(V - theta) of a hyperpolarised neuron, Adam moments of
-    silent weights). Roy's audiocoder trained 2.6x faster under it on an Intel Xeon (12.6 vs 44.9 s for an
-    epoch of the quick audiocoder, one thread), its test MSE equal to the last digit. The mode is per
-    thread: torch's worker threads keep the mode they started with, so with several torch threads part of
-    a product may still meet subnormals (slower, never different in a way these models can see)."""
+    silent weights). An epoch of the quick audiocoder of Roy et al. took 12.6 instead of 44.9 s on one
+    thread of an Intel Xeon (10.5 instead of 26.2 s on two), its test MSE equal to the last digit. The mode
+    is per thread: torch's worker threads keep the mode they started with, so with several torch threads
+    part of a product may still meet subnormals there (slower, and rounded as IEEE says)."""
 
     def _recreate_cm(self):
         return type(self)()  # a fresh instance per decorated call: the saved mode is per entry
