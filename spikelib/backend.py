@@ -26,7 +26,6 @@ from typing import Any
 
 import torch
 
-
 #: The accepted values of every ``backend`` argument.
 BACKENDS: tuple[str, ...] = ("auto", "c", "torch")
 #: The environment variable that sets what ``"auto"`` means.

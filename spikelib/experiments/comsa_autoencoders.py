@@ -40,10 +40,10 @@ from spikelib._io import atomic_path
 from spikelib.alpha.autoencoder import (N_PIXELS, AutoencoderHyperparameters, _as_reconstruction, embed,
                                         embedding_features, evaluate_autoencoder, fit_autoencoder, reconstruct,
                                         snn_parameter_count)
+from spikelib.backend import subnormals_flushed
 from spikelib.encoding import add_time_noise, latency as latency_code
 from spikelib.reporting import find_record
 from spikelib.scales import settings
-from spikelib.backend import subnormals_flushed
 
 #: Where the authors' 75 hyperparameter sets live, relative to the shared folder.
 HYPERPARAMETERS_CSV = "reference/comsa2021-autoencoder-hyperparameters.csv"

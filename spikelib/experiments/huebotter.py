@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from spikelib import data, papers
+from spikelib.backend import subnormals_flushed
 from spikelib.fitting import Checkpoint
 from spikelib.lif import sae_training
 from spikelib.lif.conv_sae import LAYERS, ConvSAE, as_images, build_model, encode, n_parameters
@@ -37,7 +38,6 @@ from spikelib.lif.sae_losses import reconstruction_loss
 from spikelib.lif.sae_metrics import DISTANCES  # noqa: F401  (Table 8's distances, for the chapter)
 from spikelib.lif.sae_training import fit, make_model, make_optimizer, run_model, train_step
 from spikelib.scales import settings as scale_settings
-from spikelib.backend import subnormals_flushed
 
 #: The chapter's name in :mod:`spikelib.scales` and its results record.
 CHAPTER = "regularised_sae"

@@ -28,13 +28,13 @@ from torch import nn
 from spikelib import data, papers
 from spikelib._io import atomic_path
 from spikelib.ann import ANNConfig, DenseAutoencoder, fit_ann
+from spikelib.backend import subnormals_flushed
 from spikelib.experiments import roy_audio
 from spikelib.fitting import FitResult
 from spikelib.lif.losses import zscored_mse
 from spikelib.lif.roy import RoyConfig, TwoLayerLIF, ae_snn, as_rates, evaluate_autoencoder, fit
 from spikelib.reporting import find_record, markdown_table
 from spikelib.sweep import config_key
-from spikelib.backend import subnormals_flushed
 
 #: Table 1's rows and models as the results record names them ("ann": the AE-/AC-ANN trained by SGD).
 TABLE1_ROWS = ("mnist_196", "fmnist_512", "fmnist_1024", "audio_a", "audio_b")

@@ -262,8 +262,9 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
             const int listed = fc_wide(&g); /* fc_blocked has listed its input spikes in lst, start */
             for (int64_t t = 0; t < T; ++t) {
                 uint8_t *f = fb + t * Ntot + o;
-                if (listed) SUF(scatter)(lst + start[t], start[t + 1] - start[t], &g, K[l], cur);
-                else SUF(scatter)(sp, spike_list(src0 + t * stride, Nin, sp), &g, K[l], cur);
+                const int32_t *idx;
+                const int64_t ns = step_spikes(listed, lst, start, t, src0 + t * stride, Nin, sp, &idx);
+                SUF(scatter)(idx, ns, &g, K[l], cur);
                 SUF(lif_update)(N, cur, u, U, cnt, f, alpha, theta, fire_gt, has_lower, lower, decay, cum_v);
                 SUF(step_outputs)(N, t, U, l == L - 1 ? best : NULL, am, f, r0 ? r0 + t * N : NULL);
             }
@@ -451,8 +452,9 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                     const int any = plain ? SUF(neuron_grad_spikes)(N, f, G, gs_in + t * N, theta)
                                           : SUF(neuron_grad)(N, f, G, gs_in + t * N, gc_b + o, gu_b + o,
                                                              l == L - 1 ? rt : zeros, gI, theta, cum_v);
-                    const int64_t ns = listed ? start[t + 1] - start[t] : spike_list(src0 + t * stride, Nin, sp);
-                    SUF(gather)(listed ? lst + start[t] : sp, ns, &g, K[l], plain ? G : gI, gK[l],
+                    const int32_t *idx;
+                    const int64_t ns = step_spikes(listed, lst, start, t, src0 + t * stride, Nin, sp, &idx);
+                    SUF(gather)(idx, ns, &g, K[l], plain ? G : gI, gK[l],
                                 gs ? gs + t * Nin : NULL, any);
                 }
             }

@@ -81,6 +81,18 @@ static inline int fc_wide(const geom_t *g) {
     return g->hin * g->win == 1 && g->k == 1 && g->hout * g->wout == 1 && g->cout > FC_COLS;
 }
 
+/* Step t's input spikes: the lists fc_blocked made (listed: lst, start), else spike_list of src into sp.
+ * Returns their count and points *idx at them. */
+static inline int64_t step_spikes(int listed, const int32_t *lst, const int64_t *start, int64_t t,
+                                  const uint8_t *src, int64_t n, int32_t *sp, const int32_t **idx) {
+    if (listed) {
+        *idx = lst + start[t];
+        return start[t + 1] - start[t];
+    }
+    *idx = sp;
+    return spike_list(src, n, sp);
+}
+
 /* Whether a fully connected layer of more than one block goes in blocks for this image: where its input
  * fires at least FC_DENSE spikes per step on average (with fewer, the rows a spike reads stay in L2
  * anyway, and the strided walk over the flags in blocks costs more than it saves). Its input spike lists
