@@ -31,7 +31,7 @@ from spikelib.fitting import fingerprint
 #: experiment (the page's record name) -> the experiments module that defines its reference runs
 EXPERIMENTS = {"alpha_mnist_training": "spikelib.experiments.comsa_alpha",
                "regularised_sae": "spikelib.experiments.huebotter_reference",
-               "spike_backprop": "spikelib.experiments.roy",
+               "spike_backprop": "spikelib.experiments.roy_reference",
                "spiking_autoencoders": "spikelib.experiments.comsa_autoencoders_reference"}
 
 
@@ -221,7 +221,12 @@ class Reference:
             left = None if deadline is None else deadline - clock()
             if left is not None and (left <= 0 or (per_epoch and left < per_epoch)):
                 break
-            step = chunk if not (left and per_epoch) else max(1, min(chunk, int(left // per_epoch)))
+            if left is None:
+                step = chunk
+            elif per_epoch is None:  # one epoch first, to learn its cost before a chunk the budget may not hold
+                step = 1
+            else:
+                step = max(1, min(chunk, int(left // per_epoch)))
             before, target = prog["epochs_done"], min(epochs, prog["epochs_done"] + step)
             t0 = last = time.perf_counter()
 

@@ -57,11 +57,12 @@ def fake(monkeypatch, tmp_path):
 
 def test_runs_resume_and_never_recompute(fake, monkeypatch):
     ref, calls = fake
-    # a budget too small for anything after the first chunk: the first call stops inside cfg0
+    # a budget too small for anything after the first chunk (under a budget one epoch, to learn its cost):
+    # the first call stops inside cfg0
     clock = iter([0.0, 0.0, 0.0] + [1000.0] * 20)  # deadline, first config, first chunk; then time is up
     monkeypatch.setattr(reference.time, "monotonic", lambda: next(clock))
     assert ref.run(budget_s=60, chunk=2) == []
-    assert [s["epochs_done"] for s in ref.status()] == [2, 0]
+    assert [s["epochs_done"] for s in ref.status()] == [1, 0]
     assert not (ref.kept_dir / "fake.json").exists()
     monkeypatch.setattr(reference.time, "monotonic", lambda: 0.0)
     assert ref.run(chunk=2) == ["cfg0", "cfg1"]
@@ -202,18 +203,27 @@ def test_regularised_sae_reference_runs_resume_to_the_uninterrupted_result(tmp_p
 
 
 def test_spike_backprop_reference_cells(tmp_path):
-    """Roy's Table-1 MNIST and FMNIST cells at the paper's protocol; a tiny AE-ANN cell trained through
-    reference_train gives the page's row shape."""
+    """Roy's Table-1 cells at the paper's protocol; a tiny AE-ANN cell trained through reference_train gives
+    the page's row shape."""
     from spikelib import data
-    from spikelib.experiments import roy
+    from spikelib.experiments import roy_reference as roy
+    from spikelib.sweep import config_key
 
     runs = roy.reference_runs()
-    assert sorted(r["name"] for r in runs) == sorted(f"{row}-{m}" for row in ("mnist_196", "fmnist_512", "fmnist_1024")
-                                                     for m in ("ann", "ann_adam", "snn", "snn_code_trace"))
+    assert [r["name"] for r in runs] == [f"{row}-{m}" for row in ("mnist_196", "fmnist_512", "fmnist_1024")
+                                         for m in ("ann", "ann_adam", "snn", "snn_code_trace")] + [
+        "audio_a-snn", "audio_b-snn"]
     snn = {r["name"]: r["settings"] for r in runs}
     assert snn["mnist_196-snn"]["n_train"] == 60000 and snn["mnist_196-snn"]["trace"] == "reset"
     assert snn["fmnist_1024-snn"]["n_hidden"] == 1024 and snn["fmnist_512-ann"]["optimizer"] == "sgd"
     assert snn["mnist_196-snn_code_trace"] == {**snn["mnist_196-snn"], "trace": "input"}
+    # the audiocoders at §3.2.3's protocol, on the frozen AE of the code's trace that each run names by key
+    a, b = snn["audio_a-snn"], snn["audio_b-snn"]
+    assert (a["dataset"], a["th"], b["dataset"], b["th"]) == ("A", 15, "B", 10)
+    assert (a["n_hidden"], a["n_channels"] * a["n_frames"], a["n_steps"], a["lr"], a["epochs"]) == (
+        2048, 58500, 60, 5e-5, 20)
+    assert a["ae_settings"] == snn["mnist_196-snn_code_trace"] and a["ae"] == config_key(a["ae_settings"])
+    assert {r["name"]: r["epochs"] for r in runs}["audio_b-snn"] == 20
     try:
         data.load_mnist("test")
     except Exception as exc:  # noqa: BLE001
@@ -436,3 +446,38 @@ def test_kept_figures():
     cref.draw_kept_fig3_points(ax, kept["results"]["fig3"], "fmnist", "red")
     assert len(ax.lines) == 2  # no FMNIST points kept
     plt.close(fig)
+
+
+def test_spike_backprop_audiocoder_reference_resumes(tmp_path):
+    """An AC-SNN reference run trains its frozen AE once, stops after the epochs asked (None), resumes to the
+    same weights as one call, and its row carries the rate diagnosis and the per-epoch test curve."""
+    from spikelib import data
+    from spikelib.experiments import roy, roy_audio, roy_reference
+    from spikelib.sweep import config_key
+
+    try:
+        data.load_mnist("test")
+        stage1, stage2 = roy.spike_backprop_configs(scales.settings("spike_backprop", "smoke", page=False))
+        ae = {**stage1[0], "n_train": 200, "trace": "input"}
+        cfg = {**next(c for c in stage2 if c["part"] == "ac_snn" and c["dataset"] == "A"), "epochs": 2,
+               "n_train": 20, "n_test": 10, "ae": config_key(ae), "ae_settings": ae}
+        roy_audio.audio_pairs(cfg)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"MNIST or FSDD not available: {exc}")
+    seen = []
+    parts, whole = tmp_path / "parts", tmp_path / "whole"
+    parts.mkdir(), whole.mkdir()
+    assert roy_reference.reference_train(cfg, epochs=1, checkpoint=parts / "a.ckpt", on_epoch=seen.append) is None
+    assert roy.artifact_path(parts, cfg["ae"]).exists() and [r["epoch"] for r in seen] == [0]
+    resumed = roy_reference.reference_train(cfg, epochs=2, checkpoint=parts / "a.ckpt", on_epoch=seen.append)
+    once = roy_reference.reference_train(cfg, epochs=2, checkpoint=whole / "a.ckpt")
+    assert [r["epoch"] for r in seen] == [0, 1]
+    assert resumed["test_mse"] == once["test_mse"] and resumed["curve"] == once["curve"]
+    assert [c["epoch"] for c in once["curve"]] == [1, 2] and all(0 <= c["output_rate"] <= 1 for c in once["curve"])
+    row = roy_reference.reference_record({"audio_a-snn": once})["table1"][0]
+    assert (row["row"], row["model"], row["mse"]) == ("audio_a", "snn", once["test_mse"])
+    best = min(once["curve"], key=lambda c: c["test_mse"])
+    assert row["heldout"]["epoch"] == best["epoch"] and row["output_rate"] == once["output_rate"]
+    text = roy_reference.kept_table1({"results": {"table1": [row]}, "provenance": {"git_commit": "abc1234ff"}})
+    assert f"against its targets' {once['mean_target']:.3f}" in text and "| 0.254 |" in text
+    assert f"at epoch {best['epoch']}, " in text

@@ -113,7 +113,8 @@ def spike_backprop_configs(s: Mapping, seed: int = 0) -> tuple[list[dict], list[
 
 @subnormals_flushed()
 def run_spike_backprop_config(config: Mapping, *, scale: str | None = None, device: str = "cpu",
-                              checkpoint: str | Path | None = None) -> dict:
+                              checkpoint: str | Path | None = None, epochs: int | None = None,
+                              on_epoch=None) -> dict | None:
     """One configuration of :func:`spike_backprop_configs`: train, evaluate, return JSON-able results.
 
     For :func:`spikelib.sweep.run_sweep` (which passes ``checkpoint``, ``<directory>/<key>.ckpt``: an
@@ -122,6 +123,8 @@ def run_spike_backprop_config(config: Mapping, *, scale: str | None = None, devi
     AE-SNN and AE-ANNs, which stage 2 (:func:`spikelib.experiments.roy_audio.run_audio_config`) uses as
     the frozen AE named by the key in its ``ae`` item. Results: ``test_mse`` (Table 1's metric), per-batch
     training ``history``, ``eval`` (held-out curve), seconds. ``scale`` is only recorded by the sweep.
+    An AC-SNN may train in parts (a reference run): ``epochs`` below the config's stops there, checkpointed,
+    and returns None; ``on_epoch(record)`` gets every finished epoch (:func:`spikelib.lif.roy.fit`).
     """
     if checkpoint is None:
         raise ValueError("run_spike_backprop_config needs checkpoint (run it through spikelib.sweep.run_sweep)")
@@ -137,7 +140,13 @@ def run_spike_backprop_config(config: Mapping, *, scale: str | None = None, devi
         directory = checkpoint.parent
         ae = (load_ae_snn(directory, config["ae"]).to(device) if part == "ac_snn"
               else load_ae_ann(directory, config["ae"]))
-        results, arrays = roy_audio.run_audio_config(config, ae, device=device, checkpoint=checkpoint)
+        if part == "ac_snn":
+            results, arrays = roy_audio.run_audio_config(config, ae, device=device, checkpoint=checkpoint,
+                                                         epochs=epochs, on_epoch=on_epoch)
+        else:
+            results, arrays = roy_audio.run_audio_config(config, ae, device=device, checkpoint=checkpoint)
+        if results is None:
+            return None  # stopped at ``epochs``, before the config's last
         _save_npz(artifacts, None, **arrays)
         return results
     raise ValueError(f"unknown part {part!r}: one of ae_snn, ae_ann, ac_snn, ac_ann")
@@ -490,109 +499,3 @@ def bits_series(fig7a: Mapping, fig7c: Mapping, *, full_bits: int = FULL_BITS) -
 def history_fields(record: Mapping, key: str = "history", fields=("batch", "mse", "spike_mse")) -> dict:
     """The ``fields`` of a record's ``results[key]`` that it has (the curves the results record keeps)."""
     return {f: record["results"][key][f] for f in fields if f in record["results"][key]}
-
-
-# ---------------------------------------------------------------- reference runs (python -m spikelib reference)
-
-#: The Table-1 cells kept at the paper's protocol, in the order they are computed: the MNIST row first
-#: (the ANNs take seconds to minutes), then Fashion-MNIST at 512 and 1024 hidden units.
-#: the AE-SNN trained with the authors' code's never-reset input trace instead of the paper's resetting one
-CODE_TRACE_MODEL = "snn_code_trace"
-REFERENCE_CELLS = tuple((row, model) for row in ("mnist_196", "fmnist_512", "fmnist_1024")
-                        for model in ("ann", "ann_adam", "snn", CODE_TRACE_MODEL))
-REFERENCE_DEVIATIONS = ("one seed; float32 on a CPU; each AE-SNN with the paper's dV/dW trace, reset on a spike "
-                        "(`trace=\"reset\"`), and with the authors' code's, never reset (`trace=\"input\"`); the "
-                        "AE-ANN with Adam at lr 5e-3 instead of the paper's 0.1 (see the page)")
-
-
-def _reference_configs() -> dict[str, dict]:
-    """Table 1's MNIST and FMNIST cells at the paper scale, as :func:`spike_backprop_configs` builds them."""
-    from spikelib.scales import settings
-
-    s = settings("spike_backprop", "paper", page=False)
-    stage1, _ = spike_backprop_configs(s)
-    where = table1_cells(s)
-    configs = [{"config": c} for c in stage1]  # as sweep records, for find_record
-    out = {}
-    for row, model in REFERENCE_CELLS:
-        if model == CODE_TRACE_MODEL:
-            continue  # below, from the row's SNN
-        out[f"{row}-{model}"] = find_record(configs, **where[(row, model)])["config"]
-    # The paper's rule as written resets dV/dW on a spike; the authors' code (whose runs gave the paper's
-    # numbers) never resets its input trace. Kept beside the paper's: at 60,000 MNIST images the reset rule
-    # ends at a test MSE of 1.08 (it learns for ~20 batches, then its hidden rate grows and the error with it).
-    for row in ("mnist_196", "fmnist_512", "fmnist_1024"):
-        out[f"{row}-{CODE_TRACE_MODEL}"] = {**out[f"{row}-snn"], "trace": "input"}
-    return {f"{row}-{model}": out[f"{row}-{model}"] for row, model in REFERENCE_CELLS}
-
-
-def reference_runs() -> list[dict]:
-    """The kept paper-protocol runs of this page: Table 1's MNIST and FMNIST rows (SNN, ANN-SGD, ANN-Adam),
-    each one epoch of 60,000 images as the paper trains them (§3.1)."""
-    return [{"name": name, "epochs": int(cfg["epochs"]), "deviations": REFERENCE_DEVIATIONS, "settings": cfg}
-            for name, cfg in _reference_configs().items()]
-
-
-def reference_train(settings: Mapping, *, epochs: int, checkpoint: Path, on_epoch=None) -> dict | None:
-    """Train (or resume, from ``checkpoint``) one Table-1 cell with :func:`run_spike_backprop_config`; its
-    results once ``epochs`` reaches the run's (Roy's runs are one epoch: the checkpoint holds progress
-    within it, every 50 batches for the SNNs)."""
-    if epochs < int(settings["epochs"]):
-        return None  # nothing to stop at inside the run; the whole epoch is one chunk
-    out = run_spike_backprop_config(settings, scale="paper", checkpoint=checkpoint)
-    if on_epoch is not None:
-        on_epoch({"epoch": int(settings["epochs"]) - 1, "test_mse": out["test_mse"]})
-    return {k: v for k, v in out.items() if k != "history"} | {  # "eval", the held-out curve, is small
-        # the record stays small: every 25th batch's training curve, and the last
-        "history": {k: v[::25] + v[-1:] for k, v in out["history"].items()}}
-
-
-def reference_record(entries: Mapping[str, Mapping]) -> dict:
-    """The page's record from the finished reference runs: ``table1`` rows ``{"row", "model", "mse",
-    "mse_sem"}`` for the cells that are kept, with ``heldout`` (the lowest held-out MSE along the epoch, its
-    batch, and the last) where the run kept that curve."""
-    def row(name, r, m):
-        e = entries[name]
-        out = {"row": r, "model": m, "mse": float(e["test_mse"]), "mse_sem": float(e["test_mse_sem"])}
-        if e.get("eval"):
-            best = min(e["eval"], key=lambda p: p["test_mse"])
-            out["heldout"] = {"min": best["test_mse"], "batch": best["batch"], "last": e["eval"][-1]["test_mse"]}
-        return out
-    rows = [row(f"{r}-{m}", r, m) for r, m in REFERENCE_CELLS if f"{r}-{m}" in entries]
-    return {"table1": rows} if rows else {}
-
-
-def kept_reference() -> dict | None:
-    """The kept paper-protocol record of this page (``book/paper_runs/spike_backprop.json``), or None."""
-    from spikelib import results
-
-    return results.kept_paper_run("spike_backprop")
-
-
-def kept_table1(kept: Mapping | None) -> str:
-    """The kept Table-1 cells beside the paper, or how to compute them."""
-    if not kept or not kept.get("results", {}).get("table1"):
-        return ("No paper-protocol run of this page is kept yet: `python -m spikelib reference spike_backprop` "
-                "trains Table 1's MNIST and FMNIST cells at the paper's protocol (README: 'Reference runs').")
-    from spikelib import results
-    from spikelib.scales import settings
-
-    def held(h):
-        return f"{h['min']:.3f} at batch {h['batch']}, {h['last']:.3f} at the end" if h else "-"
-
-    prov, paper = kept["provenance"], settings("spike_backprop", "paper", page=False)["fmnist"]
-    label = {"snn": "SNN, the paper's rule (trace reset on a spike)", "ann": "ANN (SGD)", "ann_adam": "ANN (Adam)",
-             CODE_TRACE_MODEL: "SNN, the authors' code's rule (input trace never reset)"}
-    rows = [(t["row"], label[t["model"]], f"{t['mse']:.3f} ± {t['mse_sem']:.3f}", held(t.get("heldout")),
-             table1_paper(t["row"], "snn" if t["model"] == CODE_TRACE_MODEL else t["model"]), "paper, 1 seed")
-            for t in kept["results"]["table1"]]
-    return (f"**Kept paper-protocol runs** ({results.commits_label(prov)}, {str(prov.get('date', ''))[:10]}; "
-            f"{prov.get('deviations', '')}):\n\n"
-            + markdown_table(("row", "model", "test MSE (kept run, ± SEM)", f"held-out MSE along the epoch "
-                              f"({paper['n_eval']:,} test images)", "paper", "scale"), rows, align="llrlrl")
-            + f"\n\nThe SNNs' held-out curve is measured every {paper['eval_every']} batches; where its lowest "
-            "point lies well below the end, the online rule (Adam restarted every batch) kept moving the weights "
-            "after it had learned. "
-            "The paper describes its rule with dV/dW reset on a spike (§2.3) and the book's paper scale "
-            "follows the text; the authors' code never resets the input trace, as this book's quick scale does. "
-            "Both are kept where computed: the paper's numbers came from the code.")

@@ -240,7 +240,8 @@ def synthesise_ann(ac_ann: nn.Module, ae_ann: nn.Module, inputs) -> torch.Tensor
 # ------------------------------------------------------------------- the book's experiment, stage 2
 
 
-def run_audio_config(config: Mapping, ae: nn.Module, *, device: str = "cpu", checkpoint=None) -> tuple[dict, dict]:
+def run_audio_config(config: Mapping, ae: nn.Module, *, device: str = "cpu", checkpoint=None,
+                     epochs: int | None = None, on_epoch=None) -> tuple[dict | None, dict]:
     """Stage 2 of :func:`spikelib.experiments.roy.spike_backprop_configs`: an AC-SNN (``part="ac_snn"``) or
     AC-ANN (``"ac_ann"``) on dataset A or B with the frozen AE ``ae`` (the AE-SNN or AE-ANN of the config's
     ``ae`` key). Returns ``(results, arrays)``.
@@ -249,6 +250,8 @@ def run_audio_config(config: Mapping, ae: nn.Module, *, device: str = "cpu", che
     ``th`` frames) are the targets; test MSE after every epoch (``curve``). AC-ANN: the AE-ANN's hidden vectors quantised to
     ``bits``. Results: ``test_mse`` (Table 1) and its standard error, ``train_mse``, ``curve``,
     ``history`` (per batch). ``arrays``: synthesised images of 5 test samples per digit (Fig. 8b).
+    An AC-SNN trained to ``epochs`` short of the config's (a resumable part of a reference run, with
+    ``checkpoint``) returns ``(None, {})``; ``on_epoch`` as :func:`spikelib.lif.roy.fit`'s.
     """
     seed = int(config["seed"])
     pairs = audio_pairs(config, seed=seed)
@@ -262,14 +265,18 @@ def run_audio_config(config: Mapping, ae: nn.Module, *, device: str = "cpu", che
             return synthesise(net, ae, x, n_steps=T, rate_scale=rate)["images"]
 
         def evaluate(net):
-            return {"test_mse": float(pairs_mse(pairs, images_of(net, pairs.x_test), "test").mean())}
+            syn = synthesise(net, ae, pairs.x_test, n_steps=T, rate_scale=rate)
+            return {"test_mse": float(pairs_mse(pairs, syn["images"], "test").mean()),
+                    "output_rate": float(syn["spikes"].float().mean())}
 
         x = as_rates(pairs.x_train)
         net = audiocoder_snn(x.shape[1], config["n_hidden"], targets.shape[2], seed=seed)
         cfg = RoyConfig(n_steps=T, rate_scale=rate, lr=config["lr"], batch_size=config["batch_size"],
                         epochs=config["epochs"], weight_decay=config["weight_decay"], trace=config["trace"])
         history = fit(net, (x, targets), None, cfg, seed=seed, evaluate=evaluate, eval_every=n_batches,
-                      checkpoint=checkpoint).history
+                      checkpoint=checkpoint, epochs=epochs, on_epoch=on_epoch).history
+        if epochs is not None and epochs < cfg.epochs:
+            return None, {}
         hist = {k: history[k] for k in ("batch", "loss", "spike_mse", "hidden_rate")}
         test_syn = synthesise(net, ae, pairs.x_test, n_steps=T, rate_scale=rate)
         out_test, out_train = test_syn["images"], images_of(net, pairs.x_train)
@@ -299,7 +306,8 @@ def run_audio_config(config: Mapping, ae: nn.Module, *, device: str = "cpu", che
                   else np.zeros((0, 28, 28), np.uint8))
     results = {"test_mse": test["mean"], "test_mse_sem": test["sem"], "train_mse": train["mean"],
                "train_mse_sem": train["sem"],
-               "curve": [{"epoch": round(e["batch"] / n_batches), "test_mse": e["test_mse"]} for e in history["eval"]],
+               "curve": [{"epoch": round(e["batch"] / n_batches), "test_mse": e["test_mse"],
+                          **({"output_rate": e["output_rate"]} if "output_rate" in e else {})} for e in history["eval"]],
                "history": hist, "train_seconds": history["seconds"], "n_train": len(pairs.x_train),
                "n_test": len(pairs.x_test), "n_inputs": int(pairs.x_train.shape[1]), "backend": pairs.backend,
                "mean_target": stored, **diagnosis}

@@ -55,15 +55,21 @@ def audiocoder_snn(n_in: int, n_hidden: int = 2048, n_out: int = 196, *, leak: f
                        input_major=input_major, **kw)
 
 
+#: The most Poisson-coded input elements :func:`synthesise` holds at once (float32: 512 MB).
+MAX_CODED_SPIKES = 2 ** 27
+
+
 @torch.no_grad()
 def synthesise(audiocoder: TwoLayerLIF, ae: TwoLayerLIF, inputs, *, n_steps: int = 60,
                rate_scale: float = AUDIO_RATE, seed: int = 3, batch_size: int = 500) -> dict:
     """Audio to image (Fig. 6): the audiocoder's output spikes (N, T, 196) through the frozen AE decoder.
 
     Returns ``images`` (N, 784) output spike counts of the decoder, ``spikes`` the audiocoder's output
-    spike maps as uint8.
+    spike maps as uint8. Inputs are coded ``batch_size`` at a time, fewer where their float spike trains
+    would pass :data:`MAX_CODED_SPIKES` elements (the paper's 58,500 inputs over 60 steps: 14 MB each).
     """
     x = as_rates(inputs)
+    batch_size = max(1, min(batch_size, MAX_CODED_SPIKES // max(1, n_steps * x.shape[1])))
     spikes = []
     for c, i in enumerate(range(0, len(x), batch_size)):
         gen = torch.Generator().manual_seed(derive_seed(seed, c, 4))
