@@ -10,10 +10,10 @@ import pytest
 from spikelib import _cbuild
 from spikelib._cbuild import c_layout, check_layout, py_layout, template_source
 from spikelib.alpha import _cscan
-from spikelib.lif import _sae_kernel
+from spikelib.lif import _roy_kernel, _sae_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNELS = {"alpha": _cscan, "lif_sae": _sae_kernel}
+KERNELS = {"alpha": _cscan, "lif_sae": _sae_kernel, "lif_roy": _roy_kernel}
 STRUCTS = [(kind, entry[1]) for kind, mod in KERNELS.items() for entry in mod.ENTRY_POINTS]
 
 
@@ -67,6 +67,8 @@ def test_kernel_sources_are_the_real_files():
     for name in ("lif/_sae.h", "lif/_sae.c"):
         assert f'#line 1 "{name}"' in sae
     assert (ROOT / "spikelib/lif/_sae.c").read_text() in sae
+    roy = _roy_kernel._source()
+    assert '#line 1 "lif/_roy.h"' in roy and (ROOT / "spikelib/lif/_roy.c").read_text() in roy
     shipped = (ROOT / "pyproject.toml").read_text()
     for pattern in ('"*.h"', '"alpha/*.c"', '"alpha/*.h"', '"lif/*.c"', '"lif/*.h"'):
         assert pattern in shipped
@@ -76,7 +78,8 @@ EXPORTED = re.compile(r"^(?:int|void) (?:SUF\((\w+)\)|(\w+))\(([^)]*)\)", re.M)
 
 
 @pytest.mark.parametrize("path", ["spikelib/alpha/_alpha.h", "spikelib/alpha/_scan.c", "spikelib/alpha/_train.c",
-                                  "spikelib/lif/_sae.h", "spikelib/lif/_sae.c"])
+                                  "spikelib/lif/_sae.h", "spikelib/lif/_sae.c", "spikelib/lif/_roy.h",
+                                  "spikelib/lif/_roy.c"])
 def test_every_exported_function_takes_one_struct(path):
     """Non-static functions take a pointer to their argument struct (or to KernelLayout for *_layout)."""
     found = EXPORTED.findall((ROOT / path).read_text())

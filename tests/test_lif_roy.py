@@ -431,7 +431,7 @@ def test_in_place_tiles_give_the_row_major_tiles_weights_bit_for_bit(dtype):
                            torch.nn.Parameter(w.clone()))
     kw = dict(lr=1e-2, weight_decay=1e-2)
     row = roy.RoyAdam([p_row], tile_columns=8, tile_min_numel=0, **kw)
-    col = roy.RoyAdam([p_col], tile_columns=8, tile_min_numel=0, **kw)
+    col = roy.RoyAdam([p_col], tile_columns=8, tile_min_numel=0, backend="torch", **kw)  # the C one: below
     one = roy.RoyAdam([p_one], **kw)
     assert col.slots[0].inplace and not row.slots[0].inplace and not hasattr(col.slots[0], "w")
     for k in range(11):
@@ -448,6 +448,45 @@ def test_in_place_tiles_give_the_row_major_tiles_weights_bit_for_bit(dtype):
         assert torch.equal(p_col, p_row)
         torch.testing.assert_close(p_one, p_row)
     assert p_col.stride() == (1, 7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_c_outer_adamw_matches_the_torch_tiles(dtype):
+    """The C update of an input-major weight (gradient pre^T delta and AdamW in one pass, spikelib/lif/_roy.c)
+    against RoyAdam's torch tiles over two batches: float64 to 1e-12, float32 to its rounding; ragged sizes
+    (rows not a multiple of the kernel's 4, columns not of its 64) and two threads (rows split) included;
+    the threads do not change a bit."""
+    from spikelib.lif import _roy_kernel
+
+    if not _roy_kernel.KERNEL.available():
+        pytest.skip("no C compiler for the kernel")
+    g = torch.Generator().manual_seed(7)
+    n_in, H, B = 203, 133, 6
+    w = torch.randn(H, n_in, generator=g, dtype=dtype) * 0.1
+    params = [torch.nn.Parameter(w.T.contiguous().T) for _ in range(3)]
+    kw = dict(lr=1e-2, weight_decay=1e-2, tile_columns=64, tile_min_numel=0)
+    c1, c2, ref = (roy.RoyAdam([params[0]], **kw), roy.RoyAdam([params[1]], **kw),
+                   roy.RoyAdam([params[2]], backend="torch", **kw))
+    threads = torch.get_num_threads()
+    try:
+        for k in range(10):
+            if k == 5:
+                for a in (c1, c2, ref):
+                    a.reset()
+            pre = torch.rand(B, n_in, generator=g, dtype=dtype) * (torch.rand(B, n_in, generator=g) < 0.3)
+            delta = torch.randn(B, H, generator=g, dtype=dtype)
+            for a, n in ((c1, 1), (c2, 2), (ref, threads)):
+                torch.set_num_threads(n)
+                a.step_outer(k, (delta, pre))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(params[0], params[1]) and torch.equal(c1.slots[0].v_t, c2.slots[0].v_t)
+    assert not torch.equal(params[0], ref.slots[0].p)  # the C path ran (its sums round differently)
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == torch.float64 else dict(rtol=2e-5, atol=1e-6)
+    for a, b in ((params[0], params[2]), (c1.slots[0].m_t, ref.slots[0].m_t), (c1.slots[0].v_t, ref.slots[0].v_t)):
+        torch.testing.assert_close(a, b, **tol)
+    with pytest.raises(ValueError, match="backend must be"):
+        roy.RoyAdam([params[0]], lr=0.1, backend="c")
 
 
 def test_untiled_input_major_weight_takes_a_gradient_in_another_layout():

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from spikelib.lif import _roy_kernel
+
 #: Adam's epsilon and betas in Roy et al.'s code (Keras' epsilon).
 ADAM_EPS = 1e-7
 ADAM_BETAS = (0.9, 0.999)
@@ -131,7 +133,10 @@ class RoyAdam:
     TILE_COLUMNS = 512
 
     def __init__(self, params, *, lr: float, betas=ADAM_BETAS, eps: float = ADAM_EPS, weight_decay: float = 0.0,
-                 tile_columns: int | None = None, tile_min_numel: int | None = None):
+                 tile_columns: int | None = None, tile_min_numel: int | None = None, backend: str = "auto"):
+        if backend not in ("auto", "torch"):
+            raise ValueError(f"backend must be 'auto' (the C update where it is built) or 'torch', got {backend!r}")
+        self.backend = backend
         self.params = list(params)
         self.lr, self.betas, self.eps, self.weight_decay = float(lr), tuple(betas), float(eps), float(weight_decay)
         kw = dict(lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
@@ -153,6 +158,8 @@ class RoyAdam:
             s.reset()
 
     def _fused(self, w, g, m, v, step) -> None:
+        # the C path of step_outer computes the same update:
+        # MIRROR(roy-adamw): keep in lockstep with spikelib/lif/_roy.c:roy_outer_adamw; tested by tests/test_lif_roy.py::test_c_outer_adamw_matches_the_torch_tiles
         torch._fused_adamw_([w], [g], [m], [v], [], [step], lr=self.lr, beta1=self.betas[0],
                             beta2=self.betas[1], weight_decay=self.weight_decay, eps=self.eps,
                             amsgrad=False, maximize=False)
@@ -195,6 +202,11 @@ class RoyAdam:
                     s.g_full = torch.empty_like(s.p)  # p's layout (torch.mm fills out= in its strides)
                 g = torch.mm(delta.T, pre, out=s.g_full)
                 self._fused(s.p, s.like_p(g), s.m[0], s.v[0], s.step)
+                continue
+            if s.inplace and self.backend == "auto" and _roy_kernel.usable(s.p.T, pre, delta):
+                # gradient and update in one C pass (spikelib/lif/_roy.c): the same update up to rounding
+                _roy_kernel.outer_adamw(s.p.T, s.m_t, s.v_t, pre, delta, lr=self.lr, betas=self.betas,
+                                        eps=self.eps, weight_decay=self.weight_decay, step=float(s.step))
                 continue
             B = pre.shape[0]
             if s.pre_buf is None or s.pre_buf.numel() != B * s.tile_columns:
