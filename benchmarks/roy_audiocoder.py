@@ -6,7 +6,9 @@ the gradient ``delta^T P`` (12 GFLOP) and the Adam update of the 480 MB W1 (read
 its two moments: 2.9 GB) are dense, whatever the spikes are; the encoder's forward product is a sum of the
 rows of the input-major W1^T of the active inputs (about 1 % of 58,500 per example here, 2 % at most with
 the paper's rate; ``--dense-forward``: the 12 GFLOP dense product). So the steps are timed on random
-Poisson inputs (rate 0.02 x U(0, 1) per step) and targets.
+Poisson inputs (rate 0.02 x U(0, 1) per step) and targets. The encoder's gradient and AdamW run in one C
+pass where its kernel is built (``spikelib/lif/_roy.c``; ``encoder_update`` in the JSON says which ran);
+``SPIKELIB_BACKEND=torch`` times the torch tiles instead (``torch.mm`` per tile, then the fused AdamW).
 
     python benchmarks/roy_audiocoder.py --size paper             # 10 steps per batch, 3 timed batches
     python benchmarks/roy_audiocoder.py --size quick --reference # also the code path before the buffers
@@ -49,7 +51,7 @@ import torch
 
 from spikelib.about import cpu_model
 from spikelib.backend import subnormals_flushed
-from spikelib.lif import roy
+from spikelib.lif import _roy_kernel, roy
 from spikelib.lif.audiocoder import AUDIO_RATE, AUDIOCODER_CONFIG, audiocoder_snn
 from spikelib.lif.losses import roy_error
 
@@ -187,6 +189,8 @@ def main(argv=None) -> int:
         "device_name": cpu_model(),
         "threads": torch.get_num_threads(),
         "w1_input_major": net.encoder.weight.T.is_contiguous(),
+        "encoder_update": ("c" if adam.backend == "auto" and adam.slots and adam.slots[0].inplace
+                           and _roy_kernel.usable(net.encoder.weight.T) else "torch tiles"),
         "sparse_forward": sparse,
         "subnormals_flushed": not args.keep_subnormals,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
