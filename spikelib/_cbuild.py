@@ -91,6 +91,18 @@ def check_layout(lib, cls: type[ctypes.Structure]) -> None:
         raise RuntimeError(f"the C struct {cls.__name__} {c} and its ctypes mirror {py} differ")
 
 
+def declare_entry_points(lib, entry_points) -> None:
+    """Check every argument struct's layout and give each exported function (``name_f32`` and
+    ``name_f64``) its signature: ``entry_points`` holds ``(name, struct)`` (returning int) or
+    ``(name, struct, restype)``."""
+    for name, struct, *rest in entry_points:
+        check_layout(lib, struct)
+        restype = rest[0] if rest else ctypes.c_int
+        for suffix in ("f32", "f64"):
+            fn = getattr(lib, f"{name}_{suffix}")
+            fn.restype, fn.argtypes = restype, [ctypes.POINTER(struct)]
+
+
 def build_dir() -> Path:
     """Where built libraries are cached: ``$SPIKELIB_CACHE``, else ``~/.cache/spikelib/build``."""
     return Path(os.environ.get("SPIKELIB_CACHE", Path.home() / ".cache" / "spikelib" / "build"))

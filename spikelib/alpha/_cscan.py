@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from spikelib._cbuild import CKernel, check_layout, dtype_suffix, template_source
+from spikelib._cbuild import CKernel, declare_entry_points, dtype_suffix, template_source
 
 _HERE = Path(__file__).parent
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-fPIC", "-shared", "-std=c99"]
@@ -81,11 +81,7 @@ ENTRY_POINTS = (("alpha_forward", AlphaForwardArgs, None), ("alpha_backward", Al
 
 
 def _declare(lib) -> None:
-    for name, struct, restype in ENTRY_POINTS:
-        check_layout(lib, struct)
-        for suffix in ("f32", "f64"):
-            fn = getattr(lib, f"{name}_{suffix}")
-            fn.restype, fn.argtypes = restype, [ctypes.POINTER(struct)]
+    declare_entry_points(lib, ENTRY_POINTS)
 
 
 #: The kernel (``SPIKELIB_CSCAN=0`` turns it off); its ``lib`` / ``failed`` hold the load state.

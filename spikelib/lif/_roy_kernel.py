@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from spikelib._cbuild import CKernel, check_layout, dtype_suffix, template_source
+from spikelib._cbuild import CKernel, declare_entry_points, dtype_suffix, template_source
 
 _HERE = Path(__file__).parent
 # -fno-math-errno: sqrt vectorises (it never sets errno here: v >= 0)
@@ -46,11 +46,7 @@ def _source() -> str:
 
 
 def _declare(lib) -> None:
-    for name, struct in ENTRY_POINTS:
-        check_layout(lib, struct)
-        for sfx in ("f32", "f64"):
-            fn = getattr(lib, f"{name}_{sfx}")
-            fn.restype, fn.argtypes = ctypes.c_int, [ctypes.POINTER(struct)]
+    declare_entry_points(lib, ENTRY_POINTS)
 
 
 KERNEL = CKernel("lif_roy", _source, _FLAGS, _declare, what="Roy audiocoder update kernel",

@@ -57,7 +57,7 @@ from pathlib import Path
 
 import torch
 
-from spikelib._cbuild import CKernel, check_layout, dtype_suffix, template_source
+from spikelib._cbuild import CKernel, declare_entry_points, dtype_suffix, template_source
 
 _HERE = Path(__file__).parent
 # -ffp-contract=off: no fused multiply-adds, so ``alpha u + I`` rounds as in the torch reference.
@@ -96,11 +96,7 @@ ENTRY_POINTS = (("sae_forward", SaeForwardArgs), ("sae_backward", SaeBackwardArg
 
 
 def _declare(lib) -> None:
-    for name, struct in ENTRY_POINTS:
-        check_layout(lib, struct)
-        for sfx in ("f32", "f64"):
-            fn = getattr(lib, f"{name}_{sfx}")
-            fn.restype, fn.argtypes = ctypes.c_int, [ctypes.POINTER(struct)]
+    declare_entry_points(lib, ENTRY_POINTS)
 
 
 def _little_endian() -> None:
