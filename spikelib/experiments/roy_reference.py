@@ -140,8 +140,11 @@ def kept_table1(kept: Mapping | None) -> str:
 
     def label(t):
         if t["row"].startswith("audio"):
-            return (f"AC-SNN, rate {t['output_rate']:.3f} a step against its targets' {t['mean_target']:.3f}"
-                    if "output_rate" in t else "AC-SNN")
+            if "output_rate" not in t:
+                return "AC-SNN"
+            return (f"AC-SNN, rate {t['output_rate']:.3f} a step against its targets' {t['mean_target']:.3f}; "
+                    f"the decoder on the stored maps {t['ceiling_train_mse']:.3f}, on them thinned to that rate "
+                    f"{t['thinned_train_mse']:.3f} (training recordings)")
         return _LABELS[t["model"]]
 
     prov, paper = kept["provenance"], settings("spike_backprop", "paper", page=False)["fmnist"]
