@@ -58,6 +58,16 @@ def _module_name(experiment: str) -> str:
     return EXPERIMENTS[experiment]
 
 
+#: what a run's progress bar shows of an epoch's record (and ``--status`` of the last one)
+SHOWN = ("test_accuracy", "train_accuracy_running", "val_loss", "val_mse", "test_mse", "output_rate")
+
+
+def _last_epoch(rec: Mapping[str, Any]) -> dict:
+    """The numbers of an epoch's record (``on_epoch``'s), an evaluation's items (``rec["eval"]``) among them."""
+    flat = {**rec, **rec.get("eval", {})}
+    return {k: float(v) for k, v in flat.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 def _read(path: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
@@ -93,7 +103,8 @@ class Reference:
             if prog.get("settings_key") != self.key(c):  # progress of other settings: run() restarts it
                 prog = {}
             done = c["epochs"] if self.finished(c) else prog.get("epochs_done", 0)
-            out.append({"name": c["name"], "epochs_done": done, "epochs": c["epochs"], "kept": bool(self.finished(c))})
+            out.append({"name": c["name"], "epochs_done": done, "epochs": c["epochs"], "kept": bool(self.finished(c)),
+                        "last_epoch": {} if self.finished(c) else prog.get("last_epoch", {})})
         return out
 
     def check_names(self, only: list[str] | None) -> list[str] | None:
@@ -238,12 +249,12 @@ class Reference:
                 prog["epochs_done"] = rec["epoch"] + 1
                 prog["wall_s"] += now - last
                 prog["commits"][commit] = prog["commits"].get(commit, 0) + 1
+                prog["last_epoch"] = _last_epoch(rec)
                 last = now
                 write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")
                 if bar is not None:
                     bar.update(prog["epochs_done"] - bar.n)
-                    bar.set_postfix({k_: round(v, 4) for k_, v in rec.items()
-                                     if k_ in ("test_accuracy", "train_accuracy_running", "val_loss", "val_mse")})
+                    bar.set_postfix({k_: round(v, 4) for k_, v in prog["last_epoch"].items() if k_ in SHOWN})
 
             entry = self.module.reference_train(config["settings"], epochs=target, checkpoint=ckpt, on_epoch=on_epoch)
             per_epoch = (time.perf_counter() - t0) / max(prog["epochs_done"] - before, 1)
@@ -325,14 +336,21 @@ def train_on_worker(experiment: str, module: str, config: Mapping[str, Any], com
 def cli(experiment: str, *, budget: str | None = None, only: list[str] | None = None, status: bool = False) -> int:
     ref = Reference(experiment)
     if status:
-        for s in ref.status():
-            print(f"{s['name']}: {s['epochs_done']}/{s['epochs']} epochs" + (" (kept)" if s["kept"] else ""))
+        print(status_text(ref.status()))
         return 0
     from tqdm.auto import tqdm
 
     finished = ref.run(budget_s=parse_budget(budget), only=only, progress=tqdm)
-    for s in ref.status():
-        print(f"{s['name']}: {s['epochs_done']}/{s['epochs']} epochs" + (" (kept)" if s["kept"] else ""))
+    print(status_text(ref.status()))
     if finished:
         print(f"finished {', '.join(finished)}: commit book/paper_runs/ with git")
     return 0
+
+
+def status_text(status: list[dict]) -> str:
+    """One line per configuration of :meth:`Reference.status`: epochs done, kept, or what its last epoch gave."""
+    def line(s):
+        last = ", ".join(f"{k} {v:.4g}" for k, v in s.get("last_epoch", {}).items() if k in SHOWN)
+        return (f"{s['name']}: {s['epochs_done']}/{s['epochs']} epochs" + (" (kept)" if s["kept"] else "")
+                + (f" (after epoch {s['epochs_done']}: {last})" if last and not s["kept"] else ""))
+    return "\n".join(line(s) for s in status)

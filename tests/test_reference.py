@@ -63,6 +63,10 @@ def test_runs_resume_and_never_recompute(fake, monkeypatch):
     monkeypatch.setattr(reference.time, "monotonic", lambda: next(clock))
     assert ref.run(budget_s=60, chunk=2) == []
     assert [s["epochs_done"] for s in ref.status()] == [1, 0]
+    # what the last epoch gave, for --status between sessions
+    assert ref.status()[0]["last_epoch"] == {"epoch": 0.0, "test_accuracy": 0.5}
+    assert reference.status_text(ref.status()).splitlines() == [
+        "cfg0: 1/5 epochs (after epoch 1: test_accuracy 0.5)", "cfg1: 0/5 epochs"]
     assert not (ref.kept_dir / "fake.json").exists()
     monkeypatch.setattr(reference.time, "monotonic", lambda: 0.0)
     assert ref.run(chunk=2) == ["cfg0", "cfg1"]
@@ -472,6 +476,8 @@ def test_spike_backprop_audiocoder_reference_resumes(tmp_path):
     resumed = roy_reference.reference_train(cfg, epochs=2, checkpoint=parts / "a.ckpt", on_epoch=seen.append)
     once = roy_reference.reference_train(cfg, epochs=2, checkpoint=whole / "a.ckpt")
     assert [r["epoch"] for r in seen] == [0, 1]
+    # every epoch reports its evaluation, the last of a part too (fit evaluates before on_epoch)
+    assert [r["eval"]["batch"] for r in seen] == [1, 2] and seen[1]["eval"]["test_mse"] == once["curve"][1]["test_mse"]
     assert resumed["test_mse"] == once["test_mse"] and resumed["curve"] == once["curve"]
     assert [c["epoch"] for c in once["curve"]] == [1, 2] and all(0 <= c["output_rate"] <= 1 for c in once["curve"])
     row = roy_reference.reference_record({"audio_a-snn": once})["table1"][0]

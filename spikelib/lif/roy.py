@@ -436,7 +436,7 @@ def fit(
         _train_batch(net, x, targets, cfg, opt, history, seed=seed, epoch=epoch, batch=b, position=position,
                      device=device, adam=adam)
         position += 1
-        if eval_every and position % eval_every == 0 and position < stop:
+        if eval_every and position % eval_every == 0:  # before on_epoch, which reports it
             run_eval()
         if on_epoch is not None and position % n_batches == 0:
             on_epoch(_epoch_record(history, epoch, position - n_batches, position))
