@@ -246,9 +246,10 @@ class Reference:
                 # loses at most the epoch in flight, and each commit is credited with the epochs it computed
                 nonlocal last
                 now = time.perf_counter()
-                prog["epochs_done"] = rec["epoch"] + 1
+                if rec["epoch"] + 1 > prog["epochs_done"]:  # not an epoch redone from an older checkpoint
+                    prog["commits"][commit] = prog["commits"].get(commit, 0) + 1
+                prog["epochs_done"] = max(prog["epochs_done"], rec["epoch"] + 1)
                 prog["wall_s"] += now - last
-                prog["commits"][commit] = prog["commits"].get(commit, 0) + 1
                 prog["last_epoch"] = _last_epoch(rec)
                 last = now
                 write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")

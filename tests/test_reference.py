@@ -113,6 +113,20 @@ def test_an_interrupted_chunk_is_counted_per_epoch(fake):
     assert json.loads(ref.record_path("cfg0").read_text())["provenance"]["commits"] == {"abc123": 5}
 
 
+def test_an_epoch_redone_from_an_older_checkpoint_is_credited_once(fake):
+    # Roy's fit checkpoints every 50 batches, not at every epoch's end: an interrupted run may resume from
+    # before the last epoch it reported, redo that epoch and report it again
+    ref, calls = fake
+    CRASH_AT.add(3)
+    with pytest.raises(KeyboardInterrupt):
+        ref.run(chunk=25)
+    ckpt = ref.work_dir / "fake-cfg0.ckpt"
+    ckpt.write_text(json.dumps(json.loads(ckpt.read_text())[:2]))  # epoch 2 never reached the checkpoint
+    assert ref.run() == ["cfg0", "cfg1"]
+    assert calls[:6] == [(0, 0), (0, 1), (0, 2), (0, 2), (0, 3), (0, 4)]
+    assert json.loads(ref.record_path("cfg0").read_text())["provenance"]["commits"] == {"abc123": 5}
+
+
 def test_names_with_dots_keep_their_own_checkpoints(fake):
     ref, calls = fake
     for c, name in zip(ref.configs, ("eta0.2", "eta0.4")):
