@@ -104,7 +104,8 @@ class Reference:
                 prog = {}
             done = c["epochs"] if self.finished(c) else prog.get("epochs_done", 0)
             out.append({"name": c["name"], "epochs_done": done, "epochs": c["epochs"], "kept": bool(self.finished(c)),
-                        "last_epoch": {} if self.finished(c) else prog.get("last_epoch", {})})
+                        "last_epoch": {} if self.finished(c) else prog.get("last_epoch", {}),
+                        "wall_s": 0.0 if self.finished(c) else float(prog.get("wall_s", 0.0))})
         return out
 
     def check_names(self, only: list[str] | None) -> list[str] | None:
@@ -352,6 +353,11 @@ def status_text(status: list[dict]) -> str:
     """One line per configuration of :meth:`Reference.status`: epochs done, kept, or what its last epoch gave."""
     def line(s):
         last = ", ".join(f"{k} {v:.4g}" for k, v in s.get("last_epoch", {}).items() if k in SHOWN)
-        return (f"{s['name']}: {s['epochs_done']}/{s['epochs']} epochs" + (" (kept)" if s["kept"] else "")
-                + (f" (after epoch {s['epochs_done']}: {last})" if last and not s["kept"] else ""))
+        text = f"{s['name']}: {s['epochs_done']}/{s['epochs']} epochs" + (" (kept)" if s["kept"] else "")
+        if s["kept"] or not s["epochs_done"]:
+            return text
+        per_epoch = s.get("wall_s", 0.0) / s["epochs_done"]
+        left = (s["epochs"] - s["epochs_done"]) * per_epoch
+        return (text + (f" (after epoch {s['epochs_done']}: {last})" if last else "")
+                + (f", {per_epoch / 60:.1f} min an epoch so far: about {left / 3600:.1f} h left" if per_epoch else ""))
     return "\n".join(line(s) for s in status)
