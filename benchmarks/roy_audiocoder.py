@@ -51,7 +51,7 @@ import torch
 
 from spikelib.about import cpu_model
 from spikelib.backend import subnormals_flushed
-from spikelib.lif import _roy_kernel, roy
+from spikelib.lif import roy
 from spikelib.lif.audiocoder import AUDIO_RATE, AUDIOCODER_CONFIG, audiocoder_snn
 from spikelib.lif.losses import roy_error
 
@@ -189,8 +189,7 @@ def main(argv=None) -> int:
         "device_name": cpu_model(),
         "threads": torch.get_num_threads(),
         "w1_input_major": net.encoder.weight.T.is_contiguous(),
-        "encoder_update": ("c" if adam.backend == "auto" and adam.slots and adam.slots[0].inplace
-                           and _roy_kernel.usable(net.encoder.weight.T) else "torch tiles"),
+        "encoder_update": "c" if adam.slots and adam.c_update(adam.slots[0]) else "torch tiles",
         "sparse_forward": sparse,
         "subnormals_flushed": not args.keep_subnormals,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),

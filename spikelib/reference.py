@@ -102,10 +102,10 @@ class Reference:
             prog = _read(self.work_dir / f"{self.experiment}-{c['name']}.progress.json") or {}
             if prog.get("settings_key") != self.key(c):  # progress of other settings: run() restarts it
                 prog = {}
-            done = c["epochs"] if self.finished(c) else prog.get("epochs_done", 0)
-            out.append({"name": c["name"], "epochs_done": done, "epochs": c["epochs"], "kept": bool(self.finished(c)),
-                        "last_epoch": {} if self.finished(c) else prog.get("last_epoch", {}),
-                        "wall_s": 0.0 if self.finished(c) else float(prog.get("wall_s", 0.0))})
+            kept = self.finished(c) is not None
+            out.append({"name": c["name"], "epochs_done": c["epochs"] if kept else prog.get("epochs_done", 0),
+                        "epochs": c["epochs"], "kept": kept, "last_epoch": {} if kept else prog.get("last_epoch", {}),
+                        "wall_s": 0.0 if kept else float(prog.get("wall_s", 0.0))})
         return out
 
     def check_names(self, only: list[str] | None) -> list[str] | None:

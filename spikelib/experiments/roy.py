@@ -140,11 +140,8 @@ def run_spike_backprop_config(config: Mapping, *, scale: str | None = None, devi
         directory = checkpoint.parent
         ae = (load_ae_snn(directory, config["ae"]).to(device) if part == "ac_snn"
               else load_ae_ann(directory, config["ae"]))
-        if part == "ac_snn":
-            results, arrays = roy_audio.run_audio_config(config, ae, device=device, checkpoint=checkpoint,
-                                                         epochs=epochs, on_epoch=on_epoch)
-        else:
-            results, arrays = roy_audio.run_audio_config(config, ae, device=device, checkpoint=checkpoint)
+        results, arrays = roy_audio.run_audio_config(config, ae, device=device, checkpoint=checkpoint,
+                                                     epochs=epochs, on_epoch=on_epoch)
         if results is None:
             return None  # stopped at ``epochs``, before the config's last
         _save_npz(artifacts, None, **arrays)

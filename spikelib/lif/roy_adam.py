@@ -157,6 +157,11 @@ class RoyAdam:
         for s in self.slots:
             s.reset()
 
+    def c_update(self, slot: _AdamSlot, *factors: torch.Tensor) -> bool:
+        """Whether :meth:`step_outer` updates ``slot`` in C (spikelib/lif/_roy.c): a tiled input-major weight,
+        ``backend="auto"`` and the kernel usable with these factors (``pre``, ``delta``)."""
+        return slot.inplace and self.backend == "auto" and _roy_kernel.usable(slot.p.T, *factors)
+
     def _fused(self, w, g, m, v, step) -> None:
         # the C path of step_outer computes the same update:
         # MIRROR(roy-adamw): keep in lockstep with spikelib/lif/_roy.c:roy_outer_adamw; tested by tests/test_lif_roy.py::test_c_outer_adamw_matches_the_torch_tiles
@@ -203,7 +208,7 @@ class RoyAdam:
                 g = torch.mm(delta.T, pre, out=s.g_full)
                 self._fused(s.p, s.like_p(g), s.m[0], s.v[0], s.step)
                 continue
-            if s.inplace and self.backend == "auto" and _roy_kernel.usable(s.p.T, pre, delta):
+            if self.c_update(s, pre, delta):
                 # gradient and update in one C pass (spikelib/lif/_roy.c): the same update up to rounding
                 _roy_kernel.outer_adamw(s.p.T, s.m_t, s.v_t, pre, delta, lr=self.lr, betas=self.betas,
                                         eps=self.eps, weight_decay=self.weight_decay, step=float(s.step))
