@@ -229,18 +229,21 @@ def test_tiny_audiocoder_learns_end_to_end():
     assert out["spikes"].sum() > 0  # the trained audiocoder spikes (the untrained one is silent)
 
 
-def test_paired_maps_code_each_distinct_image_once():
-    """§3.2.3: the paired images are Poisson-coded once, so dataset A's samples of one digit share one target
-    map (coding every sample's copy afresh gave each digit of A 270 different noisy targets)."""
+def test_paired_maps_draw_per_sample_or_per_image():
+    """§3.2.3 and the authors' code: every training sample's paired image gets its own Poisson draw, so dataset
+    A's samples of one digit get different maps of one image; ``per="image"`` codes each distinct image once."""
     images, _ = _images(n_per_class=1)
     ae = roy.ae_snn(8, n_in=16, seed=0, init=1.0)
     pair = np.array([3, 1, 3, 3, 0, 1, 9])
     maps = ra.paired_maps(ae, images, pair, n_steps=15, th=10)
     assert maps.shape == (7, 10, 8) and maps.float().mean() > 0.05
-    assert all(torch.equal(maps[i], maps[j]) for i in range(7) for j in range(7) if pair[i] == pair[j])
-    torch.testing.assert_close(maps[[4, 1, 0, 6]], ra.hidden_maps(ae, images[[0, 1, 3, 9]], n_steps=15, th=10))
-    fresh = ra.hidden_maps(ae, images[pair], n_steps=15, th=10)  # the old, per-sample coding differs
-    assert not torch.equal(fresh[0], fresh[2])
+    torch.testing.assert_close(maps, ra.hidden_maps(ae, images[pair], n_steps=15, th=10))
+    assert not torch.equal(maps[0], maps[2])  # one image, two samples, two draws
+    shared = ra.paired_maps(ae, images, pair, per="image", n_steps=15, th=10)
+    assert all(torch.equal(shared[i], shared[j]) for i in range(7) for j in range(7) if pair[i] == pair[j])
+    torch.testing.assert_close(shared[[4, 1, 0, 6]], ra.hidden_maps(ae, images[[0, 1, 3, 9]], n_steps=15, th=10))
+    with pytest.raises(ValueError, match="per must be one of"):
+        ra.paired_maps(ae, images, pair, per="class")
 
 
 def test_tiny_ann_audiocoder_learns_end_to_end():

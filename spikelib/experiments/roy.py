@@ -100,7 +100,8 @@ def spike_backprop_configs(s: Mapping, seed: int = 0) -> tuple[list[dict], list[
                 if dataset == "mnist":
                     anns[opt] = config_key(cfg)
     audio = {k: au[k] for k in _AUDIO_DATA_KEYS}
-    snn = {"part": "ac_snn", **audio, **{k: au[k] for k in _AUDIO_SNN_KEYS}, "ae": config_key(reference), **common}
+    snn = {"part": "ac_snn", **audio, **{k: au[k] for k in _AUDIO_SNN_KEYS}, "target_maps": "sample",
+           "ae": config_key(reference), **common}
     stage2 = [{**snn, "dataset": "A", "th": int(th)} for th in au["th_values"]]
     stage2.append({**snn, "dataset": "B", "th": int(au["th_b"])})
     for dataset, bits_list in (("A", c["bits"]), ("B", [None])):
