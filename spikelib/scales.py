@@ -286,8 +286,11 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # T = 30, 0.455 / 0.431 at T = 60; B (Th 10) 1.24 at T = 30 (no learning: nearly silent output, which
     # the decoder turns into an image anti-correlated with the digit), 0.87 / 0.81 at T = 60. Longer does
     # not help: 12 epochs end at 0.443 (0.425-0.443 from epoch 6 on), the output still at 54 % of the
-    # target rate (2026-12-06). So at quick A stays ~1.7x the paper's 0.254; the page's diagnosis table
-    # measures the rate and the decoder's ceilings for every AC-SNN. Cost, 1 thread on the 2-core machine while other jobs ran (load
+    # target rate (2026-12-06). All of these with one target map per class image; since 2026-12-07 each
+    # recording has a Poisson draw of its own (roy_audio.paired_maps, as the authors' code): A (Th 15)
+    # 0.345 after 6 epochs (0.444 before), Th 10 / 5 / 2 / 1 0.373 / 0.373 / 0.443 / 0.727, B 0.828, the
+    # rates still 46-59 % of the targets'. The page's diagnosis table measures the rate and the decoder's
+    # ceilings for every AC-SNN. Cost, 1 thread on the 2-core machine while other jobs ran (load
     # 5-9): 27-66 s per 100-batch MNIST run at T = 15 (8, 16, 33 s at T = 5, 10, 20), 45 and 75 s for
     # the FMNIST runs, 25-59 s per audiocoder run, 12-14 s per MNIST AE-ANN (60,000 images), the other
     # ANNs 1-6 s, Table 1's evaluation 13 s, the cochleagrams 20 s once (then cached): 712 s in all

@@ -298,5 +298,6 @@ def test_diagnosis_table_reads_the_records():
     assert "old" not in text and "So 83% of its distance" in text  # 0.15 of the 0.18 gap is the rate
     assert "which neurons it fires" in ra.diagnosis_table({"A": (rec(0.9, 0.25, 0.26, 0.43), "p")}, "quick")
     assert "no spike" in ra.diagnosis_table({"A": (rec(0.0, 1.4, 1.0, 1.0), "p")}, "quick")
+    assert "mostly the maps' noise" in ra.diagnosis_table({"A": (rec(0.57, 0.25, 0.36, 0.32), "p")}, "quick")
     assert "the frozen AE, not the audiocoder" in ra.diagnosis_table({"A": (rec(0.5, 1.4, 1.2, 1.0), "p")}, "q")
     assert "rerun the page's sweep" in ra.diagnosis_table({"old": ({"results": {}}, "-")}, "quick")

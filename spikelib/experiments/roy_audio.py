@@ -376,6 +376,10 @@ def _diagnosis_verdict(r: Mapping) -> str:
     if gap <= 0:
         return ("The decoder does no better on the stored maps than on the audiocoder's spikes: the frozen AE, "
                 "not the audiocoder, limits this scale.")
+    if r["train_mse"] < r["thinned_train_mse"]:
+        return ("It scores better than the stored maps thinned at random to its rate: the target spikes it "
+                "misses are mostly the maps' noise (each recording's map is a Poisson draw of its own, and no "
+                "input predicts a spike beyond its neuron's rate), not the digit.")
     if rate_part >= 0.5 * gap:
         return (f"So {min(rate_part / gap, 1):.0%} of its distance from a perfect audiocoder is the spikes it does "
                 "not fire, not the neurons it chooses.")
