@@ -334,7 +334,8 @@ def _ceilings(pairs: AudioPairs, ae: nn.Module, targets: torch.Tensor, n_steps: 
               target_rate: float) -> dict:
     """Where an AC-SNN's error comes from (the book's audio diagnosis): its output spike rate on the test
     set against its targets', and the training-set MSE of the frozen decoder fed the stored target maps
-    whole (a perfect audiocoder) and thinned to the AC-SNN's rate (:func:`replayed_images`)."""
+    whole (an audiocoder that emitted them exactly) and thinned to the AC-SNN's rate
+    (:func:`replayed_images`)."""
     keep = min(1.0, output_rate / target_rate) if target_rate > 0 else 1.0
     whole = replayed_images(ae, targets, n_steps=n_steps)
     thinned = replayed_images(ae, targets, n_steps=n_steps, keep=keep)
@@ -363,8 +364,9 @@ def diagnosis_table(runs: Mapping[str, tuple[Mapping, str]], scale: str) -> str:
                             "scale"), rows, align="lrrrrrrrl")
     return (table + f"\n\nRates are spikes per neuron and step. For {label} the audiocoder fires at "
             f"{r['thinned_keep']:.0%} of its targets' rate; the frozen decoder turns the stored target maps "
-            f"themselves into images scoring {r['ceiling_train_mse']:.3f} (a perfect audiocoder), and the same "
-            f"maps with spikes dropped at random down to the audiocoder's rate into {r['thinned_train_mse']:.3f}, "
+            f"themselves into images scoring {r['ceiling_train_mse']:.3f} (an audiocoder that emitted its targets "
+            f"exactly), and the same maps with spikes dropped at random down to the audiocoder's rate into "
+            f"{r['thinned_train_mse']:.3f}, "
             f"against its own {r['train_mse']:.3f} on the training recordings (paper, test: {paper}). "
             + _diagnosis_verdict(r))
 
@@ -381,6 +383,6 @@ def _diagnosis_verdict(r: Mapping) -> str:
                 "misses are mostly the maps' noise (each recording's map is a Poisson draw of its own, and no "
                 "input predicts a spike beyond its neuron's rate), not the digit.")
     if rate_part >= 0.5 * gap:
-        return (f"So {min(rate_part / gap, 1):.0%} of its distance from a perfect audiocoder is the spikes it does "
+        return (f"So {min(rate_part / gap, 1):.0%} of its distance from its exact targets is the spikes it does "
                 "not fire, not the neurons it chooses.")
     return "So most of its error is not the missing spikes but which neurons it fires."

@@ -6,8 +6,8 @@ hidden spike map of a frozen AE-SNN, and the synthesis and metric of audio to im
   (step t shows frame ``t mod Th``); :data:`AUDIOCODER_CONFIG` is the paper's protocol. Its input is the
   rate-coded flattened cochleagram (20 Hz at 1 ms: 0.02 x per step, the authors' code).
 - :func:`synthesise`: its output spikes drive the frozen AE decoder; the image is the output spike count.
-- :func:`replayed_images`: the same decoder on the stored target maps themselves (whole or thinned): what a
-  perfect audiocoder, or one firing at a fraction of the target rate, would score.
+- :func:`replayed_images`: the same decoder on the stored target maps themselves (whole or thinned): what an
+  audiocoder that emitted its targets exactly, or at a fraction of their rate, would score.
 - :func:`audio_to_image_mse`: the z-scored MSE against the paired image, or the lowest over candidate
   images (§3.2.3; :func:`pairwise_zscored_mse`).
 - :func:`quantise`: the AC-ANN's targets, the AE-ANN's hidden state rounded to ``2^bits`` levels.
@@ -83,10 +83,11 @@ def synthesise(audiocoder: TwoLayerLIF, ae: TwoLayerLIF, inputs, *, n_steps: int
 @torch.no_grad()
 def replayed_images(ae: TwoLayerLIF, maps: torch.Tensor, *, n_steps: int = 60, keep: float = 1.0,
                     seed: int = 5) -> torch.Tensor:
-    """The images a perfect audiocoder would make: the stored target maps (N, Th, n) replayed for ``n_steps``
-    (frame ``t mod Th``, as in training) through the frozen decoder. ``keep`` < 1 drops each spike
+    """The images an audiocoder that emitted its targets exactly would make: the stored target maps
+    (N, Th, n) replayed for ``n_steps`` (frame ``t mod Th``, as in training) through the frozen decoder. ``keep`` < 1 drops each spike
     independently with probability ``1 - keep`` (seeded): an audiocoder that fires the right neurons at
-    ``keep`` times their rate without knowing when. The ceiling of §3.2's method for one frozen AE."""
+    ``keep`` times their rate without knowing when. (Where each target is a Poisson draw of its own, an
+    audiocoder that emits its neurons' firing probabilities can do better than either.)"""
     if not 0.0 <= keep <= 1.0:
         raise ValueError(f"keep must lie in [0, 1], got {keep}")
     spikes = repeat_targets(maps, n_steps).transpose(0, 1).float()
