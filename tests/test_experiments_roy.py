@@ -113,8 +113,12 @@ def test_the_whole_sweep_runs_on_tiny_data_and_reruns_for_free(tmp_path, monkeyp
     stage1, stage2 = roy.spike_backprop_configs(s)
     common = {"scale": "smoke", "device": "cpu"}
     quiet = lambda *a: None  # noqa: E731
+    calls, synthesise = [], roy_audio.synthesise
+    monkeypatch.setattr(roy_audio, "synthesise", lambda *a, **k: calls.append(1) or synthesise(*a, **k))
     recs = (sweep.run_sweep(roy.run_spike_backprop_config, stage1, tmp_path, common=common, on_progress=quiet)
             + sweep.run_sweep(roy.run_spike_backprop_config, stage2, tmp_path, common=common, on_progress=quiet))
+    # per AC-SNN: the test set after each of its 2 epochs (the last reused for its results), the training set
+    assert len(calls) == 3 * len([c for c in stage2 if c["part"] == "ac_snn"])
     rows = roy.table1_rows(recs, s)
     assert all(r["mse"] is not None and 0 <= r["mse"] <= 4 for r in rows)
     ref = roy.find_record(recs, part="ae_snn", reference=True)

@@ -84,10 +84,10 @@ def synthesise(audiocoder: TwoLayerLIF, ae: TwoLayerLIF, inputs, *, n_steps: int
 def replayed_images(ae: TwoLayerLIF, maps: torch.Tensor, *, n_steps: int = 60, keep: float = 1.0,
                     seed: int = 5) -> torch.Tensor:
     """The images an audiocoder that emitted its targets exactly would make: the stored target maps
-    (N, Th, n) replayed for ``n_steps`` (frame ``t mod Th``, as in training) through the frozen decoder. ``keep`` < 1 drops each spike
-    independently with probability ``1 - keep`` (seeded): an audiocoder that fires the right neurons at
-    ``keep`` times their rate without knowing when. (Where each target is a Poisson draw of its own, an
-    audiocoder that emits its neurons' firing probabilities can do better than either.)"""
+    (N, Th, n) replayed for ``n_steps`` (frame ``t mod Th``, as in training) through the frozen decoder.
+    ``keep`` < 1 drops each spike independently with probability ``1 - keep`` (seeded): an audiocoder that
+    fires the right neurons at ``keep`` times their rate without knowing when. (Where each target is a
+    Poisson draw of its own, one that emits its neurons' firing probabilities can do better than either.)"""
     if not 0.0 <= keep <= 1.0:
         raise ValueError(f"keep must lie in [0, 1], got {keep}")
     spikes = repeat_targets(maps, n_steps).transpose(0, 1).float()
