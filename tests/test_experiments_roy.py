@@ -202,7 +202,8 @@ def test_fig7_table_low_bits_note_and_bits_axis():
     assert f"| {roy.table1_paper('audio_a', 'ann')} (Table 1) |" in full_sgd and "| 32 (float) |" in full_sgd
     # in the fake records the ANNs come after the SNNs, so they score higher: the SNN wins at 1 and 2 bits
     note = roy.low_bits_note(fig7a, fig7c, s)
-    assert note.startswith("At 1 bit(s) the AC-SNN scores") and note.endswith("holds at this scale.")
+    assert note.startswith("At 1 bit the AC-SNN scores") and note.endswith("holds at this scale.")
+    assert "; at 2 bits the AC-SNN scores" in note
     worse = {th: {**r, "results": {**r["results"], "test_mse": 9.0}} for th, r in fig7a.items()}
     assert "does not reproduce" in roy.low_bits_note(worse, fig7c, s)
     assert roy.low_bits_note({15: fig7a[15]}, fig7c, s) is None

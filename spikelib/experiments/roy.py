@@ -465,10 +465,10 @@ def low_bits_note(fig7a: Mapping, fig7c: Mapping, s: Mapping) -> str | None:
     snn = {b: fig7a[b]["results"]["test_mse"] for b in low}
     ann = {b: min(fig7c[o][b]["results"]["test_mse"] for o in fig7c) for b in low}
     wins = [b for b in low if snn[b] < ann[b]]
-    text = "At " + " and ".join(f"{b} bit(s) the AC-SNN scores {snn[b]:.3f}, the better AC-ANN {ann[b]:.3f}"
-                                for b in low)
+    text = "At " + "; at ".join(f"{b} bit{'s' * (b > 1)} the AC-SNN scores {snn[b]:.3f}, the better AC-ANN "
+                                f"{ann[b]:.3f}" for b in low)
     if wins:
-        holds = "holds" if len(wins) == len(low) else f"holds only at {wins} bit(s)"
+        holds = "holds" if len(wins) == len(low) else f"holds only at {' and '.join(map(str, wins))} bit(s)"
         return text + f": the paper's low-precision advantage of the SNN {holds} at this scale."
     full = min(fig7c[o][None]["results"]["test_mse"] for o in fig7c)
     return (text + ": **the paper's finding that the SNN wins at 1–2 bits does not reproduce at this scale** "
