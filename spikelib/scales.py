@@ -289,7 +289,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # target rate (2026-12-06). All of these with one target map per class image; since 2026-12-07 each
     # recording has a Poisson draw of its own (roy_audio.paired_maps, as the authors' code): A (Th 15)
     # 0.345 after 6 epochs (0.444 before), Th 10 / 5 / 2 / 1 0.373 / 0.373 / 0.443 / 0.727, B 0.828, the
-    # rates still 46-59 % of the targets'. The page's diagnosis table measures the rate and the decoder's
+    # rates still 46-59 % of the targets'. Seeds 1 / 2 (seed 0 is the best of the three): A 0.391 / 0.381,
+    # B 0.844 / 0.905. The page's diagnosis table measures the rate and the decoder's
     # ceilings for every AC-SNN. Cost, 1 thread on the 2-core machine while other jobs ran (load
     # 5-9): 27-66 s per 100-batch MNIST run at T = 15 (8, 16, 33 s at T = 5, 10, 20), 45 and 75 s for
     # the FMNIST runs, 25-59 s per audiocoder run, 12-14 s per MNIST AE-ANN (60,000 images), the other
