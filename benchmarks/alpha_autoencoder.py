@@ -27,6 +27,7 @@ from spikelib.alpha import make_optimizer
 from spikelib.alpha.training import use_c_backend
 from spikelib.backend import BACKENDS
 from spikelib.experiments import comsa_autoencoders as cae
+from spikelib.heap import keep_freed_memory
 
 CPP_EXAMPLES_PER_S = 54000 / 70  # authors' C++, 784-32-784, latency 1, 2 cores
 
@@ -47,6 +48,7 @@ def main(argv=None) -> int:
                         "error; torch: the torch loop")
     p.add_argument("--engine", default=None, choices=list(BACKENDS), help=argparse.SUPPRESS)  # old name
     args = p.parse_args(argv)
+    heap_kept = keep_freed_memory()  # as the book's kernels and the reference runs (spikelib.heap)
     if args.engine is not None:
         if args.backend not in (None, args.engine):
             p.error(f"--engine {args.engine} and --backend {args.backend} disagree; pass --backend only")
@@ -96,6 +98,7 @@ def main(argv=None) -> int:
         "dtype": args.dtype,
         "backend": ran_on,
         "threads": torch.get_num_threads(),
+        "heap_kept": heap_kept,
         "train_examples": len(x),
         "train_s": round(train_s, 3),
         "train_examples_per_s": round(len(x) / train_s, 1),

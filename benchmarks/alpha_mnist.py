@@ -25,6 +25,7 @@ from spikelib.alpha.training import use_c_backend
 from spikelib.backend import BACKENDS, from_engine
 from spikelib.alpha import _cscan
 from spikelib.alpha import functional as F
+from spikelib.heap import keep_freed_memory
 
 CPP_TRAIN_EXAMPLES_PER_S = 54000 / 343  # authors' C++ on a 2-core machine, README settings
 
@@ -50,6 +51,7 @@ def main(argv=None) -> int:
                    help="auto/c: the C training epoch on CPU (spikelib/alpha/_train.c); torch: the torch loop")
     p.add_argument("--engine", choices=list(BACKENDS), help=argparse.SUPPRESS)  # deprecated alias of --backend
     args = p.parse_args(argv)
+    heap_kept = keep_freed_memory()  # as the book's kernels and the reference runs (spikelib.heap)
     try:
         args.backend = from_engine(args.engine, args.backend)
     except ValueError as e:
@@ -95,6 +97,7 @@ def main(argv=None) -> int:
         "device": args.device,
         "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else cpu_model(),
         "threads": torch.get_num_threads(),
+        "heap_kept": heap_kept,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "backend": backend_label(args.device, use_c_backend(args.backend, net, x)),
         "dtype": args.dtype,

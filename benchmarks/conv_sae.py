@@ -5,7 +5,10 @@ CI uses (shared/reference/lif-reference-implementations.md); the issue's target 
 A step is: Poisson encoding, forward, SAE-dense loss (Lrec + P2 + A1 of the latent layer), backward,
 gradient clipping, Adam, on the first 64 MNIST training images. The median of ``--repeats`` steps after
 one warm-up step is reported, with the CPU time per step (robust when other jobs share the cores), the
-load average before and after, and the peak resident memory of the process.
+load average before and after, and the peak resident memory of the process. With the C kernel each row
+also splits its step (medians): ``kernel_forward_s`` and ``kernel_backward_s``, the wall time inside the
+kernel's two entry points, and ``other_s``, the rest (Poisson encoding, losses, layout copies, clipping,
+Adam).
 
     python benchmarks/conv_sae.py                      # T = 100 and T = 25, CPU kernel
     python benchmarks/conv_sae.py --backend torch      # the dense torch reference path (slow on a CPU)
@@ -28,10 +31,46 @@ from spikelib import data
 from spikelib.about import cpu_model
 from spikelib.backend import subnormals_flushed
 from spikelib.experiments import huebotter as hb
+from spikelib.heap import keep_freed_memory
+from spikelib.lif import _sae_kernel
 from spikelib.lif import conv_sae as cs
 from spikelib.lif import sae_training as st
 
 AUTHORS_S_PER_STEP = {100: (26.0, 39.0), 25: (5.5, 7.8)}  # 2 CPU cores, batch 64
+
+
+class KernelClock:
+    """Wall seconds spent in ``_sae_kernel.forward`` and ``backward`` while the clock is installed (the
+    model calls them as module attributes, so wrapping the two names times every call)."""
+
+    def __init__(self):
+        self.seconds = {"forward": 0.0, "backward": 0.0}
+        self._orig = {}
+
+    def _timed(self, name, fn):
+        def call(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.seconds[name] += time.perf_counter() - t0
+        return call
+
+    def __enter__(self):
+        for name in self.seconds:
+            self._orig[name] = getattr(_sae_kernel, name)
+            setattr(_sae_kernel, name, self._timed(name, self._orig[name]))
+        return self
+
+    def __exit__(self, *exc):
+        for name, fn in self._orig.items():
+            setattr(_sae_kernel, name, fn)
+
+    def take(self) -> tuple[float, float]:
+        """(forward, backward) seconds since the last take."""
+        out = (self.seconds["forward"], self.seconds["backward"])
+        self.seconds = {"forward": 0.0, "backward": 0.0}
+        return out
 
 
 def time_steps(T: int, args, x: torch.Tensor) -> dict:
@@ -40,19 +79,27 @@ def time_steps(T: int, args, x: torch.Tensor) -> dict:
     opt = st.make_optimizer(model, cfg)
     gen = torch.Generator(device=args.device).manual_seed(0)
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
-    wall, cpu = [], []
-    for i in range(args.repeats + 1):
-        sync()
-        t0, c0 = time.perf_counter(), time.process_time()
-        with subnormals_flushed():  # as sae_training.fit runs its steps
-            st.train_step(model, opt, x, cfg, gen, backend=args.backend)
-        sync()
-        if i:  # the first step builds/loads the kernel and warms the allocator
-            wall.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
+    wall, cpu, fwd, bwd = [], [], [], []
+    with KernelClock() as clock:
+        for i in range(args.repeats + 1):
+            sync()
+            t0, c0 = time.perf_counter(), time.process_time()
+            with subnormals_flushed():  # as sae_training.fit runs its steps
+                st.train_step(model, opt, x, cfg, gen, backend=args.backend)
+            sync()
+            f, b = clock.take()
+            if i:  # the first step builds/loads the kernel and warms the allocator
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+                fwd.append(f)
+                bwd.append(b)
     s = statistics.median(wall)
     row = {"s_per_step": round(s, 4), "cpu_s_per_step": round(statistics.median(cpu), 4),
            "all_s": [round(w, 3) for w in wall]}
+    if any(fwd):  # the C kernel ran (not the torch path)
+        row.update(kernel_forward_s=round(statistics.median(fwd), 4),
+                   kernel_backward_s=round(statistics.median(bwd), 4),
+                   other_s=round(statistics.median(w - f - b for w, f, b in zip(wall, fwd, bwd)), 4))
     if T in AUTHORS_S_PER_STEP and args.device == "cpu":
         lo, hi = AUTHORS_S_PER_STEP[T]
         row["speedup_vs_authors"] = [round(lo / s, 1), round(hi / s, 1)]
@@ -69,6 +116,7 @@ def main(argv=None) -> int:
                    help="auto, c (the C kernel) or torch; kernel: deprecated alias of c")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = p.parse_args(argv)
+    heap_kept = keep_freed_memory()  # as the book's kernels and the reference runs (spikelib.heap)
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda but torch sees no CUDA device")
     xs, _ = data.load_mnist("train")
@@ -84,6 +132,7 @@ def main(argv=None) -> int:
         "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
         "cpu": cpu_model(),
         "threads": torch.get_num_threads(),
+        "heap_kept": heap_kept,
         **rows,
         "authors_s_per_step": {f"T{k}": list(v) for k, v in AUTHORS_S_PER_STEP.items()},
         "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],

@@ -51,6 +51,7 @@ import torch
 
 from spikelib.about import cpu_model
 from spikelib.backend import subnormals_flushed
+from spikelib.heap import keep_freed_memory
 from spikelib.lif import roy
 from spikelib.lif.audiocoder import AUDIO_RATE, AUDIOCODER_CONFIG, audiocoder_snn
 from spikelib.lif.losses import roy_error
@@ -117,6 +118,7 @@ def main(argv=None) -> int:
                    help="IEEE gradual underflow instead of flushing subnormals to zero as spikelib's fit does")
     p.add_argument("--only-reference", help=argparse.SUPPRESS)  # the child of --reference: where to save its weights
     args = p.parse_args(argv)
+    heap_kept = keep_freed_memory()  # as the book's kernels and the reference runs (spikelib.heap)
     ref = None
     if args.reference:
         ref_weights = tempfile.NamedTemporaryFile(suffix=".pt", delete=False).name
@@ -188,6 +190,7 @@ def main(argv=None) -> int:
         "device": "cpu",
         "device_name": cpu_model(),
         "threads": torch.get_num_threads(),
+        "heap_kept": heap_kept,
         "w1_input_major": net.encoder.weight.T.is_contiguous(),
         "encoder_update": "c" if adam.slots and adam.c_update(adam.slots[0]) else "torch tiles",
         "sparse_forward": sparse,

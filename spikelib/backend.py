@@ -14,7 +14,8 @@ overrides ``"auto"`` only: an explicit argument always wins. The switches of ear
 (``SPIKELIB_CSCAN=0``, ``SPIKELIB_SAE_KERNEL=0``, ``engine=``, ``backend="kernel"``) still work and warn.
 
 On the CPU, spikelib trains with subnormal floats flushed to zero (:class:`subnormals_flushed`; the
-C kernels set the same mode for each call): on Intel CPUs they cost a microcode assist each.
+C kernels set the same mode for each call): on Intel CPUs they cost a microcode assist each. How a
+process keeps freed memory instead of faulting it in again: :mod:`spikelib.heap`.
 """
 
 from __future__ import annotations
@@ -151,4 +152,3 @@ class subnormals_flushed(contextlib.ContextDecorator):
         if not self._saved:
             torch.set_flush_denormal(False)
         return False
-

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spikelib._io import atomic_path
+from spikelib.heap import GLIBC_HEAP_ENV, GLIBC_HEAP_KEEP_BYTES
 from spikelib.pipeline_mathjax import (  # re-exported: spikelib.pipeline.install_mathjax etc. keep working
     MATHJAX_CDN,
     MATHJAX_ENTRY,
@@ -171,11 +172,6 @@ def ensure_kernel(name: str = KERNEL) -> None:
     )
 
 
-#: Freed memory glibc keeps in the kernels' heaps (:func:`kernel_env`), not unmapped and faulted in again each
-#: training step (spike_backprop: 36.5 M minor faults, 64 s of system time; with it 3.0 M, 14 s).
-GLIBC_HEAP_KEEP_BYTES = 1 << 30
-
-
 def kernel_env(results_dir: Path | None, jobs: int) -> dict[str, str]:
     """Environment for papermill and its kernels: headless plots, figures as numbered MyST figures with
     captions (:func:`spikelib.plotting.show`), the results directory, thread budget, glibc's heap."""
@@ -187,7 +183,9 @@ def kernel_env(results_dir: Path | None, jobs: int) -> dict[str, str]:
     env["SPIKELIB_RESULTS"] = str(resolve_results_dir(results_dir).resolve())
     # Parallel notebooks would each start one torch thread per core; share the cores out instead.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
-    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):  # glibc's, read as a process starts
+    # glibc's heap (spikelib.heap.keep_freed_memory), through its variables, read as a process starts:
+    # spike_backprop took 36.5 M minor faults, 64 s of system time, without; 3.0 M, 14 s with.
+    for name in GLIBC_HEAP_ENV:
         env.setdefault(name, str(GLIBC_HEAP_KEEP_BYTES))
     return env
 
