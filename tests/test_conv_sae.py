@@ -140,28 +140,36 @@ def test_kernel_matches_torch_reference(bounded, fire_on, cumulative, regularise
 
 
 @needs_kernel
+@pytest.mark.parametrize("tall", [False, True], ids=["wide", "tall and wide"])
 @pytest.mark.parametrize("direct", ["every layer", "read-out only"])
-def test_wide_fully_connected_layers_match_torch_in_blocks(direct):
+def test_wide_fully_connected_layers_match_torch_in_blocks(direct, tall):
     """300 inputs -> 60 neurons firing ~half the time -> 601 neurons (3 blocks of FC_COLS, the last with a
     scalar tail) -> 20: the kernel's blocked path for a wide fully connected layer with a busy input,
     against the torch reference neuron (forward, and weight gradients through the blocked layer's input
     spikes; with gradients on the read-out only, the hidden layers take the path for layers without
-    direct gradients)."""
+    direct gradients). ``tall``: 2,200 busy neurons before the 60, so that the 2,200 x 60 layer's float64
+    weights (1.06 MB) pass FC_TALL_BYTES and its backward goes in bands of weight rows too."""
     from spikelib.lif import cumulative_potential, huebotter_neuron, max_readout, simulate
 
     gen = torch.Generator().manual_seed(0)
-    B, T, decay, scale, sizes = 3, 12, 0.95, 2.0, (300, 60, 601, 20)
+    B, T, decay, scale = 3, 12, 0.95, 2.0
+    sizes, means = (300, 60, 601, 20), (0.05, 0.0, 0.0)
+    if tall:
+        sizes, means = (300, 2200, *sizes[1:]), (0.02, *means)
     neuron = huebotter_neuron(decay=decay)
     ws = [(torch.randn(n, m, generator=gen, dtype=torch.float64) * 0.1 + mean).requires_grad_()
-          for m, n, mean in zip(sizes, sizes[1:], (0.05, 0.0, 0.0))]
+          for m, n, mean in zip(sizes, sizes[1:], means)]
     x = (torch.rand(B, T, 300, generator=gen) < 0.05).to(torch.uint8)
     geom = [(m, 1, 1, n, 1, 1, 1, 0) for m, n in zip(sizes, sizes[1:])]
     kernels = [w.detach().T.contiguous() for w in ws]
     xhat, argmax, counts, ufinal, flags, _ = _sae_kernel.forward(
         x, kernels, geom, alpha=1 - neuron["leak"], theta=1.0, fire_gt=True, lower=-1.0, decay=decay, scale=scale)
-    assert (counts[:, :60].sum(1) / T >= 8).all()  # FC_DENSE: the 601 neurons go in blocks
+    hidden = sum(sizes[1:-3])  # the neurons before the 60
+    assert (counts[:, hidden:hidden + 60].sum(1) / T >= 8).all()  # FC_DENSE: the 601 neurons go in blocks
+    if tall:
+        assert (counts[:, :2200].sum(1) / T >= 8).all()  # and the 2,200 x 60 layer in bands
     g_xhat = torch.randn(B, 20, generator=gen, dtype=torch.float64)
-    g_counts, g_ufinal = (torch.randn(B, 681, generator=gen, dtype=torch.float64) for _ in range(2))
+    g_counts, g_ufinal = (torch.randn(B, sum(sizes[1:]), generator=gen, dtype=torch.float64) for _ in range(2))
     if direct == "read-out only":
         g_counts, g_ufinal = torch.zeros_like(g_counts), torch.zeros_like(g_ufinal)
     gk = _sae_kernel.backward(x, kernels, geom, flags, argmax, theta=1.0, scale=scale, g_xhat=g_xhat,

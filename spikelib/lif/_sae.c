@@ -6,7 +6,9 @@
  * with -ffp-contract=off, so that alpha u + I rounds as in the torch reference.
  *
  * Every sum runs in the same order as the plain loops (spikes of a step in ascending index, 32-byte partial
- * sums in the dot products): the results do not depend on the vector width or on the blocking below.
+ * sums in the dot products of a fully connected layer, one 64-byte accumulator over a convolutional
+ * spike's patch reduced by a fixed tree): the results do not depend on the vector width or on the blocking
+ * below.
  */
 
 /* 32-byte vectors of partial sums and 64-byte ones for the element-wise work (GCC vector extensions;
@@ -82,6 +84,40 @@ static inline REAL SUF(dot_acc)(const REAL *restrict k, const REAL *restrict o, 
 
 static inline void SUF(acc)(const REAL *restrict o, REAL *restrict g, int64_t n) { SUF(add)(g, o, n); }
 
+/* A convolutional layer's spike: g += o over n elements, and k * o summed into one 64-byte accumulator
+ * (acc: one lane per element of a 64-byte group, the patch's rows one after the other) and the scalar
+ * tail s. The rows of a patch are short (k cout elements); summed as one, the products go straight into
+ * the accumulator instead of being split into 32-byte halves and reduced row by row, which kept the
+ * vector shuffle port and a serial lane reduction per row busy (the backward's hottest instructions). */
+static inline void SUF(patch_dot_acc)(const REAL *restrict k, const REAL *restrict o, REAL *restrict g, int64_t n,
+                                      SUF(wide) *acc, REAL *s_io) {
+    SUF(wide) a = *acc;
+    int64_t q = 0;
+    for (; q + 2 * LANES <= n; q += 2 * LANES) {
+        SUF(wide) kv, ov, gv;
+        memcpy(&kv, k + q, sizeof kv);
+        memcpy(&ov, o + q, sizeof ov);
+        memcpy(&gv, g + q, sizeof gv);
+        a += kv * ov;
+        gv += ov;
+        memcpy(g + q, &gv, sizeof gv);
+    }
+    REAL s = *s_io;
+    for (; q < n; ++q) { s += k[q] * o[q]; g[q] += o[q]; }
+    *acc = a;
+    *s_io = s;
+}
+
+/* the lanes of acc added pairwise (lane i + lane i + w/2, w halving), then the tail: a fixed tree, the same
+ * sums on any vector width */
+static inline REAL SUF(patch_finish)(SUF(wide) acc, REAL s) {
+    REAL l[2 * LANES];
+    memcpy(l, &acc, sizeof l);
+    for (int64_t w = LANES; w >= 1; w /= 2)
+        for (int64_t i = 0; i < w; ++i) l[i] += l[i + w];
+    return l[0] + s;
+}
+
 /* The rows of a fully connected layer are scattered over a weight matrix far larger than L2: fetch the
  * row of the spike PREFETCH places ahead (rows up to 4 KiB; longer ones the hardware prefetcher follows). */
 #define PREFETCH 6
@@ -115,8 +151,9 @@ static void SUF(scatter)(const int32_t *sp, int64_t ns, const geom_t *gp, const 
 }
 
 /* gK += input spikes x gI; gs at every input spike = K[spike] . gI (gs may be NULL; gs is indexed like
- * the input). With any = 0 (gI all zero) only gs = 0 is written. Spikes in index order: the spikes of
- * one position, which read the same rows of gI, come one after the other. */
+ * the input). With any = 0 (gI all zero) only gs = 0 is written. Spikes in index order, or for a
+ * convolutional layer channel by channel (channel_major): a gK element's terms come in index order either
+ * way. */
 static void SUF(gather)(const int32_t *sp, int64_t ns, const geom_t *gp, const REAL *K, const REAL *gI, REAL *gK,
                         REAL *gs, int any) {
     const geom_t g = *gp;
@@ -135,12 +172,16 @@ static void SUF(gather)(const int32_t *sp, int64_t ns, const geom_t *gp, const R
         if (any && i1 > i0) {
             const REAL *kc = K + c * kk * g.cout;
             REAL *gc = gK + c * kk * g.cout;
+            SUF(wide) acc = {0};
+            REAL tail = 0;
             for (int64_t j = j0; j < j1; ++j) {
                 const int64_t ko = (j * g.k + i0) * g.cout, n = (i1 - i0) * g.cout;
                 const REAL *o = gI + ((y + j - g.pad) * g.wout + x + i0 - g.pad) * g.cout;
-                if (gs) sum += SUF(dot_acc)(kc + ko, o, gc + ko, n);
-                else SUF(acc)(o, gc + ko, n);
+                if (!gs) SUF(acc)(o, gc + ko, n);
+                else if (g.k > 1) SUF(patch_dot_acc)(kc + ko, o, gc + ko, n, &acc, &tail);
+                else sum += SUF(dot_acc)(kc + ko, o, gc + ko, n);
             }
+            if (gs && g.k > 1) sum = SUF(patch_finish)(acc, tail);
         }
         if (gs) gs[p] = sum;
     }
@@ -238,7 +279,7 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
             memset(cur, 0, N * sizeof(REAL));
             memset(U, 0, N * sizeof(REAL));
             memset(cnt, 0, N * sizeof(REAL));
-            if (fc_blocked(&g, src0, stride, T, lst, start)) {
+            if (fc_blocked(fc_wide(&g), &g, src0, stride, T, lst, start)) {
                 for (int64_t c0 = 0; c0 < N; c0 += FC_COLS) {
                     const int64_t bw = imin(FC_COLS, N - c0), rows = SUF(band_rows)(bw);
                     memcpy(cursor, start, (T + 1) * sizeof(int64_t));
@@ -352,13 +393,16 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
         geom_t g = geom_at(geom, l);
         nmax = imax(nmax, g.hout * g.wout * g.cout);
         nin = imax(nin, g.hin * g.win * g.cin);
-        if (fc_wide(&g)) nin_fc = imax(nin_fc, g.cin);
+        if (fc_wide(&g) || fc_tall(&g, sizeof(REAL))) nin_fc = imax(nin_fc, g.cin);
     }
     REAL *G = scratch(nmax * sizeof(REAL)), *gI = scratch(nmax * sizeof(REAL)), *gro = malloc(NL * sizeof(REAL));
     REAL *rt = malloc(NL * sizeof(REAL));
     REAL *gs_in = calloc(T * nmax, sizeof(REAL)), *gs_out = calloc(T * nmax, sizeof(REAL));
     REAL *zeros = calloc(Ntot, sizeof(REAL));
-    int32_t *sp = scratch((nin + 16) * sizeof(int32_t));
+    int32_t *sp = scratch((nin + 16) * sizeof(int32_t)), *sp_c = scratch((nin + 16) * sizeof(int32_t));
+    int64_t cmax = 1;
+    for (int64_t l = 0; l < L; ++l) cmax = imax(cmax, geom_at(geom, l).cin);
+    int64_t *head = malloc((cmax + 1) * sizeof(int64_t));
     int32_t *lst = nin_fc ? scratch((T * nin_fc + 16) * sizeof(int32_t)) : NULL;
     int64_t *start = malloc((T + 1) * sizeof(int64_t)), *cursor = malloc((T + 1) * sizeof(int64_t));
     REAL *gIT = nin_fc ? scratch(T * FC_COLS * sizeof(REAL)) : NULL;
@@ -366,7 +410,7 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
     SUF(vec) *parts = NULL; /* the partial sums of the dot products of a blocked layer's input spikes */
     REAL *tails = NULL;
     int64_t n_parts = 0;
-    int ok = G && gI && gro && rt && gs_in && gs_out && zeros && sp && start && cursor && anyT &&
+    int ok = G && gI && gro && rt && gs_in && gs_out && zeros && sp && sp_c && head && start && cursor && anyT &&
                    (!nin_fc || (lst && gIT));
     for (int64_t b = b0; ok && b < b1; ++b) {
         const uint8_t *fb = flags + b * T * Ntot;
@@ -385,7 +429,8 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
             /* most layers get no direct gradient (the losses read the latent layer and the read-out) */
             const int plain = !cum_v && (l < L - 1 || !g_xhat) && SUF(all_zero)(gc_b + o, N) &&
                               SUF(all_zero)(gu_b + o, N);
-            if (fc_blocked(&g, src0, stride, T, lst, start)) {
+            const int banded = fc_wide(&g) || fc_tall(&g, sizeof(REAL));
+            if (fc_blocked(banded, &g, src0, stride, T, lst, start)) {
                 /* in blocks of FC_COLS neurons: the block's current gradients for all T steps, then band by
                  * band of weight rows the input spikes' dot products and weight gradients. Each weight
                  * gradient gets its terms in the order of the unblocked pass (t descending); a spike's dot
@@ -444,7 +489,7 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                         for (int64_t q = start[t]; q < start[t + 1]; ++q)
                             gs[t * Nin + lst[q]] = SUF(dot_finish)(parts[q], tails[q]);
             } else {
-                const int listed = fc_wide(&g); /* fc_blocked has listed its input spikes in lst, start */
+                const int listed = banded; /* fc_blocked has listed its input spikes in lst, start */
                 for (int64_t t = T - 1; t >= 0; --t) {
                     const uint8_t *f = fb + t * Ntot + o;
                     if (l == L - 1) /* d x_hat / d U_t = 1/s for t <= t_max (straight-through decay) */
@@ -454,6 +499,7 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                                                              l == L - 1 ? rt : zeros, gI, theta, cum_v);
                     const int32_t *idx;
                     const int64_t ns = step_spikes(listed, lst, start, t, src0 + t * stride, Nin, sp, &idx);
+                    if (any && g.k > 1 && g.cin > 1) idx = channel_major(idx, ns, &g, sp_c, head);
                     SUF(gather)(idx, ns, &g, K[l], plain ? G : gI, gK[l],
                                 gs ? gs + t * Nin : NULL, any);
                 }
@@ -461,7 +507,8 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
             REAL *swap = gs_in; gs_in = gs_out; gs_out = swap;
         }
     }
-    free(G); free(gI); free(gro); free(rt); free(gs_in); free(gs_out); free(zeros); free(sp); free(lst); free(start);
+    free(G); free(gI); free(gro); free(rt); free(gs_in); free(gs_out); free(zeros); free(sp); free(sp_c); free(head);
+    free(lst); free(start);
     free(cursor); free(gIT); free(anyT); free(parts); free(tails);
     return !ok;
 }
