@@ -131,6 +131,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # models 811 s and the 2 axis runs 167 s. Table 1: SAE 24.51 (18.5 after 240 steps, then bursting: AFR 0.56),
     # SAE-sparse 22.67, SAE-dense 13.11, AE 10.88, AEl2 11.74, VAE 27.58, betaVAE 8.67; both regularised SAEs
     # below the SAE, as in the paper. (Two threads round differently from one: the 1-thread run gave 23.63 / 22.83.)
+    # Fresh clone of 7d6c766 on the Intel host (2026-12-07, the kernel's faster backward): the page 1,352 s (SAE
+    # 505 s, SAE-dense 237 s, SAE-sparse 176 s); Table 1: SAE 24.10, SAE-sparse 22.59, SAE-dense 12.90.
     "regularised_sae": {
         "smoke": {"epochs": 1, "search_epochs": 1, "search_n_train": 32, "search_T": 8, "seeds": 1, "T": 8,
                   "batch_size": 32, "n_train": 128, "n_val": 100,
