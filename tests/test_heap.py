@@ -51,7 +51,6 @@ def test_nothing_happens_off_glibc(monkeypatch):
     assert heap.keep_freed_memory() is False
 
 
-
 def test_glibc_is_recognised_where_python_was_linked_with_it():
     import platform
 

@@ -370,6 +370,10 @@ static inline int SUF(all_zero)(const REAL *x, int64_t n) {
     return 1;
 }
 
+/* Whether the backward may take a fully connected layer in bands of weight rows (fc_blocked): a wide one,
+ * or one whose weights pass FC_TALL_BYTES in this precision. */
+static inline int SUF(backward_banded)(const geom_t *g) { return fc_wide(g) || fc_tall(g, sizeof(REAL)); }
+
 /* Layer by layer from the top, each over all T steps in reverse, one image at a time. gs_in holds the
  * gradients of this layer's spikes for all T steps (written by the layer above at its input spikes),
  * gs_out receives those of the layer below. Both start zeroed and then only ever hold finite values, so
@@ -393,7 +397,7 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
         geom_t g = geom_at(geom, l);
         nmax = imax(nmax, g.hout * g.wout * g.cout);
         nin = imax(nin, g.hin * g.win * g.cin);
-        if (fc_wide(&g) || fc_tall(&g, sizeof(REAL))) nin_fc = imax(nin_fc, g.cin);
+        if (SUF(backward_banded)(&g)) nin_fc = imax(nin_fc, g.cin);
     }
     REAL *G = scratch(nmax * sizeof(REAL)), *gI = scratch(nmax * sizeof(REAL)), *gro = malloc(NL * sizeof(REAL));
     REAL *rt = malloc(NL * sizeof(REAL));
@@ -429,7 +433,7 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
             /* most layers get no direct gradient (the losses read the latent layer and the read-out) */
             const int plain = !cum_v && (l < L - 1 || !g_xhat) && SUF(all_zero)(gc_b + o, N) &&
                               SUF(all_zero)(gu_b + o, N);
-            const int banded = fc_wide(&g) || fc_tall(&g, sizeof(REAL));
+            const int banded = SUF(backward_banded)(&g);
             if (fc_blocked(banded, &g, src0, stride, T, lst, start)) {
                 /* in blocks of FC_COLS neurons: the block's current gradients for all T steps, then band by
                  * band of weight rows the input spikes' dot products and weight gradients. Each weight

@@ -104,10 +104,9 @@ static inline int64_t step_spikes(int listed, const int32_t *lst, const int64_t 
 }
 
 /* Whether a fully connected layer that may go in bands (banded: fc_wide; in the backward also fc_tall) does
- * for this image: where its input
- * fires at least FC_DENSE spikes per step on average (with fewer, the rows a spike reads stay in L2
- * anyway, and the strided walk over the flags in blocks costs more than it saves). Its input spike lists
- * (see spike_lists) are then in lst and start. */
+ * for this image: where its input fires at least FC_DENSE spikes per step on average (with fewer, the rows
+ * a spike reads stay in L2 anyway, and the strided walk over the flags in blocks costs more than it saves).
+ * Its input spike lists (see spike_lists) are then in lst and start. */
 static inline int fc_blocked(int banded, const geom_t *g, const uint8_t *src0, int64_t stride, int64_t T,
                              int32_t *lst, int64_t *start) {
     if (!banded) return 0;
