@@ -245,6 +245,86 @@ def test_flag_buffers_are_reused_only_once_their_graph_is_freed():
     assert _sae_kernel.FlagLease(10).buf.data_ptr() == ptr  # given back, then taken again
 
 
+@needs_kernel
+@pytest.mark.parametrize("room", ["all", "some", "none"])
+def test_kept_spike_lists_give_the_same_gradients(room):
+    """The backward reads the forward's spike lists (SpikeLists) instead of listing the flags again: the same
+    bits whether every image's lists fit, some did (the rest are listed again) or none; through the
+    convolutional layers and a wide fully connected layer in blocks (a busy 60-neuron layer -> 601)."""
+    gen = torch.Generator().manual_seed(3)
+    B, T = 4, 9
+    # conv 3x3 -> a 10x10 "convolution" onto 60 neurons -> fc 601 (3 blocks) -> fc onto a 6x6x4 grid -> deconv 3x3
+    geom = [(1, 12, 12, 4, 10, 10, 3, 2), (4, 10, 10, 60, 1, 1, 10, 9), (60, 1, 1, 601, 1, 1, 1, 0),
+            (601, 1, 1, 144, 1, 1, 1, 0), (4, 6, 6, 1, 8, 8, 3, 0)]
+    shapes = [(1, 3, 3, 4), (4, 10, 10, 60), (60, 601), (601, 144), (4, 3, 3, 1)]
+    kernels = [torch.randn(*shape, generator=gen, dtype=torch.float64) * sd + mean
+               for shape, sd, mean in zip(shapes, (0.3, 0.1, 0.1, 0.1, 0.5), (0.25, 0.0, 0.0, 0.0, 0.1))]
+    x = (torch.rand(B, T, 144, generator=gen) < 0.4).to(torch.uint8)
+    x[0] &= (torch.rand(T, 144, generator=gen) < 0.4).to(torch.uint8)  # image 0 quieter: fewer lists to keep
+    kw = dict(alpha=0.95, theta=1.0, fire_gt=True, lower=-1.0, decay=0.95, scale=2.0)
+    big = _sae_kernel.SpikeLists(B, T, geom, cap=T * sum(c * h * w for c, h, w, *_ in geom) + 1000)
+    xhat, argmax, counts, ufinal, flags, _ = _sae_kernel.forward(x, kernels, geom, spike_lists=big, **kw)
+    assert big.kept().all()
+    off = [0, *torch.tensor([g[3] * g[4] * g[5] for g in geom]).cumsum(0).tolist()]
+    busy = counts[:, off[1]:off[2]].sum(1) / T >= 8  # FC_DENSE: the 601 neurons go in blocks, but image 0's
+    assert busy.tolist() == [False, True, True, True]
+    assert all((counts[:, a:b].sum(1) > 0).all() for a, b in zip(off, off[1:]))
+    need = big.start[:, -1, -1]  # entries each image's lists took; the kernel wants 601 + 16 free per step
+    assert need[0] + 700 < need[1:].min() - 16
+    cap = {"all": None, "some": int(need[0]) + 700, "none": 0}[room]
+    lists = _sae_kernel.SpikeLists(B, T, geom, cap=cap) if cap is not None else big
+    again = _sae_kernel.forward(x, kernels, geom, spike_lists=lists, **kw)
+    for a, b in zip((xhat, argmax, counts, ufinal, flags), again):
+        assert torch.equal(a, b)
+    kept = lists.kept()
+    assert kept.tolist() == {"all": [True] * 4, "some": [True, False, False, False], "none": [False] * 4}[room]
+    grads = {"g_xhat": torch.randn(B, 64, generator=gen, dtype=torch.float64),
+             "g_counts": torch.randn(B, off[-1], generator=gen, dtype=torch.float64),
+             "g_ufinal": torch.randn(B, off[-1], generator=gen, dtype=torch.float64)}
+    ref = _sae_kernel.backward(x, kernels, geom, flags, argmax, theta=1.0, scale=2.0, **grads)
+    got = _sae_kernel.backward(x, kernels, geom, flags, argmax, theta=1.0, scale=2.0, spike_lists=lists, **grads)
+    assert all(r.abs().max() > 0 for r in ref)
+    for r, g in zip(ref, got):
+        assert torch.equal(r, g)
+
+
+def test_spike_lists_room_adapts_and_shape_is_checked():
+    geom = [(1, 4, 4, 2, 2, 2, 3, 0)]
+    first = _sae_kernel.SpikeLists(2, 5, geom)
+    assert first.cap == int(1.25 * (5 * 16 // 8)) + 16 + 16  # T x inputs / 8 the first time, + one step's room
+    first.start[:, 0, 0] = 0
+    first.start[:, -1, -1] = torch.tensor([7, 30])
+    first.note_use()
+    assert _sae_kernel.SpikeLists(2, 5, geom).cap == int(1.25 * 30) + 32  # the fullest image, 1.25x
+    second = _sae_kernel.SpikeLists(2, 5, geom)
+    second.start[:, 0, 0] = torch.tensor([0, -1])  # one did not fit: twice the room
+    second.start[:, -1, -1] = 7
+    second.note_use()
+    assert _sae_kernel.SpikeLists(2, 5, geom).cap == int(1.25 * 2 * second.cap) + 32
+    x = torch.zeros(3, 5, 16, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="SpikeLists"):
+        _sae_kernel.forward(x, [torch.zeros(1, 3, 3, 2, dtype=torch.float64)], geom, alpha=0.9, theta=1.0,
+                            fire_gt=True, lower=None, decay=0.9, scale=1.0, spike_lists=second)
+    _sae_kernel.SpikeLists._need.clear()
+
+
+@needs_kernel
+def test_the_sae_backward_reads_the_kept_lists(monkeypatch):
+    """ConvSAE's autograd keeps the forward's lists for the backward; with no room for them (every image
+    listed again) the gradients are the same bits."""
+    m = cs.ConvSAE(10, seed=4)
+    x = torch.rand(3, 1, 28, 28)
+    spikes = cs.encode(x, 8, generator=torch.Generator().manual_seed(0))
+    a, ga = _run(m, spikes, x, "c")
+    assert a.all_counts.grad_fn.lists.kept().all()
+    room = _sae_kernel.SpikeLists
+    monkeypatch.setattr(_sae_kernel, "SpikeLists", lambda *args: room(*args, cap=0))
+    b, gb = _run(m, spikes, x, "c")
+    assert not b.all_counts.grad_fn.lists.kept().any()
+    for u, v in zip(ga, gb):
+        assert torch.equal(u, v)
+
+
 # ---------------------------------------------------------------- neuron, bound and read-out by hand
 
 

@@ -242,6 +242,9 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
     const double alpha_d = args->alpha, theta_d = args->theta, lower_d = args->lower, decay_d = args->decay,
                  scale_d = args->scale;
     uint8_t *flags = args->flags, *rec = args->rec;
+    int32_t *lists = args->lists;
+    int64_t *list_start = args->list_start;
+    const int64_t cap = args->list_cap;
     REAL *counts = args->counts, *ufinal = args->ufinal, *xhat = args->xhat;
     int32_t *argmax = args->argmax;
     const REAL alpha = (REAL)alpha_d, theta = (REAL)theta_d, lower = (REAL)lower_d, decay = (REAL)decay_d,
@@ -268,6 +271,9 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
         uint8_t *fb = flags ? flags + b * T * Ntot : tmp;
         REAL *best = xhat + b * NL; /* the running maximum; divided by s at the end */
         int32_t *am = argmax + b * NL;
+        /* keep this image's input spike lists while they fit (see kept_lists) */
+        int keep = lists != NULL;
+        int64_t used = 0;
         for (int64_t l = 0; l < L; ++l) {
             const geom_t g = geom_at(geom, l);
             const int64_t N = g.hout * g.wout * g.cout, o = off[l], Nin = g.hin * g.win * g.cin;
@@ -279,15 +285,29 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
             memset(cur, 0, N * sizeof(REAL));
             memset(U, 0, N * sizeof(REAL));
             memset(cnt, 0, N * sizeof(REAL));
-            if (fc_blocked(fc_wide(&g), &g, src0, stride, T, lst, start)) {
+            /* Kept lists go to lb + used, step t's from entry ls[t]; a step is listed only where spike_list
+             * has room for all Nin inputs and its 16-entry overrun, else the image's lists are given up. */
+            int64_t *ls = keep ? list_start + (b * L + l) * (T + 1) : NULL;
+            int32_t *lb = keep ? lists + b * cap : NULL;
+            if (keep) ls[0] = used;
+            const int wide = fc_wide(&g);
+            const int32_t *kl = NULL, *ll = lst; /* this layer's input spike lists, when listed for all T steps */
+            if (wide && keep) { /* fc_blocked wants all T steps' lists: list them into the kept ones */
+                for (int64_t t = 0; keep && t < T; ++t)
+                    if ((keep = used + Nin + 16 <= cap))
+                        ls[t + 1] = used += spike_list(src0 + t * stride, Nin, lb + used);
+                if (keep) ll = kl = kept_lists(lists, cap, list_start, b, l, L, T, start);
+                else list_start[b * L * (T + 1)] = -1;
+            }
+            if (fc_blocked(wide, &g, src0, stride, T, kl != NULL, lst, start)) {
                 for (int64_t c0 = 0; c0 < N; c0 += FC_COLS) {
                     const int64_t bw = imin(FC_COLS, N - c0), rows = SUF(band_rows)(bw);
                     memcpy(cursor, start, (T + 1) * sizeof(int64_t));
                     for (int64_t r1 = rows; r1 < Nin + rows; r1 += rows)
                         for (int64_t t = 0; t < T; ++t) {
                             int64_t q = cursor[t];
-                            for (; q < start[t + 1] && lst[q] < r1; ++q)
-                                SUF(add)(curT + t * bw, K[l] + lst[q] * N + c0, bw);
+                            for (; q < start[t + 1] && ll[q] < r1; ++q)
+                                SUF(add)(curT + t * bw, K[l] + ll[q] * N + c0, bw);
                             cursor[t] = q;
                         }
                     for (int64_t t = 0; t < T; ++t) {
@@ -300,11 +320,22 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
                 }
                 continue;
             }
-            const int listed = fc_wide(&g); /* fc_blocked has listed its input spikes in lst, start */
+            /* a wide layer's input spikes are listed (kept, or by fc_blocked in lst, start); the others step by
+             * step, into the kept lists while they have room */
             for (int64_t t = 0; t < T; ++t) {
                 uint8_t *f = fb + t * Ntot + o;
                 const int32_t *idx;
-                const int64_t ns = step_spikes(listed, lst, start, t, src0 + t * stride, Nin, sp, &idx);
+                int64_t ns;
+                if (wide) {
+                    ns = step_spikes(1, ll, start, t, src0 + t * stride, Nin, sp, &idx);
+                } else {
+                    int32_t *dst = sp;
+                    if (keep && (keep = used + Nin + 16 <= cap)) dst = lb + used;
+                    else if (lists) list_start[b * L * (T + 1)] = -1;
+                    ns = spike_list(src0 + t * stride, Nin, dst);
+                    idx = dst;
+                    if (keep) ls[t + 1] = used += ns;
+                }
                 SUF(scatter)(idx, ns, &g, K[l], cur);
                 SUF(lif_update)(N, cur, u, U, cnt, f, alpha, theta, fire_gt, has_lower, lower, decay, cum_v);
                 SUF(step_outputs)(N, t, U, l == L - 1 ? best : NULL, am, f, r0 ? r0 + t * N : NULL);
@@ -388,6 +419,8 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
     const int32_t *argmax = args->argmax;
     const REAL *g_xhat = args->g_xhat, *g_counts = args->g_counts, *g_ufinal = args->g_ufinal;
     REAL *const *gK = (REAL *const *)args->gK;
+    const int32_t *lists = args->lists;
+    const int64_t *list_start = args->list_start, cap = args->list_cap;
     const REAL theta = (REAL)theta_d, scale = (REAL)scale_d;
     const int64_t Ntot = off[L], NL = off[L] - off[L - 1];
     const geom_t g0 = geom_at(geom, 0);
@@ -434,7 +467,9 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
             const int plain = !cum_v && (l < L - 1 || !g_xhat) && SUF(all_zero)(gc_b + o, N) &&
                               SUF(all_zero)(gu_b + o, N);
             const int banded = SUF(backward_banded)(&g);
-            if (fc_blocked(banded, &g, src0, stride, T, lst, start)) {
+            /* the forward's lists of this layer's input spikes, else listed from the flags (lst) */
+            const int32_t *kl = kept_lists(lists, cap, list_start, b, l, L, T, start), *ll = kl ? kl : lst;
+            if (fc_blocked(banded, &g, src0, stride, T, kl != NULL, lst, start)) {
                 /* in blocks of FC_COLS neurons: the block's current gradients for all T steps, then band by
                  * band of weight rows the input spikes' dot products and weight gradients. Each weight
                  * gradient gets its terms in the order of the unblocked pass (t descending); a spike's dot
@@ -473,8 +508,8 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                         for (int64_t t = T - 1; t >= 0; --t) {
                             const REAL *git = gIT + t * bw;
                             int64_t q = cursor[t];
-                            for (; q < start[t + 1] && lst[q] < r1; ++q) {
-                                const int64_t p = lst[q];
+                            for (; q < start[t + 1] && ll[q] < r1; ++q) {
+                                const int64_t p = ll[q];
                                 REAL *const gk = gK[l] + p * N + c0;
                                 if (carry) {
                                     if (anyT[t])
@@ -491,9 +526,9 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                 if (carry)
                     for (int64_t t = 0; t < T; ++t)
                         for (int64_t q = start[t]; q < start[t + 1]; ++q)
-                            gs[t * Nin + lst[q]] = SUF(dot_finish)(parts[q], tails[q]);
+                            gs[t * Nin + ll[q]] = SUF(dot_finish)(parts[q], tails[q]);
             } else {
-                const int listed = banded; /* fc_blocked has listed its input spikes in lst, start */
+                const int listed = kl || banded; /* kept lists, or fc_blocked has listed them in lst, start */
                 for (int64_t t = T - 1; t >= 0; --t) {
                     const uint8_t *f = fb + t * Ntot + o;
                     if (l == L - 1) /* d x_hat / d U_t = 1/s for t <= t_max (straight-through decay) */
@@ -502,7 +537,7 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
                                           : SUF(neuron_grad)(N, f, G, gs_in + t * N, gc_b + o, gu_b + o,
                                                              l == L - 1 ? rt : zeros, gI, theta, cum_v);
                     const int32_t *idx;
-                    const int64_t ns = step_spikes(listed, lst, start, t, src0 + t * stride, Nin, sp, &idx);
+                    const int64_t ns = step_spikes(listed, ll, start, t, src0 + t * stride, Nin, sp, &idx);
                     if (any && g.k > 1 && g.cin > 1) idx = channel_major(idx, ns, &g, sp_c, head);
                     SUF(gather)(idx, ns, &g, K[l], plain ? G : gI, gK[l],
                                 gs ? gs + t * Nin : NULL, any);

@@ -91,6 +91,19 @@ static inline int fc_tall(const geom_t *g, int64_t real) {
     return g->hin * g->win == 1 && g->k == 1 && g->hout * g->wout == 1 && g->cin * g->cout * real > FC_TALL_BYTES;
 }
 
+/* The spike lists the forward pass keeps for the backward (SaeForwardArgs.lists): image b's lists start at
+ * lists + b cap, layer l's input spikes of step t at entry ls[t] of them (ls = list_start + (b L + l)(T + 1);
+ * ls[T] is where layer l + 1's begin), and list_start[b L (T + 1)] = -1 marks an image whose lists did not
+ * fit in cap entries (listed again from the flags). Layer l's lists of image b, if kept: their first entry,
+ * with start[0 .. T] (T + 1 entries) set relative to it; else NULL. */
+static inline const int32_t *kept_lists(const int32_t *lists, int64_t cap, const int64_t *list_start, int64_t b,
+                                        int64_t l, int64_t L, int64_t T, int64_t *start) {
+    if (!lists || list_start[b * L * (T + 1)] < 0) return NULL;
+    const int64_t *ls = list_start + (b * L + l) * (T + 1);
+    for (int64_t t = 0; t <= T; ++t) start[t] = ls[t] - ls[0];
+    return lists + b * cap + ls[0];
+}
+
 /* Step t's input spikes: the lists fc_blocked made (listed: lst, start), else spike_list of src into sp.
  * Returns their count and points *idx at them. */
 static inline int64_t step_spikes(int listed, const int32_t *lst, const int64_t *start, int64_t t,
@@ -106,11 +119,12 @@ static inline int64_t step_spikes(int listed, const int32_t *lst, const int64_t 
 /* Whether a fully connected layer that may go in bands (banded: fc_wide; in the backward also fc_tall) does
  * for this image: where its input fires at least FC_DENSE spikes per step on average (with fewer, the rows
  * a spike reads stay in L2 anyway, and the strided walk over the flags in blocks costs more than it saves).
- * Its input spike lists (see spike_lists) are then in lst and start. */
+ * Its input spike lists (see spike_lists) are then in lst and start (listed: start already holds those of
+ * the kept lists, see kept_lists). */
 static inline int fc_blocked(int banded, const geom_t *g, const uint8_t *src0, int64_t stride, int64_t T,
-                             int32_t *lst, int64_t *start) {
+                             int listed, int32_t *lst, int64_t *start) {
     if (!banded) return 0;
-    spike_lists(src0, stride, T, g->cin, lst, start);
+    if (!listed) spike_lists(src0, stride, T, g->cin, lst, start); /* else the kept lists are in start */
     return start[T] >= FC_DENSE * T;
 }
 
@@ -160,6 +174,9 @@ typedef struct {
     int32_t *argmax;         /* out (B, N_last) */
     int64_t rec_layer;       /* record this layer's spikes into rec, or -1 */
     uint8_t *rec;
+    int32_t *lists;          /* out (B, list_cap) or NULL: the input spike lists kept for the backward */
+    int64_t list_cap;
+    int64_t *list_start;     /* out (B, L, T + 1) (see kept_lists) */
 } SaeForwardArgs;
 
 /* sae_backward_f64/_f32: weight gradients of images [b0, b1) into this thread's gK. */
@@ -174,6 +191,9 @@ typedef struct {
     const int32_t *argmax;
     const void *g_xhat, *g_counts, *g_ufinal; /* upstream gradients, each may be NULL (zero) */
     void *const *gK;         /* L gradient buffers in the layout of K */
+    const int32_t *lists;    /* the forward's kept spike lists, or NULL (see kept_lists) */
+    int64_t list_cap;
+    const int64_t *list_start;
 } SaeBackwardArgs;
 
 void SaeForwardArgs_layout(KernelLayout *o) {
@@ -181,7 +201,7 @@ void SaeForwardArgs_layout(KernelLayout *o) {
 #define F(f) LAYOUT_FIELD(o, SaeForwardArgs, f)
     F(b0); F(b1); F(T); F(L); F(geom); F(off); F(K); F(input); F(alpha); F(theta); F(fire_gt); F(has_lower);
     F(lower); F(decay); F(cum_v); F(scale); F(flags); F(counts); F(ufinal); F(xhat); F(argmax); F(rec_layer);
-    F(rec);
+    F(rec); F(lists); F(list_cap); F(list_start);
 #undef F
 }
 
@@ -189,6 +209,6 @@ void SaeBackwardArgs_layout(KernelLayout *o) {
     o->size = sizeof(SaeBackwardArgs); o->n = 0;
 #define F(f) LAYOUT_FIELD(o, SaeBackwardArgs, f)
     F(b0); F(b1); F(T); F(L); F(geom); F(off); F(K); F(input); F(flags); F(theta); F(cum_v); F(scale);
-    F(argmax); F(g_xhat); F(g_counts); F(g_ufinal); F(gK);
+    F(argmax); F(g_xhat); F(g_counts); F(g_ufinal); F(gK); F(lists); F(list_cap); F(list_start);
 #undef F
 }

@@ -14,7 +14,9 @@ A fully connected layer wider than 256 neurons whose input fires at least 8 spik
 256 neurons, each over all T steps, band by band of weight rows, so that the rows a spike reads and its
 weight-gradient rows stay in L2 instead of being fetched from L3 once per spike; in the backward pass a
 spike's dot product carries its partial sums from block to block. A layer that gets no direct gradient
-(no loss on its counts or cumulative potential) skips those reads in the backward pass.
+(no loss on its counts or cumulative potential) skips those reads in the backward pass. The forward pass
+keeps the lists of every layer's input spikes it makes (:class:`SpikeLists`, about 0.9 MB an image for
+SAE-dense at T = 100), and the backward pass reads them instead of scanning the flags again.
 
 The network is a stack of L layers; layer l maps an input grid (H_in, W_in, C_in) of spikes to an output
 grid (H_out, W_out, C_out) of LIF neurons, both stored channels-last. An input spike at (y, x, c) adds
@@ -79,7 +81,7 @@ class SaeForwardArgs(ctypes.Structure):
                 ("K", _ptr_t), ("input", _ptr_t), ("alpha", _dbl), ("theta", _dbl), ("fire_gt", _i64),
                 ("has_lower", _i64), ("lower", _dbl), ("decay", _dbl), ("cum_v", _i64), ("scale", _dbl),
                 ("flags", _ptr_t), ("counts", _ptr_t), ("ufinal", _ptr_t), ("xhat", _ptr_t), ("argmax", _ptr_t),
-                ("rec_layer", _i64), ("rec", _ptr_t)]
+                ("rec_layer", _i64), ("rec", _ptr_t), ("lists", _ptr_t), ("list_cap", _i64), ("list_start", _ptr_t)]
 
 
 class SaeBackwardArgs(ctypes.Structure):
@@ -88,7 +90,7 @@ class SaeBackwardArgs(ctypes.Structure):
     _fields_ = [("b0", _i64), ("b1", _i64), ("T", _i64), ("L", _i64), ("geom", _ptr_t), ("off", _ptr_t),
                 ("K", _ptr_t), ("input", _ptr_t), ("flags", _ptr_t), ("theta", _dbl), ("cum_v", _i64),
                 ("scale", _dbl), ("argmax", _ptr_t), ("g_xhat", _ptr_t), ("g_counts", _ptr_t),
-                ("g_ufinal", _ptr_t), ("gK", _ptr_t)]
+                ("g_ufinal", _ptr_t), ("gK", _ptr_t), ("lists", _ptr_t), ("list_cap", _i64), ("list_start", _ptr_t)]
 
 
 #: (entry point, argument struct) of every exported function, without the precision suffix.
@@ -154,8 +156,9 @@ def _offsets(geom) -> torch.Tensor:
 
 
 class FlagLease:
-    """A reusable uint8 buffer of at least ``n`` bytes (``buf``) for the flags of :func:`forward`, given back
-    to a small pool when the lease is garbage collected.
+    """A reusable uint8 buffer of at least ``n`` bytes (``buf``) for the flags of :func:`forward` (or, with
+    ``kind="lists"``, for :class:`SpikeLists`), given back to a small pool when the lease is garbage
+    collected.
 
     Why: the flags take one byte per neuron and step (287 MB at batch 64, T = 100 for the SAE), and fresh
     memory costs a page fault per 4 KiB on first touch, about a quarter of the forward pass. Whoever holds
@@ -163,20 +166,62 @@ class FlagLease:
     while it may still be read.
     """
 
-    _free: list[torch.Tensor] = []  # at most one idle buffer, the largest
+    _free: dict[str, torch.Tensor] = {}  # at most one idle buffer of each kind, the largest
     _lock = threading.Lock()
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, kind: str = "flags"):
+        self.kind = kind
         with self._lock:
-            fits = [b for b in self._free if b.numel() >= n]
-            if fits:
-                self._free.remove(fits[0])
-        self.buf = fits[0] if fits else torch.empty(n, dtype=torch.uint8)
+            idle = self._free.get(kind)
+            if idle is not None and idle.numel() >= n:
+                del self._free[kind]
+            else:
+                idle = None
+        self.buf = idle if idle is not None else torch.empty(n, dtype=torch.uint8)
 
     def __del__(self):
         with self._lock:
-            if not self._free or self._free[0].numel() < self.buf.numel():
-                self._free[:] = [self.buf]
+            idle = self._free.get(self.kind)
+            if idle is None or idle.numel() < self.buf.numel():
+                self._free[self.kind] = self.buf
+
+
+class SpikeLists:
+    """Room for the input spike lists that :func:`forward` makes of every image, layer and step, so that
+    :func:`backward` reads them instead of listing the flags again (the same lists, so the same gradients:
+    on SAE-dense the backward's own listing took ~11 % of its time). ``buf`` (batch, cap) int32, ``start``
+    (batch, L, T + 1) int64, as ``kept_lists`` in _sae.h reads them. An image whose lists do not fit in
+    ``cap`` entries is marked (``start[b, 0, 0] = -1``) and listed again by the backward.
+
+    ``cap`` (entries per image) defaults to 1.25 x the most an image of the last batch of this shape and
+    geometry needed (twice the room it had if one did not fit; T x all inputs / 8 the first time), plus one
+    step's worth of the widest layer input, which the kernel wants free before it lists a step. The buffer
+    comes from a :class:`FlagLease`, held as long as this object.
+    """
+
+    _need: dict[tuple, int] = {}  # (T, geometry) -> entries the fullest image of the last batch needed
+
+    def __init__(self, batch: int, T: int, geom, cap: int | None = None):
+        self._key = (int(T), tuple(tuple(int(v) for v in row) for row in geom))
+        nin = [row[0] * row[1] * row[2] for row in self._key[1]]
+        if cap is None:
+            need = self._need.get(self._key, T * sum(nin) // 8)
+            cap = int(1.25 * need) + max(nin) + 16
+        self.cap = int(cap)
+        self._lease = FlagLease(max(64, batch * self.cap * 4), kind="lists")  # never empty: a NULL pointer
+        self.buf = self._lease.buf[:batch * self.cap * 4].view(torch.int32).view(batch, self.cap)
+        self.start = torch.empty(batch, len(geom), T + 1, dtype=torch.int64)
+        self.start[:, 0, 0] = -1  # nothing kept until forward has run
+
+    def kept(self) -> torch.Tensor:
+        """Which images' lists fit (bool, (batch,)); valid after :func:`forward` filled them."""
+        return self.start[:, 0, 0] >= 0
+
+    def note_use(self) -> None:
+        """Remember what this batch needed, for the next one's ``cap``."""
+        kept = self.kept()
+        need = int(self.start[kept, -1, -1].max()) if kept.any() else 0
+        self._need[self._key] = max(need, 2 * self.cap) if not kept.all() else need
 
 
 def flag_bytes(batch: int, T: int, geom) -> int:
@@ -186,7 +231,8 @@ def flag_bytes(batch: int, T: int, geom) -> int:
 
 def forward(input_spikes: torch.Tensor, kernels, geom, *, alpha: float, theta: float, fire_gt: bool,
             lower: float | None, decay: float, scale: float, cumulate_potential: bool = False,
-            keep_flags: bool = True, record_layer: int | None = None, flags_out: torch.Tensor | None = None):
+            keep_flags: bool = True, record_layer: int | None = None, flags_out: torch.Tensor | None = None,
+            spike_lists: SpikeLists | None = None):
     """Simulate the network on input spikes (B, T, N0) uint8.
 
     ``cumulate_potential``: ``U_t = d U_{t-1} + v_t`` of the potential (eq. 7 as printed) instead of the
@@ -196,6 +242,8 @@ def forward(input_spikes: torch.Tensor, kernels, geom, *, alpha: float, theta: f
     flags (B, T, Ntot) uint8 or None, recorded spikes (B, T, N_record) uint8 or None)``; the neuron axis
     concatenates the layers in order, each channels-last. ``flags_out``: a contiguous uint8 buffer of at
     least :func:`flag_bytes` elements (e.g. a :class:`FlagLease`'s) that the flags are written into.
+    ``spike_lists``: a :class:`SpikeLists` for this batch that receives the input spike lists, for
+    :func:`backward`.
     """
     lib = library()
     B, T, _ = input_spikes.shape
@@ -220,6 +268,10 @@ def forward(input_spikes: torch.Tensor, kernels, geom, *, alpha: float, theta: f
     rec = None
     if record_layer is not None:
         rec = torch.empty(B, T, int(off[record_layer + 1] - off[record_layer]), dtype=torch.uint8)
+    if spike_lists is not None and tuple(spike_lists.start.shape) != (B, L, T + 1):
+        raise ValueError(f"spike_lists were made for {tuple(spike_lists.start.shape)}, need ({B}, {L}, {T + 1}): "
+                         "make a SpikeLists(batch, T, geom) for this call")
+    lists = _list_fields(spike_lists)
     kp = _ptrs(ks)
     fn = getattr(lib, f"sae_forward_{_suffix(dtype)}")
     _parallel(fn, SaeForwardArgs, B, lambda i: dict(
@@ -227,13 +279,24 @@ def forward(input_spikes: torch.Tensor, kernels, geom, *, alpha: float, theta: f
         theta=theta, fire_gt=int(fire_gt), has_lower=int(lower is not None), lower=0.0 if lower is None else lower,
         decay=decay, cum_v=int(cumulate_potential), scale=scale, flags=_ptr(flags), counts=counts.data_ptr(),
         ufinal=ufinal.data_ptr(), xhat=xhat.data_ptr(), argmax=argmax.data_ptr(),
-        rec_layer=-1 if record_layer is None else record_layer, rec=_ptr(rec)))
+        rec_layer=-1 if record_layer is None else record_layer, rec=_ptr(rec), **lists))
+    if spike_lists is not None:
+        spike_lists.note_use()
     return xhat, argmax, counts, ufinal, flags, rec
 
 
+def _list_fields(spike_lists: SpikeLists | None) -> dict:
+    if spike_lists is None:
+        return {"lists": None, "list_cap": 0, "list_start": None}
+    return {"lists": spike_lists._lease.buf.data_ptr(), "list_cap": spike_lists.cap,
+            "list_start": spike_lists.start.data_ptr()}
+
+
 def backward(input_spikes, kernels, geom, flags, argmax, *, theta: float, scale: float,
-             cumulate_potential: bool = False, g_xhat=None, g_counts=None, g_ufinal=None):
-    """Weight gradients (in the kernels' layout) for the gradients of the outputs of :func:`forward`."""
+             cumulate_potential: bool = False, g_xhat=None, g_counts=None, g_ufinal=None,
+             spike_lists: SpikeLists | None = None):
+    """Weight gradients (in the kernels' layout) for the gradients of the outputs of :func:`forward`;
+    ``spike_lists``: the :class:`SpikeLists` that forward filled (the same gradients, sooner)."""
     lib = library()
     B, T, _ = input_spikes.shape
     dtype = kernels[0].dtype
@@ -253,6 +316,7 @@ def backward(input_spikes, kernels, geom, flags, argmax, *, theta: float, scale:
     _parallel(fn, SaeBackwardArgs, B, lambda i: dict(
         T=T, L=L, geom=g.data_ptr(), off=off.data_ptr(), K=ctypes.addressof(kp), input=x.data_ptr(),
         flags=flags.data_ptr(), theta=theta, cum_v=int(cumulate_potential), scale=scale, argmax=argmax.data_ptr(),
-        g_xhat=g_xhat, g_counts=g_counts, g_ufinal=g_ufinal, gK=ctypes.addressof(gkp[i])))
+        g_xhat=g_xhat, g_counts=g_counts, g_ufinal=g_ufinal, gK=ctypes.addressof(gkp[i]),
+        **_list_fields(spike_lists)))
     total = acc.sum(dim=0)
     return [part.view_as(k) for part, k in zip(total.split(sizes), ks)]

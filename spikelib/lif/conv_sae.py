@@ -103,12 +103,13 @@ class _KernelSAE(torch.autograd.Function):
         # the flags live in a reused buffer, held (with the flags) by the context until the graph is freed
         lease = _sae_kernel.FlagLease(_sae_kernel.flag_bytes(spikes.shape[0], spikes.shape[1], spec["geom"])) \
             if keep else None
+        lists = _sae_kernel.SpikeLists(spikes.shape[0], spikes.shape[1], spec["geom"]) if keep else None
         xhat, argmax, counts, ufinal, flags, rec = _sae_kernel.forward(
             spikes, kernels, spec["geom"], alpha=spec["alpha"], theta=spec["theta"], fire_gt=spec["fire_gt"],
             lower=spec["lower"], decay=spec["decay"], scale=spec["scale"], keep_flags=keep,
             record_layer=spec["record"], cumulate_potential=spec["cumulate_potential"],
-            flags_out=None if lease is None else lease.buf)
-        ctx.spec, ctx.flags, ctx.lease = spec, flags, lease
+            flags_out=None if lease is None else lease.buf, spike_lists=lists)
+        ctx.spec, ctx.flags, ctx.lease, ctx.lists = spec, flags, lease, lists
         ctx.save_for_backward(spikes, argmax, *kernels)
         ctx.set_materialize_grads(False)
         rec = rec if rec is not None else spikes.new_empty(0)
@@ -124,7 +125,7 @@ class _KernelSAE(torch.autograd.Function):
         spec = ctx.spec
         grads = _sae_kernel.backward(spikes, kernels, spec["geom"], flags, argmax, theta=spec["theta"],
                                      scale=spec["scale"], cumulate_potential=spec["cumulate_potential"],
-                                     g_xhat=g_xhat, g_counts=g_counts, g_ufinal=g_ufinal)
+                                     g_xhat=g_xhat, g_counts=g_counts, g_ufinal=g_ufinal, spike_lists=ctx.lists)
         return (None, None, *grads)
 
 
