@@ -212,6 +212,30 @@ def test_kernel_without_avx512_gives_the_same_bits(monkeypatch, dtype):
 
 
 @needs_kernel
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_spikes_of_a_channel_together_give_the_same_bits(monkeypatch, dtype):
+    """The backward takes a convolutional layer's spikes of one channel with equal patch bounds four or two
+    at a time; a build that takes them one at a time gives the same bits. T = 30 and a busy network, so
+    that every group size and both clipped and whole patches occur."""
+    single = _cbuild.CKernel("lif_sae_single", _sae_kernel._source,
+                             [*_sae_kernel._FLAGS, "-DSAE_ONE_SPIKE_AT_A_TIME"], _sae_kernel._declare,
+                             what="one-spike-at-a-time LIF SAE kernel", switch="SPIKELIB_SAE_KERNEL")
+    if single.library() is None:
+        pytest.skip(f"no such build: {single.failed}")
+    m = cs.ConvSAE(10, seed=4).to(dtype)
+    with torch.no_grad():
+        m.conv2.weight.mul_(2.0)
+    x = torch.rand(4, 1, 28, 28, dtype=dtype)
+    spikes = cs.encode(x, 30, generator=torch.Generator().manual_seed(0))
+    a, ga = _run(m, spikes, x, "c")
+    assert all(c.sum() > 0 for c in a.counts)
+    monkeypatch.setattr(_sae_kernel, "KERNEL", single)
+    b, gb = _run(m, spikes, x, "c")
+    for u, v in zip(ga, gb):
+        assert torch.equal(u, v)
+
+
+@needs_kernel
 def test_kernel_float32_close_to_reference():
     m = cs.ConvSAE(10, seed=4)
     x = torch.rand(2, 1, 28, 28)

@@ -147,6 +147,30 @@ static const int32_t *channel_major(const int32_t *sp, int64_t ns, const geom_t 
     const int64_t _yx = quot((g).by_cin, (p)), c = (p) - _yx * (g).cin, y = quot((g).by_win, _yx), \
                   x = _yx - y * (g).win
 
+/* How many of the spikes sp[s], sp[s + 1], ... (at most 4, at least 1) share the channel c and the patch
+ * bounds j0, j1, i0, i1 of sp[s] (at y, x); their positions into ys, xs. Built with
+ * -DSAE_ONE_SPIKE_AT_A_TIME, always 1 (the test that grouping changes no bit compares the two). */
+static inline int patch_peers(const int32_t *sp, int64_t s, int64_t ns, const geom_t *gp, int64_t y, int64_t x,
+                              int64_t c, int64_t j0, int64_t j1, int64_t i0, int64_t i1, int64_t *ys, int64_t *xs) {
+    const geom_t g = *gp;
+    int m = 1;
+    ys[0] = y;
+    xs[0] = x;
+#ifdef SAE_ONE_SPIKE_AT_A_TIME
+    return 1;
+#endif
+    for (; m < 4 && s + m < ns; ++m) {
+        const int64_t p = sp[s + m];
+        SPLIT_SPIKE(g, p, yp, xp, cp);
+        if (cp != c || imax(0, g.pad - yp) != j0 || imin(g.k, g.hout + g.pad - yp) != j1 ||
+            imax(0, g.pad - xp) != i0 || imin(g.k, g.wout + g.pad - xp) != i1)
+            break;
+        ys[m] = yp;
+        xs[m] = xp;
+    }
+    return m;
+}
+
 /* 32-byte vector lanes of REAL (expanded where REAL is defined) */
 #define LANES ((int64_t)(32 / sizeof(REAL)))
 
