@@ -3,7 +3,7 @@
 ``backend`` is ``"auto"``, ``"c"`` or ``"torch"`` wherever spikelib lets you choose an implementation
 (:func:`spikelib.alpha.spike_times`, every ``fit``, :class:`spikelib.lif.conv_sae.ConvSAE`):
 
-- ``"c"``: the CPU C kernels (``spikelib/alpha/_scan.c``, ``_train.c``, ``spikelib/lif/_sae.c``), built
+- ``"c"``: the CPU C kernels (``spikelib/alpha/_scan.c``, ``_train.c``, ``spikelib/lif/_sae.c``, ``_sae_backward.c``), built
   once per machine with the system compiler. CPU float32/float64 only; an error where they cannot run.
 - ``"torch"``: the torch reference path (the only one on CUDA, and the one the C kernels are tested
   against in lockstep).

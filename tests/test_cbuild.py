@@ -64,9 +64,10 @@ def test_kernel_sources_are_the_real_files():
     alpha, sae = _cscan._source(), _sae_kernel._source()
     for name in ("alpha/_alpha.h", "alpha/_scan.c", "alpha/_train.c"):
         assert f'#line 1 "{name}"' in alpha
-    for name in ("lif/_sae.h", "lif/_sae.c"):
+    for name in ("lif/_sae.h", "lif/_sae.c", "lif/_sae_backward.c"):
         assert f'#line 1 "{name}"' in sae
-    assert (ROOT / "spikelib/lif/_sae.c").read_text() in sae
+    for name in ("_sae.c", "_sae_backward.c"):
+        assert (ROOT / "spikelib/lif" / name).read_text() in sae
     roy = _roy_kernel._source()
     assert '#line 1 "lif/_roy.h"' in roy and (ROOT / "spikelib/lif/_roy.c").read_text() in roy
     shipped = (ROOT / "pyproject.toml").read_text()
@@ -78,8 +79,8 @@ EXPORTED = re.compile(r"^(?:int|void) (?:SUF\((\w+)\)|(\w+))\(([^)]*)\)", re.M)
 
 
 @pytest.mark.parametrize("path", ["spikelib/alpha/_alpha.h", "spikelib/alpha/_scan.c", "spikelib/alpha/_train.c",
-                                  "spikelib/lif/_sae.h", "spikelib/lif/_sae.c", "spikelib/lif/_roy.h",
-                                  "spikelib/lif/_roy.c"])
+                                  "spikelib/lif/_sae.h", "spikelib/lif/_sae.c", "spikelib/lif/_sae_backward.c",
+                                  "spikelib/lif/_roy.h", "spikelib/lif/_roy.c"])
 def test_every_exported_function_takes_one_struct(path):
     """Non-static functions take a pointer to their argument struct (or to KernelLayout for *_layout)."""
     found = EXPORTED.findall((ROOT / path).read_text())

@@ -42,7 +42,8 @@ otherwise (straight-through leak and reset); ``dU_T/dI_t = 1`` and ``d readout/d
 gradient of an input spike is only computed where that input spiked: the upstream neuron's
 straight-through derivative is zero elsewhere.
 
-The C code is ``_sae.h`` (spike iteration, geometry, argument structs) and the template ``_sae.c``,
+The C code is ``_sae.h`` (spike iteration, geometry, argument structs) and the templates ``_sae.c``
+(vector helpers, the forward pass) and ``_sae_backward.c`` (the backward pass),
 instantiated for float64 and float32 by :func:`spikelib._cbuild.template_source`. Built once per machine
 with the system C compiler (cached under ``$SPIKELIB_CACHE``, default ``~/.cache/spikelib/build``, keyed by
 source, flags and CPU), called through ctypes with one argument struct per call (:class:`SaeForwardArgs`,
@@ -69,8 +70,9 @@ _i64, _dbl, _ptr_t = ctypes.c_int64, ctypes.c_double, ctypes.c_void_p
 
 
 def _source() -> str:
-    """_sae.h (spike iteration, geometry, argument structs), then the template _sae.c for double and float."""
-    return template_source((_HERE / "_sae.h",), (_HERE / "_sae.c",))
+    """_sae.h (spike iteration, geometry, argument structs), then the templates _sae.c and _sae_backward.c
+    for double and float."""
+    return template_source((_HERE / "_sae.h",), (_HERE / "_sae.c", _HERE / "_sae_backward.c"))
 
 
 class SaeForwardArgs(ctypes.Structure):

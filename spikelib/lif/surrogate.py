@@ -84,7 +84,7 @@ def fast_sigmoid(v: torch.Tensor, threshold: float, fire_on: str = "ge", *, slop
     return _spike(v, threshold, fire_on, lambda x, s: 1.0 / (1.0 + slope * x.abs()) ** 2)
 
 
-# MIRROR(lif-surrogate): keep in lockstep with spikelib/lif/_sae.c:neuron_grad; tested by tests/test_conv_sae.py::test_kernel_matches_torch_reference
+# MIRROR(lif-surrogate): keep in lockstep with spikelib/lif/_sae_backward.c:neuron_grad; tested by tests/test_conv_sae.py::test_kernel_matches_torch_reference
 def straight_through(v: torch.Tensor, threshold: float, fire_on: str = "ge") -> torch.Tensor:
     """Step forward; backward ``s / theta``: 1/theta where the neuron fired, 0 elsewhere (Hübotter et al.)."""
     return _spike(v, threshold, fire_on, lambda x, s: s / threshold)
