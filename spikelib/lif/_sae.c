@@ -131,13 +131,8 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
     const int64_t Ntot = off[L], NL = off[L] - off[L - 1];
     const geom_t g0 = geom_at(geom, 0);
     const int64_t N0 = g0.hin * g0.win * g0.cin;
-    int64_t nmax = 0, nin = 0, nin_fc = 0;
-    for (int64_t l = 0; l < L; ++l) {
-        geom_t g = geom_at(geom, l);
-        nmax = imax(nmax, g.hout * g.wout * g.cout);
-        nin = imax(nin, g.hin * g.win * g.cin);
-        if (fc_wide(&g)) nin_fc = imax(nin_fc, g.cin);
-    }
+    int64_t nmax, nin, nin_fc;
+    layer_extents(geom, L, 0, sizeof(REAL), &nmax, &nin, &nin_fc);
     REAL *u = scratch(nmax * sizeof(REAL)), *cur = scratch(nmax * sizeof(REAL));
     int32_t *sp = scratch((nin + 16) * sizeof(int32_t));
     int32_t *lst = nin_fc ? scratch((T * nin_fc + 16) * sizeof(int32_t)) : NULL;

@@ -104,6 +104,20 @@ static inline const int32_t *kept_lists(const int32_t *lists, int64_t cap, const
     return lists + b * cap + ls[0];
 }
 
+/* The scratch sizes of a pass over the L layers of geom: the most neurons of a layer (*nmax), inputs of a
+ * layer (*nin), and inputs of a fully connected layer that goes in bands (*nin_fc: fc_wide, or in the
+ * backward with weights of `real` bytes, fc_tall; 0 if none). */
+static inline void layer_extents(const int64_t *geom, int64_t L, int backward, int64_t real, int64_t *nmax,
+                                 int64_t *nin, int64_t *nin_fc) {
+    *nmax = *nin = *nin_fc = 0;
+    for (int64_t l = 0; l < L; ++l) {
+        const geom_t g = geom_at(geom, l);
+        *nmax = imax(*nmax, g.hout * g.wout * g.cout);
+        *nin = imax(*nin, g.hin * g.win * g.cin);
+        if (fc_wide(&g) || (backward && fc_tall(&g, real))) *nin_fc = imax(*nin_fc, g.cin);
+    }
+}
+
 /* Step t's input spikes: the lists fc_blocked made (listed: lst, start), else spike_list of src into sp.
  * Returns their count and points *idx at them. */
 static inline int64_t step_spikes(int listed, const int32_t *lst, const int64_t *start, int64_t t,

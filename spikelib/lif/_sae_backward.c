@@ -307,13 +307,8 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
     const int64_t Ntot = off[L], NL = off[L] - off[L - 1];
     const geom_t g0 = geom_at(geom, 0);
     const int64_t N0 = g0.hin * g0.win * g0.cin;
-    int64_t nmax = 0, nin = 0, nin_fc = 0;
-    for (int64_t l = 0; l < L; ++l) {
-        geom_t g = geom_at(geom, l);
-        nmax = imax(nmax, g.hout * g.wout * g.cout);
-        nin = imax(nin, g.hin * g.win * g.cin);
-        if (SUF(backward_banded)(&g)) nin_fc = imax(nin_fc, g.cin);
-    }
+    int64_t nmax, nin, nin_fc;
+    layer_extents(geom, L, 1, sizeof(REAL), &nmax, &nin, &nin_fc); /* nin_fc: the layers backward_banded takes */
     REAL *G = scratch(nmax * sizeof(REAL)), *gI = scratch(nmax * sizeof(REAL)), *gro = malloc(NL * sizeof(REAL));
     REAL *rt = malloc(NL * sizeof(REAL));
     REAL *gs_in = calloc(T * nmax, sizeof(REAL)), *gs_out = calloc(T * nmax, sizeof(REAL));
