@@ -81,12 +81,14 @@ def poisson(
     rate_scale: float = 1.0,
     seed: int | None = 0,
     generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Rate-code intensities in [0, 1] as independent Bernoulli spikes per time step.
 
     ``P(spike at step k) = clamp(rate_scale * x, 0, 1)`` for every step, as in Roy et al. (2019, §2.1)
-    and Hübotter et al. (2021, §2.2, scale 0.2). Returns float spikes of shape ``(n_steps, *x.shape)``.
-    Pass ``generator`` to continue a random stream, or ``seed`` for a fresh repeatable one.
+    and Hübotter et al. (2021, §2.2, scale 0.2). Returns spikes of shape ``(n_steps, *x.shape)``, of
+    ``dtype`` (default: the intensities'; ``torch.uint8`` or ``torch.bool`` skip a float copy, for the C
+    kernels). Pass ``generator`` to continue a random stream, or ``seed`` for a fresh repeatable one.
     """
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
@@ -107,4 +109,7 @@ def poisson(
             generator.seed()
     p = torch.clamp(rate_scale * x, 0.0, 1.0)
     u = torch.rand((n_steps, *x.shape), generator=generator, device=x.device, dtype=x.dtype)
-    return (u < p).to(x.dtype)
+    spikes = u < p
+    if dtype == torch.uint8:
+        return spikes.view(torch.uint8)  # the same bytes
+    return spikes.to(x.dtype if dtype is None else dtype)

@@ -125,6 +125,17 @@ def test_poisson_shape_values_and_seed():
     assert not torch.equal(encoding.poisson(x, 50, seed=11), encoding.poisson(x, 50, seed=12))
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.bool, torch.float64])
+def test_poisson_dtype_gives_the_same_spikes(dtype):
+    """uint8 (what the C kernels read) or bool spikes are the float ones' draws, without a float copy."""
+    x = torch.rand(4, 6, generator=torch.Generator().manual_seed(1))
+    ref = encoding.poisson(x, 9, seed=3)
+    s = encoding.poisson(x, 9, seed=3, dtype=dtype)
+    assert s.dtype == dtype and s.shape == ref.shape
+    assert 0 < int(ref.sum()) < ref.numel()
+    assert torch.equal(s.to(ref.dtype), ref)
+
+
 def test_poisson_generator_continues_stream():
     x = torch.full((10,), 0.5)
     g = torch.Generator().manual_seed(5)

@@ -425,13 +425,14 @@ def add_noise(x: torch.Tensor, eps: float, *, generator: torch.Generator | None 
 
 
 def encode(x: torch.Tensor, T: int, *, noise: float = 0.0, rate: float = RATE_SCALE,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+           generator: torch.Generator | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Images in [0, 1] (B, 1, H, W) -> Poisson spikes (T, B, 1, H, W): noise (eq. 5), then a spike with
     probability ``rate x'`` per step (eq. 6, :func:`spikelib.encoding.poisson`; without ``generator``, a
-    fresh one seeded with 0)."""
+    fresh one seeded with 0). ``dtype``: of the spikes (default the images'; ``torch.uint8`` is what the C
+    kernel reads)."""
     if x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
         raise ValueError("images must lie in [0, 1]: divide uint8 pixels by 255")
-    return poisson(add_noise(x, noise, generator=generator), T, rate_scale=rate, generator=generator)
+    return poisson(add_noise(x, noise, generator=generator), T, rate_scale=rate, generator=generator, dtype=dtype)
 
 
 def as_images(pixels) -> torch.Tensor:

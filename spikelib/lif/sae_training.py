@@ -91,8 +91,10 @@ def run_model(model: nn.Module, x: torch.Tensor, config: Mapping[str, Any], gene
     """One forward pass on clean images ``x`` (B, 1, H, W): the SAE sees noisy Poisson spikes over
     ``config["T"]`` steps (on ``backend``), the baselines the noisy image (and the VAE draws its ``eps``)."""
     if isinstance(model, ConvSAE):
-        return model(encode(x, config["T"], noise=config["noise"], generator=generator), record_latent=record_latent,
-                     backend=backend)
+        # the C kernel reads uint8 spikes: the same draws without a float tensor of them (~10 ms a step)
+        dtype = torch.uint8 if model.backend(backend, x.device) == "c" else None
+        spikes = encode(x, config["T"], noise=config["noise"], generator=generator, dtype=dtype)
+        return model(spikes, record_latent=record_latent, backend=backend)
     xn = add_noise(x, config["noise"], generator=generator)
     return model(xn, generator=generator) if isinstance(model, ConvVAE) else model(xn)
 
