@@ -312,8 +312,9 @@ def test_kept_spike_lists_give_the_same_gradients(room):
         assert torch.equal(r, g)
 
 
-def test_spike_lists_room_adapts_and_shape_is_checked():
+def test_spike_lists_room_adapts_and_shape_is_checked(monkeypatch):
     geom = [(1, 4, 4, 2, 2, 2, 3, 0)]
+    monkeypatch.setattr(_sae_kernel.SpikeLists, "_need", {})
     first = _sae_kernel.SpikeLists(2, 5, geom)
     assert first.cap == int(1.25 * (5 * 16 // 8)) + 16 + 16  # T x inputs / 8 the first time, + one step's room
     first.start[:, 0, 0] = 0
@@ -329,13 +330,13 @@ def test_spike_lists_room_adapts_and_shape_is_checked():
     with pytest.raises(ValueError, match="SpikeLists"):
         _sae_kernel.forward(x, [torch.zeros(1, 3, 3, 2, dtype=torch.float64)], geom, alpha=0.9, theta=1.0,
                             fire_gt=True, lower=None, decay=0.9, scale=1.0, spike_lists=second)
-    _sae_kernel.SpikeLists._need.clear()
 
 
 @needs_kernel
 def test_the_sae_backward_reads_the_kept_lists(monkeypatch):
     """ConvSAE's autograd keeps the forward's lists for the backward; with no room for them (every image
     listed again) the gradients are the same bits."""
+    monkeypatch.setattr(_sae_kernel.SpikeLists, "_need", {})  # forget this test's batches afterwards
     m = cs.ConvSAE(10, seed=4)
     x = torch.rand(3, 1, 28, 28)
     spikes = cs.encode(x, 8, generator=torch.Generator().manual_seed(0))
