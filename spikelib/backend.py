@@ -3,8 +3,9 @@
 ``backend`` is ``"auto"``, ``"c"`` or ``"torch"`` wherever spikelib lets you choose an implementation
 (:func:`spikelib.alpha.spike_times`, every ``fit``, :class:`spikelib.lif.conv_sae.ConvSAE`):
 
-- ``"c"``: the CPU C kernels (``spikelib/alpha/_scan.c``, ``_train.c``, ``spikelib/lif/_sae.c``, ``_sae_backward.c``), built
-  once per machine with the system compiler. CPU float32/float64 only; an error where they cannot run.
+- ``"c"``: the CPU C kernels (``spikelib/alpha/_scan.c``, ``_train.c``, ``spikelib/lif/_sae.c``,
+  ``_sae_backward.c``), built once per machine with the system compiler. CPU float32/float64 only; an error
+  where they cannot run.
 - ``"torch"``: the torch reference path (the only one on CUDA, and the one the C kernels are tested
   against in lockstep).
 - ``"auto"``: ``$SPIKELIB_BACKEND`` if it is set, else ``"c"`` where it can run and ``"torch"`` elsewhere.
