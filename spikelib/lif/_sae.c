@@ -159,19 +159,16 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
             memset(cur, 0, N * sizeof(REAL));
             memset(U, 0, N * sizeof(REAL));
             memset(cnt, 0, N * sizeof(REAL));
-            /* Kept lists go to lb + used, step t's from entry ls[t]; a step is listed only where spike_list
-             * has room for all Nin inputs and its 16-entry overrun, else the image's lists are given up. */
+            /* Kept lists go to lb + used, step t's from entry ls[t], while keep_step finds room; else the
+             * image's lists are given up (marked once, after its layers). */
             int64_t *ls = keep ? list_start + (b * L + l) * (T + 1) : NULL;
             int32_t *lb = keep ? lists + b * cap : NULL;
             if (keep) ls[0] = used;
             const int wide = fc_wide(&g);
             const int32_t *kl = NULL, *ll = lst; /* this layer's input spike lists, when listed for all T steps */
             if (wide && keep) { /* fc_blocked wants all T steps' lists: list them into the kept ones */
-                for (int64_t t = 0; keep && t < T; ++t)
-                    if ((keep = used + Nin + 16 <= cap))
-                        ls[t + 1] = used += spike_list(src0 + t * stride, Nin, lb + used);
+                for (int64_t t = 0; keep && t < T; ++t) keep = keep_step(src0 + t * stride, Nin, lb, cap, &used, ls, t);
                 if (keep) ll = kl = kept_lists(lists, cap, list_start, b, l, L, T, start);
-                else list_start[b * L * (T + 1)] = -1;
             }
             if (fc_blocked(wide, &g, src0, stride, T, kl != NULL, lst, start)) {
                 for (int64_t c0 = 0; c0 < N; c0 += FC_COLS) {
@@ -202,19 +199,19 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
                 int64_t ns;
                 if (wide) {
                     ns = step_spikes(1, ll, start, t, src0 + t * stride, Nin, sp, &idx);
+                } else if (keep && (keep = keep_step(src0 + t * stride, Nin, lb, cap, &used, ls, t))) {
+                    idx = lb + ls[t];
+                    ns = ls[t + 1] - ls[t];
                 } else {
-                    int32_t *dst = sp;
-                    if (keep && (keep = used + Nin + 16 <= cap)) dst = lb + used;
-                    else if (lists) list_start[b * L * (T + 1)] = -1;
-                    ns = spike_list(src0 + t * stride, Nin, dst);
-                    idx = dst;
-                    if (keep) ls[t + 1] = used += ns;
+                    ns = spike_list(src0 + t * stride, Nin, sp);
+                    idx = sp;
                 }
                 SUF(scatter)(idx, ns, &g, K[l], cur);
                 SUF(lif_update)(N, cur, u, U, cnt, f, alpha, theta, fire_gt, has_lower, lower, decay, cum_v);
                 SUF(step_outputs)(N, t, U, l == L - 1 ? best : NULL, am, f, r0 ? r0 + t * N : NULL);
             }
         }
+        if (lists && !keep) list_start[b * L * (T + 1)] = -1; /* given up: the backward lists them again */
         for (int64_t n = 0; n < NL; ++n) best[n] /= scale;
     }
     free(u); free(cur); free(sp); free(lst); free(start); free(cursor); free(curT); free(tmp);
