@@ -20,17 +20,29 @@ typedef REAL SUF(wide) __attribute__((vector_size(64)));
  * through memcpy it went via the stack, a 64-byte store read back as two 32-byte loads, which perf showed
  * as the hottest instructions of the backward pass. The same additions in the same order either way. */
 typedef union { SUF(wide) w; SUF(vec) h[2]; } SUF(halves);
+/* The element-wise work and the 64-byte accumulators go in chunks of CL elements: without AVX-512, GCC
+ * has no register for a 64-byte vector, keeps every such variable on the stack and stores and reloads it
+ * around each operation (perf, Zen 3: the forward's adds and the backward's dot products). Chunks are
+ * 32-byte vectors there, the wide vector with AVX-512; an accumulator is NCH chunks, lane for lane the
+ * 64-byte one, so every sum is the same. */
+#if NCH == 1
+typedef SUF(wide) SUF(chunk);
+#else
+typedef SUF(vec) SUF(chunk);
+#endif
+typedef struct { SUF(chunk) c[NCH]; } SUF(acc64);
 
 /* o += k over n elements */
 static inline void SUF(add)(REAL *restrict o, const REAL *restrict k, int64_t n) {
     int64_t q = 0;
-    for (; q + 2 * LANES <= n; q += 2 * LANES) {
-        SUF(wide) ov, kv;
-        memcpy(&ov, o + q, sizeof ov);
-        memcpy(&kv, k + q, sizeof kv);
-        ov += kv;
-        memcpy(o + q, &ov, sizeof ov);
-    }
+    for (; q + 2 * LANES <= n; q += 2 * LANES)
+        for (int64_t h = q; h < q + 2 * LANES; h += CL) {
+            SUF(chunk) ov, kv;
+            memcpy(&ov, o + h, sizeof ov);
+            memcpy(&kv, k + h, sizeof kv);
+            ov += kv;
+            memcpy(o + h, &ov, sizeof ov);
+        }
     for (; q < n; ++q) o[q] += k[q];
 }
 

@@ -10,16 +10,24 @@ static inline void SUF(dot_acc_part)(const REAL *restrict k, const REAL *restric
     SUF(vec) part = *part_io;
     int64_t q = 0;
     for (; q + 2 * LANES <= n; q += 2 * LANES) {
-        SUF(wide) kv, ov, gv;
-        SUF(halves) pv;
-        memcpy(&kv, k + q, sizeof kv);
-        memcpy(&ov, o + q, sizeof ov);
-        memcpy(&gv, g + q, sizeof gv);
-        pv.w = kv * ov;
-        part += pv.h[0];
-        part += pv.h[1];
-        gv += ov;
-        memcpy(g + q, &gv, sizeof gv);
+        SUF(acc64) pv;
+        for (int64_t h = 0; h < NCH; ++h) {
+            SUF(chunk) kv, ov, gv;
+            memcpy(&kv, k + q + h * CL, sizeof kv);
+            memcpy(&ov, o + q + h * CL, sizeof ov);
+            memcpy(&gv, g + q + h * CL, sizeof gv);
+            pv.c[h] = kv * ov;
+            gv += ov;
+            memcpy(g + q + h * CL, &gv, sizeof gv);
+        }
+#if NCH == 1
+        SUF(halves) hv = {.w = pv.c[0]};
+        part += hv.h[0];
+        part += hv.h[1];
+#else
+        part += pv.c[0];
+        part += pv.c[1];
+#endif
     }
     if (q + LANES <= n) {
         SUF(vec) kv, ov, gv;
@@ -59,18 +67,19 @@ static inline void SUF(acc)(const REAL *restrict o, REAL *restrict g, int64_t n)
  * the accumulator instead of being split into 32-byte halves and reduced row by row, which kept the
  * vector shuffle port and a serial lane reduction per row busy (the backward's hottest instructions). */
 static inline void SUF(patch_dot_acc)(const REAL *restrict k, const REAL *restrict o, REAL *restrict g, int64_t n,
-                                      SUF(wide) *acc, REAL *s_io) {
-    SUF(wide) a = *acc;
+                                      SUF(acc64) *acc, REAL *s_io) {
+    SUF(acc64) a = *acc;
     int64_t q = 0;
-    for (; q + 2 * LANES <= n; q += 2 * LANES) {
-        SUF(wide) kv, ov, gv;
-        memcpy(&kv, k + q, sizeof kv);
-        memcpy(&ov, o + q, sizeof ov);
-        memcpy(&gv, g + q, sizeof gv);
-        a += kv * ov;
-        gv += ov;
-        memcpy(g + q, &gv, sizeof gv);
-    }
+    for (; q + 2 * LANES <= n; q += 2 * LANES)
+        for (int64_t h = 0; h < NCH; ++h) {
+            SUF(chunk) kv, ov, gv;
+            memcpy(&kv, k + q + h * CL, sizeof kv);
+            memcpy(&ov, o + q + h * CL, sizeof ov);
+            memcpy(&gv, g + q + h * CL, sizeof gv);
+            a.c[h] += kv * ov;
+            gv += ov;
+            memcpy(g + q + h * CL, &gv, sizeof gv);
+        }
     REAL s = *s_io;
     for (; q < n; ++q) { s += k[q] * o[q]; g[q] += o[q]; }
     *acc = a;
@@ -79,7 +88,7 @@ static inline void SUF(patch_dot_acc)(const REAL *restrict k, const REAL *restri
 
 /* the lanes of acc added pairwise (lane i + lane i + w/2, w halving), then the tail: a fixed tree, the same
  * sums on any vector width */
-static inline REAL SUF(patch_finish)(SUF(wide) acc, REAL s) {
+static inline REAL SUF(patch_finish)(SUF(acc64) acc, REAL s) {
     REAL l[2 * LANES];
     memcpy(l, &acc, sizeof l);
     for (int64_t w = LANES; w >= 1; w /= 2)
@@ -93,22 +102,24 @@ static inline REAL SUF(patch_finish)(SUF(wide) acc, REAL s) {
  * accumulator. Loading k and g and storing g are three of the four memory operations a spike makes per
  * vector, and the channel's spikes come one after the other (channel_major). */
 static inline void SUF(patch_dot_acc2)(const REAL *restrict k, const REAL *restrict o1, const REAL *restrict o2,
-                                       REAL *restrict g, int64_t n, SUF(wide) *acc1, SUF(wide) *acc2, REAL *s1,
+                                       REAL *restrict g, int64_t n, SUF(acc64) *acc1, SUF(acc64) *acc2, REAL *s1,
                                        REAL *s2) {
-    SUF(wide) a1 = *acc1, a2 = *acc2;
+    SUF(acc64) a1 = *acc1, a2 = *acc2;
     int64_t q = 0;
-    for (; q + 2 * LANES <= n; q += 2 * LANES) {
-        SUF(wide) kv, ov1, ov2, gv;
-        memcpy(&kv, k + q, sizeof kv);
-        memcpy(&ov1, o1 + q, sizeof ov1);
-        memcpy(&ov2, o2 + q, sizeof ov2);
-        memcpy(&gv, g + q, sizeof gv);
-        a1 += kv * ov1;
-        a2 += kv * ov2;
-        gv += ov1;
-        gv += ov2;
-        memcpy(g + q, &gv, sizeof gv);
-    }
+    for (; q + 2 * LANES <= n; q += 2 * LANES)
+        for (int64_t h = 0; h < NCH; ++h) {
+            const int64_t e = q + h * CL;
+            SUF(chunk) kv, ov1, ov2, gv;
+            memcpy(&kv, k + e, sizeof kv);
+            memcpy(&ov1, o1 + e, sizeof ov1);
+            memcpy(&ov2, o2 + e, sizeof ov2);
+            memcpy(&gv, g + e, sizeof gv);
+            a1.c[h] += kv * ov1;
+            a2.c[h] += kv * ov2;
+            gv += ov1;
+            gv += ov2;
+            memcpy(g + e, &gv, sizeof gv);
+        }
     REAL t1 = *s1, t2 = *s2;
     for (; q < n; ++q) {
         t1 += k[q] * o1[q];
@@ -124,27 +135,29 @@ static inline void SUF(patch_dot_acc2)(const REAL *restrict k, const REAL *restr
 
 static inline void SUF(patch_dot_acc4)(const REAL *restrict k, const REAL *restrict o1, const REAL *restrict o2,
                                        const REAL *restrict o3, const REAL *restrict o4, REAL *restrict g, int64_t n,
-                                       SUF(wide) *acc, REAL *s) {
-    SUF(wide) a1 = acc[0], a2 = acc[1], a3 = acc[2], a4 = acc[3];
+                                       SUF(acc64) *acc, REAL *s) {
+    SUF(acc64) a1 = acc[0], a2 = acc[1], a3 = acc[2], a4 = acc[3];
     int64_t q = 0;
-    for (; q + 2 * LANES <= n; q += 2 * LANES) {
-        SUF(wide) kv, ov1, ov2, ov3, ov4, gv;
-        memcpy(&kv, k + q, sizeof kv);
-        memcpy(&ov1, o1 + q, sizeof ov1);
-        memcpy(&ov2, o2 + q, sizeof ov2);
-        memcpy(&ov3, o3 + q, sizeof ov3);
-        memcpy(&ov4, o4 + q, sizeof ov4);
-        memcpy(&gv, g + q, sizeof gv);
-        a1 += kv * ov1;
-        a2 += kv * ov2;
-        a3 += kv * ov3;
-        a4 += kv * ov4;
-        gv += ov1;
-        gv += ov2;
-        gv += ov3;
-        gv += ov4;
-        memcpy(g + q, &gv, sizeof gv);
-    }
+    for (; q + 2 * LANES <= n; q += 2 * LANES)
+        for (int64_t h = 0; h < NCH; ++h) {
+            const int64_t e = q + h * CL;
+            SUF(chunk) kv, ov1, ov2, ov3, ov4, gv;
+            memcpy(&kv, k + e, sizeof kv);
+            memcpy(&ov1, o1 + e, sizeof ov1);
+            memcpy(&ov2, o2 + e, sizeof ov2);
+            memcpy(&ov3, o3 + e, sizeof ov3);
+            memcpy(&ov4, o4 + e, sizeof ov4);
+            memcpy(&gv, g + e, sizeof gv);
+            a1.c[h] += kv * ov1;
+            a2.c[h] += kv * ov2;
+            a3.c[h] += kv * ov3;
+            a4.c[h] += kv * ov4;
+            gv += ov1;
+            gv += ov2;
+            gv += ov3;
+            gv += ov4;
+            memcpy(g + e, &gv, sizeof gv);
+        }
     for (; q < n; ++q) {
         s[0] += k[q] * o1[q];
         s[1] += k[q] * o2[q];
@@ -188,7 +201,7 @@ static void SUF(gather)(const int32_t *sp, int64_t ns, const geom_t *gp, const R
             REAL *gc = gK + c * kk * g.cout;
 #define ROW(r) (gI + ((ys[r] + j - g.pad) * g.wout + xs[r] + i0 - g.pad) * g.cout)
             if (m == 4) {
-                SUF(wide) acc[4] = {{0}};
+                SUF(acc64) acc[4] = {{{{0}}}};
                 REAL tails[4] = {0};
                 for (int64_t j = j0; j < j1; ++j) {
                     const int64_t ko = (j * g.k + i0) * g.cout, n = (i1 - i0) * g.cout;
@@ -197,7 +210,7 @@ static void SUF(gather)(const int32_t *sp, int64_t ns, const geom_t *gp, const R
                 for (int r = 0; r < 4; ++r) gs[sp[s + r]] = SUF(patch_finish)(acc[r], tails[r]);
                 s += 3;
             } else {
-                SUF(wide) acc1 = {0}, acc2 = {0};
+                SUF(acc64) acc1 = {{{0}}}, acc2 = {{{0}}};
                 REAL t1 = 0, t2 = 0;
                 for (int64_t j = j0; j < j1; ++j) {
                     const int64_t ko = (j * g.k + i0) * g.cout, n = (i1 - i0) * g.cout;
@@ -214,7 +227,7 @@ static void SUF(gather)(const int32_t *sp, int64_t ns, const geom_t *gp, const R
         if (any && i1 > i0) {
             const REAL *kc = K + c * kk * g.cout;
             REAL *gc = gK + c * kk * g.cout;
-            SUF(wide) acc = {0};
+            SUF(acc64) acc = {{{0}}};
             REAL tail = 0;
             for (int64_t j = j0; j < j1; ++j) {
                 const int64_t ko = (j * g.k + i0) * g.cout, n = (i1 - i0) * g.cout;
