@@ -195,9 +195,11 @@ def test_wide_fully_connected_layers_match_torch_in_blocks(direct, tall):
 @needs_kernel
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="-mno-avx512f is an x86 flag")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_kernel_without_avx512_gives_the_same_bits(monkeypatch, dtype):
-    """The spike lists have an AVX-512 path and a portable one; both give the same spikes and sums."""
-    portable = _cbuild.CKernel("lif_sae_portable", _sae_kernel._source, [*_sae_kernel._FLAGS, "-mno-avx512f"],
+@pytest.mark.parametrize("without", [("-mno-avx512f",), ("-mno-avx512f", "-mno-avx2")])
+def test_kernel_without_avx512_gives_the_same_bits(monkeypatch, dtype, without):
+    """The spike lists have an AVX-512 path, an AVX2 one and a portable one, and the 64-byte groups are one
+    vector or two (NCH); every build gives the same spikes and sums as the native one."""
+    portable = _cbuild.CKernel("lif_sae_portable", _sae_kernel._source, [*_sae_kernel._FLAGS, *without],
                                _sae_kernel._declare, what="portable LIF SAE kernel", switch="SPIKELIB_SAE_KERNEL")
     if portable.library() is None:
         pytest.skip(f"no portable build: {portable.failed}")

@@ -4,7 +4,7 @@
  * the *_layout() functions let spikelib/_cbuild.py:check_layout compare the two. Arrays are REAL (double
  * or float, as the entry point's suffix says) unless typed here; scalars are double, cast to REAL on entry.
  */
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if (defined(__AVX512F__) && defined(__AVX512BW__)) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -15,7 +15,9 @@ static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* The indices p in [0, n) with src[p] & 1, ascending, into idx (room for n + 16); returns their count.
  * Branch-free where AVX-512 is compiled in: 64 bytes per test, then a register compress per 16 indices
- * (the memory form of vpcompressd is microcoded on Zen 4); else eight bytes per test. */
+ * (the memory form of vpcompressd is microcoded on Zen 4); with AVX2, 32 bytes per test (bit 0 shifted
+ * to the top of each byte for movemask; Zen 3, T = 25, 1 thread: the SAE's forward 0.122-0.125 s a step
+ * with eight bytes per test, 0.094-0.104 with 32); else eight bytes per test. */
 static int64_t spike_list(const uint8_t *src, int64_t n, int32_t *idx) {
     int64_t m = 0, w = 0;
 #if defined(__AVX512F__) && defined(__AVX512BW__)
@@ -28,6 +30,11 @@ static int64_t spike_list(const uint8_t *src, int64_t n, int32_t *idx) {
             _mm512_storeu_si512(idx + m, _mm512_maskz_compress_epi32(h, v));
             m += __builtin_popcount(h);
         }
+    }
+#elif defined(__AVX2__)
+    for (; w + 32 <= n; w += 32) {
+        const __m256i v = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(src + w)), 7);
+        for (uint32_t b = (uint32_t)_mm256_movemask_epi8(v); b; b &= b - 1) idx[m++] = (int32_t)(w + __builtin_ctz(b));
     }
 #endif
     for (; w < n; w += 8) {

@@ -86,14 +86,22 @@ static inline void SUF(patch_dot_acc)(const REAL *restrict k, const REAL *restri
     *s_io = s;
 }
 
-/* the lanes of acc added pairwise (lane i + lane i + w/2, w halving), then the tail: a fixed tree, the same
- * sums on any vector width */
+/* the lanes of acc added pairwise (lane i + lane i + w, w = LANES, LANES / 2, ..., 1), then the tail: a
+ * fixed tree, the same sums on any vector width. The first level adds the two 32-byte halves as vectors;
+ * the rest, on one vector, is unrolled (as a loop through memory, perf showed it among the backward's
+ * hottest instructions on AVX2). */
 static inline REAL SUF(patch_finish)(SUF(acc64) acc, REAL s) {
-    REAL l[2 * LANES];
-    memcpy(l, &acc, sizeof l);
-    for (int64_t w = LANES; w >= 1; w /= 2)
-        for (int64_t i = 0; i < w; ++i) l[i] += l[i + w];
-    return l[0] + s;
+#if NCH == 1
+    SUF(halves) hv = {.w = acc.c[0]};
+    SUF(vec) v = hv.h[0] + hv.h[1];
+#else
+    SUF(vec) v = acc.c[0] + acc.c[1];
+#endif
+#pragma GCC unroll 8
+    for (int64_t w = LANES / 2; w >= 1; w /= 2)
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < w; ++i) v[i] += v[i + w];
+    return v[0] + s;
 }
 
 /* patch_dot_acc for two and four spikes of one channel whose patches have the same shape (o1 .. o4: their
