@@ -454,7 +454,7 @@ def test_in_place_tiles_give_the_row_major_tiles_weights_bit_for_bit(dtype):
 def test_c_outer_adamw_matches_the_torch_tiles(dtype):
     """The C update of an input-major weight (gradient pre^T delta and AdamW in one pass, spikelib/lif/_roy.c)
     against RoyAdam's torch tiles over two batches: float64 to 1e-12, float32 to its rounding; ragged sizes
-    (rows not a multiple of the kernel's 4, columns not of its 64) and two threads (rows split) included;
+    (rows not a multiple of the kernel's 4 or 3, columns not of its 64 or 32) and two threads (rows split) included;
     the threads do not change a bit."""
     from spikelib.lif import _roy_kernel
 
@@ -567,3 +567,38 @@ def test_fit_flushes_subnormals_while_it_trains_and_restores_after():
     _fit_bars(data, cfg, evaluate=evaluate, eval_every=1)
     assert seen and all(seen)
     assert not subnormals_are_flushed()
+
+
+@pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"),
+                    reason="-mno-avx512f is an x86 flag")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_c_outer_adamw_is_the_same_without_avx512(monkeypatch, dtype):
+    """The C update holds its accumulators in 64-byte vectors (4 rows a block) with AVX-512 and in 32-byte
+    ones (3 rows) without; each gradient element is the same sum over the batch either way, so a build
+    without AVX-512 gives the same bits as the native one (ragged rows and columns included)."""
+    from spikelib import _cbuild
+    from spikelib.lif import _roy_kernel
+
+    if not _roy_kernel.KERNEL.available():
+        pytest.skip("no C compiler for the kernel")
+    narrow = _cbuild.CKernel("lif_roy_narrow", _roy_kernel._source, [*_roy_kernel._FLAGS, "-mno-avx512f"],
+                             _roy_kernel._declare, what="Roy kernel without AVX-512", switch="SPIKELIB_ROY_KERNEL",
+                             wide_vectors=True)
+    if narrow.library() is None:
+        pytest.skip(f"no such build: {narrow.failed}")
+    g = torch.Generator().manual_seed(3)
+    n_in, H, B = 101, 203, 7
+    start = torch.randn(n_in, H, generator=g, dtype=dtype)
+    pre = torch.rand(B, n_in, generator=g, dtype=dtype) * (torch.rand(B, n_in, generator=g) < 0.3)
+    delta = torch.randn(B, H, generator=g, dtype=dtype)
+    outs = []
+    for kernel in (_roy_kernel.KERNEL, narrow):
+        monkeypatch.setattr(_roy_kernel, "KERNEL", kernel)
+        w, m, v = start.clone(), torch.zeros_like(start), torch.zeros_like(start)
+        for step in (1, 2):
+            _roy_kernel.outer_adamw(w, m, v, pre, delta, lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                                    step=step)
+        outs.append((w, m, v))
+    assert not torch.equal(outs[0][0], start)
+    for a, b in zip(*outs):
+        assert torch.equal(a, b)

@@ -11,14 +11,24 @@
  * tests/test_lif_roy.py::test_c_outer_adamw_matches_the_torch_tiles.
  */
 
-/* 64-byte vectors (GCC vector extensions); v64u the same at any REAL-aligned address. Loads and stores go
- * through these types, not memcpy: an accumulator whose address is taken is written back to the stack at
- * every multiply-add (GCC 12 did so, halving the products' speed). */
-typedef REAL SUF(v64) __attribute__((vector_size(64)));
-typedef REAL SUF(v64u) __attribute__((vector_size(64), aligned(sizeof(REAL))));
-#define RV ((int64_t)(64 / sizeof(REAL)))
-/* A block: ROWS input rows x COLS vectors of columns, ROWS x COLS accumulators held in registers (16). */
+/* Vectors of one register (GCC vector extensions): 64 bytes where AVX-512 is compiled in, else 32 (GCC has
+ * no register for a 64-byte vector without AVX-512 and keeps such variables on the stack: on a Zen 3 every
+ * accumulator went through memory). vru: the same at any REAL-aligned address. Loads and stores go through
+ * these types, not memcpy: an accumulator whose address is taken is written back to the stack at every
+ * multiply-add (GCC 12 did so, halving the products' speed). Each gradient element is the same sum over
+ * the batch in the same order whatever the width or the block, so every build gives the same bits. */
+#if defined(__AVX512F__)
+#define VBYTES 64
 #define ROWS 4
+#else
+#define VBYTES 32
+#define ROWS 3
+#endif
+typedef REAL SUF(vr) __attribute__((vector_size(VBYTES)));
+typedef REAL SUF(vru) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL))));
+#define RV ((int64_t)(VBYTES / sizeof(REAL)))
+/* A block: ROWS input rows x COLS vectors of columns, ROWS x COLS accumulators held in registers (16 of
+ * the 32 AVX-512 registers; 12 of AVX2's 16, leaving room for the broadcast coefficient). */
 #define COLS 4
 
 /* the AdamW update of n elements with gradients g */
@@ -51,18 +61,18 @@ int SUF(roy_outer_adamw)(const RoyOuterArgs *args) {
             for (int64_t j = 0; j < ROWS; ++j) coef[b * ROWS + j] = j < nr ? pre[b * ld + r + j] : (REAL)0;
         int64_t h = 0;
         for (; h + COLS * RV <= H; h += COLS * RV) {
-            SUF(v64) acc[ROWS][COLS];
+            SUF(vr) acc[ROWS][COLS];
             for (int64_t j = 0; j < ROWS; ++j)
-                for (int64_t k = 0; k < COLS; ++k) acc[j][k] = (SUF(v64)){0};
+                for (int64_t k = 0; k < COLS; ++k) acc[j][k] = (SUF(vr)){0};
             for (int64_t b = 0; b < B; ++b) {
-                const SUF(v64u) *d = (const SUF(v64u) *)(delta + b * H + h);
+                const SUF(vru) *d = (const SUF(vru) *)(delta + b * H + h);
                 for (int64_t j = 0; j < ROWS; ++j) {
                     const REAL c = coef[b * ROWS + j];
                     for (int64_t k = 0; k < COLS; ++k) acc[j][k] += c * d[k];
                 }
             }
             for (int64_t j = 0; j < ROWS; ++j)
-                for (int64_t k = 0; k < COLS; ++k) *(SUF(v64) *)(g[j] + k * RV) = acc[j][k];
+                for (int64_t k = 0; k < COLS; ++k) *(SUF(vr) *)(g[j] + k * RV) = acc[j][k];
             for (int64_t j = 0; j < nr; ++j) {
                 const int64_t o = (r + j) * H + h;
                 SUF(adamw)(w + o, m + o, v + o, g[j], COLS * RV, decay, b1, b2, step_size, inv_bc2_sqrt, eps);

@@ -5,8 +5,9 @@ Why: at the paper's 58500-2048-196 audiocoder every time step forms the 480 MB g
 the encoder (B = 50 terms per element) and runs AdamW over the weight and its two moments (2.9 GB of
 traffic). In torch these are two passes per 512-column tile (``torch.mm`` into a tile buffer, then
 ``torch._fused_adamw_``), each bound by a different limit (the products by the FMA units, the update by
-memory) and neither overlapping the other; here each block of 4 input rows x 64 columns gets its gradient in
-registers and its update at once, so the products run while the weight and moments stream.
+memory) and neither overlapping the other; here each block of input rows and columns (4 x 64 floats with
+AVX-512, 3 x 32 without: what fits the registers) gets its gradient in registers and its update at once,
+so the products run while the weight and moments stream.
 
 Built once per machine with the system C compiler like the other kernels (:mod:`spikelib._cbuild`); rows
 are split over ``torch.get_num_threads()`` threads (ctypes releases the GIL). ``SPIKELIB_BACKEND=torch``
