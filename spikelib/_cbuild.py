@@ -17,7 +17,6 @@ Python as a :class:`ctypes.Structure`; :func:`check_layout` compares the two.
 from __future__ import annotations
 
 import ctypes
-import functools
 import hashlib
 import os
 import platform
@@ -120,33 +119,6 @@ def cpu_key() -> str:
     return platform.processor() or platform.machine()
 
 
-@functools.cache
-def wide_move_flags() -> tuple[str, ...]:
-    """``-mmove-max=256 -mstore-max=256`` on an x86 CPU with AVX2 but not AVX-512 where the compiler takes
-    them, else nothing; for kernels built on 64-byte GCC vector types (the SAE and Roy kernels).
-
-    Why: without AVX-512 a 64-byte vector lives in two 32-byte registers, but GCC's tunings for AMD Zen
-    (``-march=native`` on a Zen 3: move-max 128) copy it through memory in 16-byte pieces, and a 32-byte
-    load of two 16-byte stores cannot be forwarded from them, so the load waits for both to reach the
-    cache. Measured on a Zen 3 (2026-12-07, 1 thread, T = 25): the SAE's backward 0.23-0.28 s per step
-    without the flags, 0.14-0.18 s with them, same bits (moves only). AVX-512 CPUs keep the compiler's
-    choice."""
-    flags = cpu_key().split()
-    if "avx2" not in flags or "avx512f" in flags:
-        return ()
-    wanted = ("-mmove-max=256", "-mstore-max=256")
-    try:
-        cc = compiler()
-        with tempfile.TemporaryDirectory() as work:
-            src = Path(work) / "probe.c"
-            src.write_text("int probe(void) { return 0; }\n")
-            proc = subprocess.run([cc, *wanted, "-c", str(src), "-o", str(Path(work) / "probe.o")],
-                                  capture_output=True, text=True)
-    except (RuntimeError, OSError):
-        return ()
-    return wanted if proc.returncode == 0 else ()  # GCC before 12, clang: not known
-
-
 def compiler() -> str:
     """``$CC``, else the first of cc, gcc, clang on PATH; RuntimeError if there is none."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -169,30 +141,23 @@ class CKernel:
 
     ``name`` prefixes the cached file (``<name>_<key>.so``); ``what`` names it in messages; ``switch``
     is the environment variable that turns it off (``0``, ``false``, ``no``); ``link`` adds linker
-    arguments; ``check()`` may raise to refuse a platform before anything is built; ``wide_vectors``: the
-    source computes on 64-byte GCC vector types (see :func:`wide_move_flags`). The attributes
+    arguments; ``check()`` may raise to refuse a platform before anything is built. The attributes
     ``lib`` (the loaded library) and ``failed`` (why it is unavailable) are the state that
     :meth:`library` caches; resetting both to None makes it try again.
     """
 
     def __init__(self, name: str, source: Callable[[], str], flags: list[str], declare: Callable, *,
-                 what: str, switch: str, link: tuple[str, ...] = (), check: Callable[[], None] | None = None,
-                 wide_vectors: bool = False):
+                 what: str, switch: str, link: tuple[str, ...] = (), check: Callable[[], None] | None = None):
         self.name, self.source, self.flags, self.declare = name, source, list(flags), declare
-        self.wide_vectors = wide_vectors
         self.what, self.switch, self.link, self.check = what, switch, tuple(link), check
         self.lib = None
         self.failed: str | None = None
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
 
-    def compile_flags(self) -> list[str]:
-        """``flags``, and :func:`wide_move_flags` for a kernel of 64-byte vectors (``wide_vectors``)."""
-        return [*self.flags, *(wide_move_flags() if self.wide_vectors else ())]
-
     def path(self) -> Path:
         """The cached library's path for this source, these flags and this CPU."""
-        key = hashlib.sha256((self.source() + " ".join(self.compile_flags()) + cpu_key()).encode()).hexdigest()[:16]
+        key = hashlib.sha256((self.source() + " ".join(self.flags) + cpu_key()).encode()).hexdigest()[:16]
         return build_dir() / f"{self.name}_{key}.so"
 
     def compile(self, path: Path) -> None:
@@ -201,7 +166,7 @@ class CKernel:
         with tempfile.TemporaryDirectory() as work, atomic_path(path) as tmp:
             src = Path(work) / f"{self.name}.c"  # the compiler picks the language from the suffix
             src.write_text(self.source())
-            proc = subprocess.run([cc, *self.compile_flags(), "-o", str(tmp), str(src), *self.link],
+            proc = subprocess.run([cc, *self.flags, "-o", str(tmp), str(src), *self.link],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"{cc} failed: {proc.stderr.strip()[:2000]}")

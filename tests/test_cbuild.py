@@ -3,7 +3,6 @@ struct per exported function, and Python mirrors of the structs that match the C
 
 import ctypes
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -92,41 +91,3 @@ def test_every_exported_function_takes_one_struct(path):
             assert params == "KernelLayout *o", (name, params)
         else:
             assert re.fullmatch(r"const \w+Args \*args", params), (name, params)
-
-
-@pytest.mark.parametrize("flags, expect", [("flags : fpu sse2 avx avx2 fma", True),
-                                           ("flags : fpu sse2 avx avx2 fma avx512f avx512bw", False),
-                                           ("flags : fpu sse2", False)])
-def test_wide_moves_only_where_avx2_lacks_avx512(monkeypatch, flags, expect):
-    """A CPU with AVX2 but no AVX-512 gets the 32-byte move flags (when the compiler knows them); an AVX-512
-    one keeps the compiler's moves, and a CPU without AVX2 has no 32-byte registers to move."""
-    monkeypatch.setattr(_cbuild, "cpu_key", lambda: flags)
-    _cbuild.wide_move_flags.cache_clear()
-    try:
-        got = _cbuild.wide_move_flags()
-        kernel = _cbuild.CKernel("probe", lambda: "", ["-O2"], lambda lib: None, what="probe", switch="X",
-                                 wide_vectors=True)
-        plain = _cbuild.CKernel("probe", lambda: "", ["-O2"], lambda lib: None, what="probe", switch="X")
-        assert plain.compile_flags() == ["-O2"]
-        assert kernel.compile_flags() == ["-O2", *got]
-    finally:
-        _cbuild.wide_move_flags.cache_clear()
-    if not expect:
-        assert got == ()
-    else:  # GCC 12 and newer take them; other compilers are probed and refused
-        assert got == (("-mmove-max=256", "-mstore-max=256") if _gcc_major() >= 12 else ())
-
-
-def _gcc_major() -> int:
-    """The major version of the C compiler if it is GCC, else 0."""
-    cc = _cbuild.compiler()
-    banner = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
-    if "clang" in banner.lower() or not re.search(r"gcc|GCC|Free Software Foundation", banner):
-        return 0
-    return int(subprocess.run([cc, "-dumpversion"], capture_output=True, text=True).stdout.split(".")[0])
-
-
-def test_the_kernels_of_wide_vectors_ask_for_wide_moves():
-    """The SAE and Roy kernels compute on 64-byte vector types; the alpha scan does not."""
-    assert _sae_kernel.KERNEL.wide_vectors and _roy_kernel.KERNEL.wide_vectors
-    assert not _cscan.KERNEL.wide_vectors

@@ -582,8 +582,7 @@ def test_c_outer_adamw_is_the_same_without_avx512(monkeypatch, dtype):
     if not _roy_kernel.KERNEL.available():
         pytest.skip("no C compiler for the kernel")
     narrow = _cbuild.CKernel("lif_roy_narrow", _roy_kernel._source, [*_roy_kernel._FLAGS, "-mno-avx512f"],
-                             _roy_kernel._declare, what="Roy kernel without AVX-512", switch="SPIKELIB_ROY_KERNEL",
-                             wide_vectors=True)
+                             _roy_kernel._declare, what="Roy kernel without AVX-512", switch="SPIKELIB_ROY_KERNEL")
     if narrow.library() is None:
         pytest.skip(f"no such build: {narrow.failed}")
     g = torch.Generator().manual_seed(3)

@@ -51,7 +51,7 @@ def _declare(lib) -> None:
 
 
 KERNEL = CKernel("lif_roy", _source, _FLAGS, _declare, what="Roy audiocoder update kernel",
-                 switch="SPIKELIB_ROY_KERNEL", wide_vectors=True)
+                 switch="SPIKELIB_ROY_KERNEL")
 
 
 def library():

@@ -110,7 +110,7 @@ def _little_endian() -> None:
 
 #: The kernel (``SPIKELIB_SAE_KERNEL=0`` turns it off); its ``lib`` / ``failed`` hold the load state.
 KERNEL = CKernel("lif_sae", _source, _FLAGS, _declare, what="LIF SAE kernel", switch="SPIKELIB_SAE_KERNEL",
-                 check=_little_endian, wide_vectors=True)
+                 check=_little_endian)
 
 
 def library():
