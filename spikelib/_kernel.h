@@ -21,6 +21,15 @@
 
 #define LAYOUT_MAX 48
 
+/* The bytes of a vector register of the build: 64 with AVX-512, else 32. Kernels on GCC vector types size
+ * their variables by it: a vector wider than the registers has none to live in, and GCC keeps it on the
+ * stack (on a Zen 3, AVX2 only, every 64-byte accumulator went through memory). */
+#if defined(__AVX512F__)
+#define REG_BYTES 64
+#else
+#define REG_BYTES 32
+#endif
+
 /* sizeof and the fields of one argument struct, in declaration order (see S_layout above). */
 typedef struct {
     int64_t size, n;

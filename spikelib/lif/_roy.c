@@ -11,22 +11,19 @@
  * tests/test_lif_roy.py::test_c_outer_adamw_matches_the_torch_tiles.
  */
 
-/* Vectors of one register (GCC vector extensions): 64 bytes where AVX-512 is compiled in, else 32 (GCC has
- * no register for a 64-byte vector without AVX-512 and keeps such variables on the stack: on a Zen 3 every
- * accumulator went through memory). vru: the same at any REAL-aligned address. Loads and stores go through
- * these types, not memcpy: an accumulator whose address is taken is written back to the stack at every
- * multiply-add (GCC 12 did so, halving the products' speed). Each gradient element is the same sum over
- * the batch in the same order whatever the width or the block, so every build gives the same bits. */
-#if defined(__AVX512F__)
-#define VBYTES 64
+/* Vectors of one register (GCC vector extensions, REG_BYTES of _kernel.h: 64 bytes where AVX-512 is compiled
+ * in, else 32). vru: the same at any REAL-aligned address. Loads and stores go through these types, not
+ * memcpy: an accumulator whose address is taken is written back to the stack at every multiply-add (GCC 12
+ * did so, halving the products' speed). Each gradient element is the same sum over the batch in the same
+ * order whatever the width or the block, so every build gives the same bits. */
+typedef REAL SUF(vr) __attribute__((vector_size(REG_BYTES)));
+typedef REAL SUF(vru) __attribute__((vector_size(REG_BYTES), aligned(sizeof(REAL))));
+#define RV ((int64_t)(REG_BYTES / sizeof(REAL)))
+#if REG_BYTES == 64
 #define ROWS 4
 #else
-#define VBYTES 32
 #define ROWS 3
 #endif
-typedef REAL SUF(vr) __attribute__((vector_size(VBYTES)));
-typedef REAL SUF(vru) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL))));
-#define RV ((int64_t)(VBYTES / sizeof(REAL)))
 /* A block: ROWS input rows x COLS vectors of columns, ROWS x COLS accumulators held in registers (16 of
  * the 32 AVX-512 registers; 12 of AVX2's 16, leaving room for the broadcast coefficient). */
 #define COLS 4

@@ -204,13 +204,9 @@ static inline int patch_peers(const int32_t *sp, int64_t s, int64_t ns, const ge
 
 /* 32-byte vector lanes of REAL (expanded where REAL is defined) */
 #define LANES ((int64_t)(32 / sizeof(REAL)))
-/* A 64-byte group of 2 LANES elements is held as NCH chunks (vectors) of CL elements: one 64-byte vector
- * where AVX-512 is compiled in, else two 32-byte ones (see SUF(chunk) in _sae.c). */
-#if defined(__AVX512F__)
-#define NCH 1
-#else
-#define NCH 2
-#endif
+/* A 64-byte group of 2 LANES elements is held as NCH chunks (vectors) of CL elements, one register each
+ * (REG_BYTES): one 64-byte vector where AVX-512 is compiled in, else two 32-byte ones (SUF(chunk), _sae.c). */
+#define NCH (64 / REG_BYTES)
 #define CL (2 * LANES / NCH)
 
 /* scratch memory of a thread on 64-byte lines (no vector split across two lines); NULL if none */
