@@ -32,16 +32,27 @@ typedef SUF(vec) SUF(chunk);
 #endif
 typedef struct { SUF(chunk) c[NCH]; } SUF(acc64);
 
+/* half i (0: lanes 0 .. LANES - 1, 1: the rest) of a 64-byte group, in registers either way */
+static inline SUF(vec) SUF(half)(SUF(acc64) a, int i) {
+#if NCH == 1
+    SUF(halves) hv = {.w = a.c[0]};
+    return hv.h[i];
+#else
+    return a.c[i];
+#endif
+}
+
 /* o += k over n elements */
 static inline void SUF(add)(REAL *restrict o, const REAL *restrict k, int64_t n) {
     int64_t q = 0;
     for (; q + 2 * LANES <= n; q += 2 * LANES)
-        for (int64_t h = q; h < q + 2 * LANES; h += CL) {
+        for (int64_t h = 0; h < NCH; ++h) {
+            const int64_t e = q + h * CL;
             SUF(chunk) ov, kv;
-            memcpy(&ov, o + h, sizeof ov);
-            memcpy(&kv, k + h, sizeof kv);
+            memcpy(&ov, o + e, sizeof ov);
+            memcpy(&kv, k + e, sizeof kv);
             ov += kv;
-            memcpy(o + h, &ov, sizeof ov);
+            memcpy(o + e, &ov, sizeof ov);
         }
     for (; q < n; ++q) o[q] += k[q];
 }

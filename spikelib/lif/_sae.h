@@ -103,6 +103,14 @@ static inline int fc_tall(const geom_t *g, int64_t real) {
  * ls[T] is where layer l + 1's begin), and list_start[b L (T + 1)] = -1 marks an image whose lists did not
  * fit in cap entries (listed again from the flags). Layer l's lists of image b, if kept: their first entry,
  * with start[0 .. T] (T + 1 entries) set relative to it; else NULL. */
+static inline const int32_t *kept_lists(const int32_t *lists, int64_t cap, const int64_t *list_start, int64_t b,
+                                        int64_t l, int64_t L, int64_t T, int64_t *start) {
+    if (!lists || list_start[b * L * (T + 1)] < 0) return NULL;
+    const int64_t *ls = list_start + (b * L + l) * (T + 1);
+    for (int64_t t = 0; t <= T; ++t) start[t] = ls[t] - ls[0];
+    return lists + b * cap + ls[0];
+}
+
 /* Keeps step t of a layer's input spikes (src, n inputs) at lb + *used, recording where they end in
  * ls[t + 1], if the image's cap entries have room for all n and spike_list's 16-entry overrun; returns
  * whether they were kept (if not, the forward gives up the image's lists, see kept_lists). */
@@ -111,14 +119,6 @@ static inline int keep_step(const uint8_t *src, int64_t n, int32_t *lb, int64_t 
     if (*used + n + 16 > cap) return 0;
     ls[t + 1] = *used += spike_list(src, n, lb + *used);
     return 1;
-}
-
-static inline const int32_t *kept_lists(const int32_t *lists, int64_t cap, const int64_t *list_start, int64_t b,
-                                        int64_t l, int64_t L, int64_t T, int64_t *start) {
-    if (!lists || list_start[b * L * (T + 1)] < 0) return NULL;
-    const int64_t *ls = list_start + (b * L + l) * (T + 1);
-    for (int64_t t = 0; t <= T; ++t) start[t] = ls[t] - ls[0];
-    return lists + b * cap + ls[0];
 }
 
 /* The scratch sizes of a pass over the L layers of geom: the most neurons of a layer (*nmax), inputs of a

@@ -12,22 +12,17 @@ static inline void SUF(dot_acc_part)(const REAL *restrict k, const REAL *restric
     for (; q + 2 * LANES <= n; q += 2 * LANES) {
         SUF(acc64) pv;
         for (int64_t h = 0; h < NCH; ++h) {
+            const int64_t e = q + h * CL;
             SUF(chunk) kv, ov, gv;
-            memcpy(&kv, k + q + h * CL, sizeof kv);
-            memcpy(&ov, o + q + h * CL, sizeof ov);
-            memcpy(&gv, g + q + h * CL, sizeof gv);
+            memcpy(&kv, k + e, sizeof kv);
+            memcpy(&ov, o + e, sizeof ov);
+            memcpy(&gv, g + e, sizeof gv);
             pv.c[h] = kv * ov;
             gv += ov;
-            memcpy(g + q + h * CL, &gv, sizeof gv);
+            memcpy(g + e, &gv, sizeof gv);
         }
-#if NCH == 1
-        SUF(halves) hv = {.w = pv.c[0]};
-        part += hv.h[0];
-        part += hv.h[1];
-#else
-        part += pv.c[0];
-        part += pv.c[1];
-#endif
+        part += SUF(half)(pv, 0);
+        part += SUF(half)(pv, 1);
     }
     if (q + LANES <= n) {
         SUF(vec) kv, ov, gv;
@@ -72,13 +67,14 @@ static inline void SUF(patch_dot_acc)(const REAL *restrict k, const REAL *restri
     int64_t q = 0;
     for (; q + 2 * LANES <= n; q += 2 * LANES)
         for (int64_t h = 0; h < NCH; ++h) {
+            const int64_t e = q + h * CL;
             SUF(chunk) kv, ov, gv;
-            memcpy(&kv, k + q + h * CL, sizeof kv);
-            memcpy(&ov, o + q + h * CL, sizeof ov);
-            memcpy(&gv, g + q + h * CL, sizeof gv);
+            memcpy(&kv, k + e, sizeof kv);
+            memcpy(&ov, o + e, sizeof ov);
+            memcpy(&gv, g + e, sizeof gv);
             a.c[h] += kv * ov;
             gv += ov;
-            memcpy(g + q + h * CL, &gv, sizeof gv);
+            memcpy(g + e, &gv, sizeof gv);
         }
     REAL s = *s_io;
     for (; q < n; ++q) { s += k[q] * o[q]; g[q] += o[q]; }
@@ -91,12 +87,7 @@ static inline void SUF(patch_dot_acc)(const REAL *restrict k, const REAL *restri
  * the rest, on one vector, is unrolled (as a loop through memory, perf showed it among the backward's
  * hottest instructions on AVX2). */
 static inline REAL SUF(patch_finish)(SUF(acc64) acc, REAL s) {
-#if NCH == 1
-    SUF(halves) hv = {.w = acc.c[0]};
-    SUF(vec) v = hv.h[0] + hv.h[1];
-#else
-    SUF(vec) v = acc.c[0] + acc.c[1];
-#endif
+    SUF(vec) v = SUF(half)(acc, 0) + SUF(half)(acc, 1);
 #pragma GCC unroll 8
     for (int64_t w = LANES / 2; w >= 1; w /= 2)
 #pragma GCC unroll 8
