@@ -332,6 +332,10 @@ def test_spike_lists_room_adapts_and_shape_is_checked(monkeypatch):
     with pytest.raises(ValueError, match="SpikeLists"):
         _sae_kernel.forward(x, [torch.zeros(1, 3, 3, 2, dtype=torch.float64)], geom, alpha=0.9, theta=1.0,
                             fire_gt=True, lower=None, decay=0.9, scale=1.0, spike_lists=second)
+    with pytest.raises(ValueError, match="SpikeLists"):  # the backward reads them by the same shape
+        _sae_kernel.backward(x, [torch.zeros(1, 3, 3, 2, dtype=torch.float64)], geom,
+                             torch.zeros(3, 5, 32, dtype=torch.uint8), torch.zeros(3, 32, dtype=torch.int32),
+                             theta=1.0, scale=1.0, spike_lists=second)
 
 
 @needs_kernel

@@ -270,10 +270,7 @@ def forward(input_spikes: torch.Tensor, kernels, geom, *, alpha: float, theta: f
     rec = None
     if record_layer is not None:
         rec = torch.empty(B, T, int(off[record_layer + 1] - off[record_layer]), dtype=torch.uint8)
-    if spike_lists is not None and tuple(spike_lists.start.shape) != (B, L, T + 1):
-        raise ValueError(f"spike_lists were made for {tuple(spike_lists.start.shape)}, need ({B}, {L}, {T + 1}): "
-                         "make a SpikeLists(batch, T, geom) for this call")
-    lists = _list_fields(spike_lists)
+    lists = _list_fields(spike_lists, B, L, T)
     kp = _ptrs(ks)
     fn = getattr(lib, f"sae_forward_{_suffix(dtype)}")
     _parallel(fn, SaeForwardArgs, B, lambda i: dict(
@@ -287,9 +284,14 @@ def forward(input_spikes: torch.Tensor, kernels, geom, *, alpha: float, theta: f
     return xhat, argmax, counts, ufinal, flags, rec
 
 
-def _list_fields(spike_lists: SpikeLists | None) -> dict:
+def _list_fields(spike_lists: SpikeLists | None, B: int, L: int, T: int) -> dict:
+    """The argument structs' list fields for ``spike_lists``, checked against the call's shape (the kernels
+    index them by image, layer and step)."""
     if spike_lists is None:
         return {"lists": None, "list_cap": 0, "list_start": None}
+    if tuple(spike_lists.start.shape) != (B, L, T + 1):
+        raise ValueError(f"spike_lists were made for {tuple(spike_lists.start.shape)}, need ({B}, {L}, {T + 1}): "
+                         "make a SpikeLists(batch, T, geom) for this call")
     return {"lists": spike_lists._lease.buf.data_ptr(), "list_cap": spike_lists.cap,
             "list_start": spike_lists.start.data_ptr()}
 
@@ -309,6 +311,7 @@ def backward(input_spikes, kernels, geom, flags, argmax, *, theta: float, scale:
     grads = [None if t is None else t.contiguous().to(dtype) for t in (g_xhat, g_counts, g_ufinal)]
     workers = max(1, min(torch.get_num_threads(), B))
     sizes = [k.numel() for k in ks]
+    lists = _list_fields(spike_lists, B, L, T)
     acc = torch.zeros(workers, sum(sizes), dtype=dtype)  # one buffer per thread: no atomics
     views = [list(acc[i].split(sizes)) for i in range(workers)]
     kp = _ptrs(ks)
@@ -319,6 +322,6 @@ def backward(input_spikes, kernels, geom, flags, argmax, *, theta: float, scale:
         T=T, L=L, geom=g.data_ptr(), off=off.data_ptr(), K=ctypes.addressof(kp), input=x.data_ptr(),
         flags=flags.data_ptr(), theta=theta, cum_v=int(cumulate_potential), scale=scale, argmax=argmax.data_ptr(),
         g_xhat=g_xhat, g_counts=g_counts, g_ufinal=g_ufinal, gK=ctypes.addressof(gkp[i]),
-        **_list_fields(spike_lists)))
+        **lists))
     total = acc.sum(dim=0)
     return [part.view_as(k) for part, k in zip(total.split(sizes), ks)]
