@@ -2,6 +2,21 @@
  * spikes' dot products and weight-gradient rows, the neurons' gradients, and sae_backward. A template over
  * REAL / SUF, instantiated after _sae.c for each precision (spikelib/lif/_sae_kernel.py). */
 
+/* One 64-byte group (2 LANES elements): g += o, and the products k * o, returned lane for lane. */
+static inline SUF(acc64) SUF(group_dot)(const REAL *restrict k, const REAL *restrict o, REAL *restrict g) {
+    SUF(acc64) p;
+    for (int64_t h = 0; h < NCH; ++h) {
+        SUF(chunk) kv, ov, gv;
+        memcpy(&kv, k + h * CL, sizeof kv);
+        memcpy(&ov, o + h * CL, sizeof ov);
+        memcpy(&gv, g + h * CL, sizeof gv);
+        p.c[h] = kv * ov;
+        gv += ov;
+        memcpy(g + h * CL, &gv, sizeof gv);
+    }
+    return p;
+}
+
 /* g += o, and the sum of k * o into LANES partial sums (part) over consecutive groups of LANES (two groups
  * per 64-byte vector, added one after the other) and the scalar tail (s). A row cut into pieces whose
  * lengths are multiples of 2 LANES, but for the last, gives the partial sums of one call over the row. */
@@ -10,17 +25,7 @@ static inline void SUF(dot_acc_part)(const REAL *restrict k, const REAL *restric
     SUF(vec) part = *part_io;
     int64_t q = 0;
     for (; q + 2 * LANES <= n; q += 2 * LANES) {
-        SUF(acc64) pv;
-        for (int64_t h = 0; h < NCH; ++h) {
-            const int64_t e = q + h * CL;
-            SUF(chunk) kv, ov, gv;
-            memcpy(&kv, k + e, sizeof kv);
-            memcpy(&ov, o + e, sizeof ov);
-            memcpy(&gv, g + e, sizeof gv);
-            pv.c[h] = kv * ov;
-            gv += ov;
-            memcpy(g + e, &gv, sizeof gv);
-        }
+        const SUF(acc64) pv = SUF(group_dot)(k + q, o + q, g + q);
         part += SUF(half)(pv, 0);
         part += SUF(half)(pv, 1);
     }
@@ -65,17 +70,10 @@ static inline void SUF(patch_dot_acc)(const REAL *restrict k, const REAL *restri
                                       SUF(acc64) *acc, REAL *s_io) {
     SUF(acc64) a = *acc;
     int64_t q = 0;
-    for (; q + 2 * LANES <= n; q += 2 * LANES)
-        for (int64_t h = 0; h < NCH; ++h) {
-            const int64_t e = q + h * CL;
-            SUF(chunk) kv, ov, gv;
-            memcpy(&kv, k + e, sizeof kv);
-            memcpy(&ov, o + e, sizeof ov);
-            memcpy(&gv, g + e, sizeof gv);
-            a.c[h] += kv * ov;
-            gv += ov;
-            memcpy(g + e, &gv, sizeof gv);
-        }
+    for (; q + 2 * LANES <= n; q += 2 * LANES) {
+        const SUF(acc64) pv = SUF(group_dot)(k + q, o + q, g + q);
+        for (int64_t h = 0; h < NCH; ++h) a.c[h] += pv.c[h];
+    }
     REAL s = *s_io;
     for (; q < n; ++q) { s += k[q] * o[q]; g[q] += o[q]; }
     *acc = a;
