@@ -30,7 +30,7 @@ def _as_float_pixels(images) -> torch.Tensor:
         raise TypeError(f"images must be a uint8 numpy array or torch tensor, got {type(images).__name__}")
     if t.ndim < 2:
         raise ValueError(f"images must have a batch dimension, got shape {tuple(t.shape)}")
-    return t.reshape(t.shape[0], -1).to(torch.float64) / PIXEL_LEVELS
+    return t.flatten(1).to(torch.float64) / PIXEL_LEVELS  # flatten, not reshape(n, -1): n = 0 works too
 
 
 def latency(images, *, invert: bool = True, dtype: torch.dtype = torch.float64) -> torch.Tensor:
