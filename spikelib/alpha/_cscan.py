@@ -26,11 +26,7 @@ import torch
 from spikelib._cbuild import CKernel, declare_entry_points, dtype_suffix, template_source
 
 _HERE = Path(__file__).parent
-# -fno-trapping-math: without it GCC will not if-convert the backward's branch-free one-frame loop (its
-# clip and non-finite guards are float compares that could raise a flag), so that loop stayed scalar despite
-# its `omp simd`; the values are the same either way (no reassociation, the lockstep tests unchanged).
-_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-shared",
-          "-std=c99"]
+_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-fPIC", "-shared", "-std=c99"]
 
 _i64, _ptr_t, _dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
 
