@@ -408,3 +408,21 @@ def test_missing_compiler_warns_and_falls_back(fresh_build, monkeypatch, tmp_pat
         assert not _cscan.available()
         spike_times(t.detach(), w.detach(), 1.0, 0.5)
     assert not fresh_build.exists() or not any(fresh_build.iterdir())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [1, 15, 63, 64, 784, 1200])
+def test_c_sort_order_is_a_stable_argsort(kernel, dtype, n):
+    """The order in which the C trainer takes its inputs (_train.c's sort_idx; float32 keys of 64 or more by
+    _alpha.h's radix sort) is numpy's stable argsort: ascending, equal keys in index order. Keys as the
+    trainer sees them, with many ties (latency codes of 256 pixel levels), -0 beside +0, negatives and
+    subnormals, and a wide range."""
+    rng = np.random.default_rng(n)
+    pixels = rng.integers(0, 256, n) / 256.0
+    key = np.where(rng.random(n) < 0.5, pixels, rng.normal(0, 10.0 ** rng.integers(-3, 4, n)))
+    key[rng.random(n) < 0.05] = -0.0
+    key[rng.random(n) < 0.05] = 0.0
+    key[rng.random(n) < 0.02] = 1e-40  # subnormal in float32
+    k = torch.tensor(key, dtype=dtype)
+    expected = np.argsort(k.numpy(), kind="stable")
+    assert np.array_equal(kernel.sort_order(k).numpy(), expected)

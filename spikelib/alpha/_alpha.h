@@ -61,6 +61,14 @@ typedef struct {
     void *w;
 } AlphaLambertWArgs;
 
+/* alpha_sort_order_f64/_f32: idx = the order of key[0..n) by _train.c's sort_idx (for the test of its
+ * float radix path against a stable argsort); tmp has room for n entries. */
+typedef struct {
+    int64_t n;
+    const void *key;
+    int64_t *idx, *tmp;
+} AlphaSortArgs;
+
 /* A reusable barrier for the threads of one training epoch (two per mini-batch). A waiter spins a while
  * first: a batch of 5 examples takes ~0.1 ms, far less than a sleeping thread needs to be woken. */
 typedef struct {
@@ -96,6 +104,37 @@ static void alpha_barrier_wait(AlphaBarrier *b) {
     pthread_mutex_unlock(&b->mu);
 }
 
+/* Stable sort of idx[0..n) -- ascending input indices on entry -- by the float keys key[idx[.]], as
+ * _train.c's merge sort orders them: LSD radix sort (least significant byte first, each pass stable) of
+ * 64-bit words holding the key's bits made order-preserving (negatives complemented, the sign bit set on
+ * the rest; -0 taken as +0 so that it ties with 0 as the comparison does) above the index, so that equal
+ * keys keep ascending indices. A pass whose byte is the same in every key is skipped. The keys are finite
+ * (the caller drops silent inputs). tmp has room for n words. About 5 n + 1k steps without data-dependent
+ * branches, against the merge sort's n log2 n mispredicted compares: for the 784 inputs of an MNIST
+ * example it was 14 % of a training epoch. */
+static void alpha_sort_f32_keys(int64_t *idx, int64_t *tmp, int64_t n, const float *key) {
+    uint64_t *a = (uint64_t *)idx, *b = (uint64_t *)tmp;
+    uint32_t hist[4][256];
+    memset(hist, 0, sizeof hist);
+    for (int64_t i = 0; i < n; ++i) {
+        const float k = key[idx[i]] == 0 ? 0.0f : key[idx[i]];
+        uint32_t u;
+        memcpy(&u, &k, sizeof u);
+        u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+        a[i] = ((uint64_t)u << 32) | (uint32_t)idx[i];
+        for (int p = 0; p < 4; ++p) ++hist[p][(u >> (8 * p)) & 255u];
+    }
+    for (int p = 0; p < 4; ++p) {
+        const int shift = 32 + 8 * p;
+        if (hist[p][(a[0] >> shift) & 255u] == (uint32_t)n) continue; /* one value: the pass keeps the order */
+        uint32_t off[256], sum = 0;
+        for (int d = 0; d < 256; ++d) { off[d] = sum; sum += hist[p][d]; }
+        for (int64_t i = 0; i < n; ++i) b[off[(a[i] >> shift) & 255u]++] = a[i];
+        uint64_t *t = a; a = b; b = t;
+    }
+    for (int64_t i = 0; i < n; ++i) idx[i] = (int64_t)(uint32_t)a[i];
+}
+
 #define span_cap(T) (sizeof(T) == 4 ? (T)80 : (T)700)
 
 void AlphaForwardArgs_layout(KernelLayout *o) {
@@ -127,4 +166,10 @@ void AlphaTrainArgs_layout(KernelLayout *o) {
 void AlphaLambertWArgs_layout(KernelLayout *o) {
     o->size = sizeof(AlphaLambertWArgs); o->n = 0;
     LAYOUT_FIELD(o, AlphaLambertWArgs, n); LAYOUT_FIELD(o, AlphaLambertWArgs, z); LAYOUT_FIELD(o, AlphaLambertWArgs, w);
+}
+
+void AlphaSortArgs_layout(KernelLayout *o) {
+    o->size = sizeof(AlphaSortArgs); o->n = 0;
+    LAYOUT_FIELD(o, AlphaSortArgs, n); LAYOUT_FIELD(o, AlphaSortArgs, key); LAYOUT_FIELD(o, AlphaSortArgs, idx);
+    LAYOUT_FIELD(o, AlphaSortArgs, tmp);
 }

@@ -75,9 +75,16 @@ class AlphaLambertWArgs(ctypes.Structure):
     _fields_ = [("n", _i64), ("z", _ptr_t), ("w", _ptr_t)]
 
 
+class AlphaSortArgs(ctypes.Structure):
+    """Mirror of ``AlphaSortArgs`` in _alpha.h (``alpha_sort_order_f64/_f32``)."""
+
+    _fields_ = [("n", _i64), ("key", _ptr_t), ("idx", _ptr_t), ("tmp", _ptr_t)]
+
+
 #: (entry point, argument struct, return type) of every exported function, without the precision suffix.
 ENTRY_POINTS = (("alpha_forward", AlphaForwardArgs, None), ("alpha_backward", AlphaBackwardArgs, None),
-                ("alpha_train_epoch", AlphaTrainArgs, ctypes.c_int), ("alpha_lambertw0", AlphaLambertWArgs, None))
+                ("alpha_train_epoch", AlphaTrainArgs, ctypes.c_int), ("alpha_lambertw0", AlphaLambertWArgs, None),
+                ("alpha_sort_order", AlphaSortArgs, None))
 
 
 def _declare(lib) -> None:
@@ -160,6 +167,18 @@ def lambertw0(z: torch.Tensor) -> torch.Tensor:
     getattr(lib, f"alpha_lambertw0_{_suffix(z.dtype)}")(
         ctypes.byref(AlphaLambertWArgs(n=z.numel(), z=_ptr(z), w=_ptr(w))))
     return w
+
+
+def sort_order(key: torch.Tensor) -> torch.Tensor:
+    """The order (int64) in which the C trainer takes inputs with spike times ``key`` (1-D, finite, float32 or
+    float64): ascending, ties in index order; float32 keys of 64 or more by the radix sort of _alpha.h. The
+    entry point of the test against a stable argsort."""
+    lib = library()
+    key = key.contiguous()
+    idx, tmp = torch.empty(key.numel(), dtype=torch.int64), torch.empty(key.numel(), dtype=torch.int64)
+    getattr(lib, f"alpha_sort_order_{_suffix(key.dtype)}")(
+        ctypes.byref(AlphaSortArgs(n=key.numel(), key=_ptr(key), idx=_ptr(idx), tmp=_ptr(tmp))))
+    return idx
 
 
 def train_epoch(net, opt, x: torch.Tensor, order: torch.Tensor, *, batch_size: int, penalty: float,

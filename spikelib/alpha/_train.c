@@ -12,8 +12,14 @@
  * learning rate, step count, whether to clamp to >= 0 afterwards).
  */
 
-/* stable merge sort of idx[0..n) by key[idx[.]] (ascending); tmp has room for n entries */
+/* stable merge sort of idx[0..n) by key[idx[.]] (ascending); tmp has room for n entries. Float keys of 64
+ * or more inputs (ascending indices on entry, as layer_forward lists them) go to alpha_sort_f32_keys
+ * (_alpha.h), which gives the same order. */
 static void SUF(sort_idx)(int64_t *idx, int64_t *tmp, int64_t n, const REAL *key) {
+    if (sizeof(REAL) == 4 && n >= 64) {
+        alpha_sort_f32_keys(idx, tmp, n, (const float *)(const void *)key);
+        return;
+    }
     if (n < 16) {
         for (int64_t i = 1; i < n; ++i) {
             int64_t v = idx[i], j = i;
@@ -30,6 +36,12 @@ static void SUF(sort_idx)(int64_t *idx, int64_t *tmp, int64_t n, const REAL *key
     while (i < h) tmp[k++] = idx[i++];
     while (j < n) tmp[k++] = idx[j++];
     memcpy(idx, tmp, (size_t)n * sizeof(int64_t));
+}
+
+/* idx = 0 .. n-1 ordered by key as layer_forward orders its inputs (the entry point of the sort test). */
+void SUF(alpha_sort_order)(const AlphaSortArgs *args) {
+    for (int64_t i = 0; i < args->n; ++i) args->idx[i] = i;
+    SUF(sort_idx)(args->idx, args->tmp, args->n, (const REAL *)args->key);
 }
 
 /* W0, the principal branch of Lambert W: the algorithm of spikelib/alpha/lambertw.py (branch-point
