@@ -45,11 +45,11 @@ def test_latency_shapes_dtypes_and_inputs():
     assert (ro == imgs).all()
 
 
-
 def test_latency_of_no_images_is_empty():
     # a zero-length slice (e.g. --eval-examples 0) is an empty batch, not an error
     t = encoding.latency(np.zeros((0, 28, 28), np.uint8), dtype=torch.float32)
     assert t.shape == (0, 784) and t.dtype == torch.float32
+
 
 @pytest.mark.parametrize(
     "bad, err",

@@ -107,7 +107,8 @@ static void alpha_barrier_wait(AlphaBarrier *b) {
 /* Stable sort of idx[0..n) -- ascending input indices on entry -- by the float keys key[idx[.]], as
  * _train.c's merge sort orders them: LSD radix sort (least significant byte first, each pass stable) of
  * 64-bit words holding the key's bits made order-preserving (negatives complemented, the sign bit set on
- * the rest; -0 taken as +0 so that it ties with 0 as the comparison does) above the index, so that equal
+ * the rest; a key that compares equal to 0 taken as +0, so that -0 ties with 0 as in the comparison, and so
+ * does a subnormal under the trainer's flush-to-zero mode) above the index, so that equal
  * keys keep ascending indices. A pass whose byte is the same in every key is skipped. The keys are finite
  * (the caller drops silent inputs). tmp has room for n words. About 5 n + 1k steps without data-dependent
  * branches, against the merge sort's n log2 n mispredicted compares: for the 784 inputs of an MNIST
