@@ -258,7 +258,15 @@ class Reference:
                     bar.update(prog["epochs_done"] - bar.n)
                     bar.set_postfix({k_: round(v, 4) for k_, v in prog["last_epoch"].items() if k_ in SHOWN})
 
-            entry = self.module.reference_train(config["settings"], epochs=target, checkpoint=ckpt, on_epoch=on_epoch)
+            try:
+                entry = self.module.reference_train(config["settings"], epochs=target, checkpoint=ckpt,
+                                                    on_epoch=on_epoch)
+            except BaseException:
+                # interrupted (Ctrl-C, killed at a session's end): the epoch in flight keeps the steps its
+                # checkpoint holds (the SAEs' every 50 steps, Roy's every 50 batches), so its time so far counts
+                prog["wall_s"] += time.perf_counter() - last
+                write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")
+                raise
             per_epoch = (time.perf_counter() - t0) / max(prog["epochs_done"] - before, 1)
             if prog["epochs_done"] < target:  # the checkpoint was ahead of the progress file: trust it
                 prog["epochs_done"] = target

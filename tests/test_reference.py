@@ -114,6 +114,20 @@ def test_an_interrupted_chunk_is_counted_per_epoch(fake):
     assert json.loads(ref.record_path("cfg0").read_text())["provenance"]["commits"] == {"abc123": 5}
 
 
+def test_an_interrupted_epoch_keeps_its_wall_time(fake, monkeypatch):
+    # a run stopped by Ctrl-C in the middle of an epoch resumes from that epoch's last checkpoint, so the
+    # time spent on it counts; the clock ticks 10 s per reading
+    ref, calls = fake
+    clock = iter(range(0, 10000, 10))
+    monkeypatch.setattr(reference.time, "perf_counter", lambda: float(next(clock)))
+    CRASH_AT.add(3)
+    with pytest.raises(KeyboardInterrupt):
+        ref.run(chunk=25)
+    prog = json.loads((ref.work_dir / "fake-cfg0.progress.json").read_text())
+    # chunk start at 0, epochs 0-2 reported at 10, 20, 30, interrupted at 40
+    assert prog["epochs_done"] == 3 and prog["wall_s"] == 40.0
+
+
 def test_an_epoch_redone_from_an_older_checkpoint_is_credited_once(fake):
     # Roy's fit checkpoints every 50 batches, not at every epoch's end: an interrupted run may resume from
     # before the last epoch it reported, redo that epoch and report it again
