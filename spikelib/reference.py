@@ -72,6 +72,11 @@ def _read(path: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
+def _write_progress(path: Path, prog: dict) -> None:
+    """A configuration's progress file, atomically (read back with :func:`_read`)."""
+    write_text_durably(path, json.dumps(prog, indent=1) + "\n")
+
+
 class Reference:
     """The reference runs of one experiment: where their records and checkpoints live, and running them."""
 
@@ -253,7 +258,7 @@ class Reference:
                 prog["wall_s"] += now - last
                 prog["last_epoch"] = _last_epoch(rec)
                 last = now
-                write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")
+                _write_progress(prog_path, prog)
                 if bar is not None:
                     bar.update(prog["epochs_done"] - bar.n)
                     bar.set_postfix({k_: round(v, 4) for k_, v in prog["last_epoch"].items() if k_ in SHOWN})
@@ -265,12 +270,12 @@ class Reference:
                 # interrupted (Ctrl-C, killed at a session's end): the epoch in flight keeps the steps its
                 # checkpoint holds (the SAEs' every 50 steps, Roy's every 50 batches), so its time so far counts
                 prog["wall_s"] += time.perf_counter() - last
-                write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")
+                _write_progress(prog_path, prog)
                 raise
             per_epoch = (time.perf_counter() - t0) / max(prog["epochs_done"] - before, 1)
             if prog["epochs_done"] < target:  # the checkpoint was ahead of the progress file: trust it
                 prog["epochs_done"] = target
-                write_text_durably(prog_path, json.dumps(prog, indent=1) + "\n")
+                _write_progress(prog_path, prog)
         if bar is not None:
             bar.close()
         if prog["epochs_done"] < epochs or entry is None:
