@@ -148,7 +148,7 @@ def test_wide_fully_connected_layers_match_torch_in_blocks(direct, tall):
     against the torch reference neuron (forward, and weight gradients through the blocked layer's input
     spikes; with gradients on the read-out only, the hidden layers take the path for layers without
     direct gradients). ``tall``: 2,200 busy neurons before the 60, so that the 2,200 x 60 layer's float64
-    weights (1.06 MB) pass FC_TALL_BYTES and its backward goes in bands of weight rows too."""
+    weights (1.06 MB) pass FC_TALL_BYTES and both its passes go in bands of weight rows too."""
     from spikelib.lif import cumulative_potential, huebotter_neuron, max_readout, simulate
 
     gen = torch.Generator().manual_seed(0)

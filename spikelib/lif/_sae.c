@@ -155,7 +155,7 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
     const geom_t g0 = geom_at(geom, 0);
     const int64_t N0 = g0.hin * g0.win * g0.cin;
     int64_t nmax, nin, nin_fc;
-    layer_extents(geom, L, 0, sizeof(REAL), &nmax, &nin, &nin_fc);
+    layer_extents(geom, L, sizeof(REAL), &nmax, &nin, &nin_fc);
     REAL *u = scratch(nmax * sizeof(REAL)), *cur = scratch(nmax * sizeof(REAL));
     int32_t *sp = scratch((nin + 16) * sizeof(int32_t));
     int32_t *lst = nin_fc ? scratch((T * nin_fc + 16) * sizeof(int32_t)) : NULL;
@@ -187,7 +187,7 @@ int SUF(sae_forward)(const SaeForwardArgs *args) {
             int64_t *ls = keep ? list_start + (b * L + l) * (T + 1) : NULL;
             int32_t *lb = keep ? lists + b * cap : NULL;
             if (keep) ls[0] = used;
-            const int wide = fc_wide(&g);
+            const int wide = fc_banded(&g, sizeof(REAL));
             const int32_t *kl = NULL, *ll = lst; /* this layer's input spike lists, when listed for all T steps */
             if (wide && keep) { /* fc_blocked wants all T steps' lists: list them into the kept ones */
                 for (int64_t t = 0; keep && t < T; ++t) keep = keep_step(src0 + t * stride, Nin, lb, cap, &used, ls, t);

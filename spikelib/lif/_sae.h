@@ -88,15 +88,19 @@ static inline int fc_wide(const geom_t *g) {
     return g->hin * g->win == 1 && g->k == 1 && g->hout * g->wout == 1 && g->cout > FC_COLS;
 }
 
-/* A fully connected layer whose weights (of `real` bytes each) pass FC_TALL_BYTES: in the backward it goes in
- * bands of weight rows as a wide one does, even within one block, so that the weight and gradient rows its
- * input spikes read and write come from L3 once per band instead of once per spike (fc1, 12,800 x 100: its
- * backward 1.25 of 6.6 G cycles of the whole backward's dot products; banded, the backward -6 %). The
- * forward gains nothing from it (measured), and keeps the prefetched rows. */
+/* A fully connected layer whose weights (of `real` bytes each) pass FC_TALL_BYTES goes in bands of weight
+ * rows as a wide one does, even within one block, so that the weight (and in the backward, gradient) rows its
+ * input spikes read come from L3 once per band instead of once per spike. fc1 (12,800 x 100): its backward
+ * 1.25 of 6.6 G cycles of the whole backward's dot products, banded -6 %; its forward on a bursting SAE
+ * (conv2 at 62 %, T = 100) 0.85-0.95 -> 0.77-0.88 s for 16 images, and unchanged at low rates, where
+ * fc_blocked keeps the per-step path. */
 #define FC_TALL_BYTES (1024 * 1024)
 static inline int fc_tall(const geom_t *g, int64_t real) {
     return g->hin * g->win == 1 && g->k == 1 && g->hout * g->wout == 1 && g->cin * g->cout * real > FC_TALL_BYTES;
 }
+
+/* Whether a pass may take a fully connected layer in bands of weight rows (fc_blocked decides per image) */
+static inline int fc_banded(const geom_t *g, int64_t real) { return fc_wide(g) || fc_tall(g, real); }
 
 /* The spike lists the forward pass keeps for the backward (SaeForwardArgs.lists): image b's lists start at
  * lists + b cap, layer l's input spikes of step t at entry ls[t] of them (ls = list_start + (b L + l)(T + 1);
@@ -122,16 +126,16 @@ static inline int keep_step(const uint8_t *src, int64_t n, int32_t *lb, int64_t 
 }
 
 /* The scratch sizes of a pass over the L layers of geom: the most neurons of a layer (*nmax), inputs of a
- * layer (*nin), and inputs of a fully connected layer that goes in bands (*nin_fc: fc_wide, or in the
- * backward with weights of `real` bytes, fc_tall; 0 if none). */
-static inline void layer_extents(const int64_t *geom, int64_t L, int backward, int64_t real, int64_t *nmax,
-                                 int64_t *nin, int64_t *nin_fc) {
+ * layer (*nin), and inputs of a fully connected layer that may go in bands (*nin_fc: fc_banded with
+ * weights of `real` bytes; 0 if none). */
+static inline void layer_extents(const int64_t *geom, int64_t L, int64_t real, int64_t *nmax, int64_t *nin,
+                                 int64_t *nin_fc) {
     *nmax = *nin = *nin_fc = 0;
     for (int64_t l = 0; l < L; ++l) {
         const geom_t g = geom_at(geom, l);
         *nmax = imax(*nmax, g.hout * g.wout * g.cout);
         *nin = imax(*nin, g.hin * g.win * g.cin);
-        if (fc_wide(&g) || (backward && fc_tall(&g, real))) *nin_fc = imax(*nin_fc, g.cin);
+        if (fc_banded(&g, real)) *nin_fc = imax(*nin_fc, g.cin);
     }
 }
 
@@ -147,7 +151,7 @@ static inline int64_t step_spikes(int listed, const int32_t *lst, const int64_t 
     return spike_list(src, n, sp);
 }
 
-/* Whether a fully connected layer that may go in bands (banded: fc_wide; in the backward also fc_tall) does
+/* Whether a fully connected layer that may go in bands (banded: fc_banded) does
  * for this image: where its input fires at least FC_DENSE spikes per step on average (with fewer, the rows
  * a spike reads stay in L2 anyway, and the strided walk over the flags in blocks costs more than it saves).
  * Its input spike lists (see spike_lists) are then in lst and start (listed: start already holds those of

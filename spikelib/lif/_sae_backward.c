@@ -293,10 +293,6 @@ static inline int SUF(all_zero)(const REAL *x, int64_t n) {
     return 1;
 }
 
-/* Whether the backward may take a fully connected layer in bands of weight rows (fc_blocked): a wide one,
- * or one whose weights pass FC_TALL_BYTES in this precision. */
-static inline int SUF(backward_banded)(const geom_t *g) { return fc_wide(g) || fc_tall(g, sizeof(REAL)); }
-
 /* Layer by layer from the top, each over all T steps in reverse, one image at a time. gs_in holds the
  * gradients of this layer's spikes for all T steps (written by the layer above at its input spikes),
  * gs_out receives those of the layer below. Both start zeroed and then only ever hold finite values, so
@@ -318,7 +314,7 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
     const geom_t g0 = geom_at(geom, 0);
     const int64_t N0 = g0.hin * g0.win * g0.cin;
     int64_t nmax, nin, nin_fc;
-    layer_extents(geom, L, 1, sizeof(REAL), &nmax, &nin, &nin_fc); /* nin_fc: the layers backward_banded takes */
+    layer_extents(geom, L, sizeof(REAL), &nmax, &nin, &nin_fc);
     REAL *G = scratch(nmax * sizeof(REAL)), *gI = scratch(nmax * sizeof(REAL)), *gro = malloc(NL * sizeof(REAL));
     REAL *rt = malloc(NL * sizeof(REAL));
     REAL *gs_in = calloc(T * nmax, sizeof(REAL)), *gs_out = calloc(T * nmax, sizeof(REAL));
@@ -353,7 +349,7 @@ int SUF(sae_backward)(const SaeBackwardArgs *args) {
             /* most layers get no direct gradient (the losses read the latent layer and the read-out) */
             const int plain = !cum_v && (l < L - 1 || !g_xhat) && SUF(all_zero)(gc_b + o, N) &&
                               SUF(all_zero)(gu_b + o, N);
-            const int banded = SUF(backward_banded)(&g);
+            const int banded = fc_banded(&g, sizeof(REAL));
             /* the forward's lists of this layer's input spikes, else listed from the flags (lst) */
             const int32_t *kl = kept_lists(lists, cap, list_start, b, l, L, T, start), *ll = kl ? kl : lst;
             if (fc_blocked(banded, &g, src0, stride, T, kl != NULL, lst, start)) {
