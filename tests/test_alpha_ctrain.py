@@ -202,3 +202,34 @@ def test_threads_split_a_batch_repeatably():
     assert _max_diff(nets["two"], nets["two_again"]) == 0.0
     assert _max_diff(nets["one"], nets["two"]) < 1e-9
     assert _max_diff(nets["one"], hp.network(5, 3, seed=0, dtype=torch.float64)) > 1e-3  # it trained
+
+
+@pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"),
+                    reason="-mno-avx is an x86 flag")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_vector_width_changes_no_bit(monkeypatch, dtype):
+    """The backward's one-frame pass is vectorised over the outputs (8 float32 lanes with AVX2, 16 with
+    AVX-512); its grad_t terms are summed in output order after it, so a build limited to SSE (4 lanes)
+    trains the same bits. 40 hidden and 24 outputs, so that every width has whole vectors and a tail."""
+    from spikelib import _cbuild
+
+    sse = _cbuild.CKernel("alpha_scan_sse", _cscan._source, [*_cscan._FLAGS, "-mno-avx"], _cscan._declare,
+                          what="SSE-only CPU scan kernel", switch="SPIKELIB_CSCAN", link=("-lm", "-lpthread"))
+    if sse.library() is None:
+        pytest.skip(f"no SSE-only build: {sse.failed}")
+    hp = autoencoder.AutoencoderHyperparameters(n_hidden=(40,), n_pulses=1, batch_size=3, decay_constant=1.0,
+                                                fire_threshold=0.5, learning_rate=1e-2, learning_rate_pulses=1e-2,
+                                                nonpulse_weight_mean_multiplier=1.0, pulse_weight_mean_multiplier=1.0,
+                                                latency=1.0, update_all_datapoints=True)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(60, 24, generator=gen, dtype=dtype)
+    x[x > 0.8] = float("inf")
+    order = torch.randperm(60, generator=gen)
+    nets = {}
+    for name in ("native", "sse"):
+        if name == "sse":
+            monkeypatch.setattr(_cscan, "KERNEL", sse)
+        nets[name] = hp.network(24, seed=0, dtype=dtype)
+        autoencoder.train_autoencoder_epoch(nets[name], make_optimizer(nets[name], hp), x, x, hp, order, backend="c")
+    assert _max_diff(nets["native"], nets["sse"]) == 0.0
+    assert _max_diff(nets["native"], hp.network(24, seed=0, dtype=dtype)) > 1e-4  # it trained

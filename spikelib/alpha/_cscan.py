@@ -26,7 +26,11 @@ import torch
 from spikelib._cbuild import CKernel, declare_entry_points, dtype_suffix, template_source
 
 _HERE = Path(__file__).parent
-_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-fPIC", "-shared", "-std=c99"]
+# -fno-trapping-math: without it GCC will not if-convert the backward's branch-free one-frame loop on AMD
+# targets (its clip and non-finite guards are float compares that could raise a flag), and it stayed scalar.
+# It reassociates nothing: that loop's sum is taken in order after it, so the bits are those of the scalar pass.
+_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-shared",
+          "-std=c99"]
 
 _i64, _ptr_t, _dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
 

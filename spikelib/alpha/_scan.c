@@ -94,6 +94,7 @@ void SUF(alpha_backward)(const AlphaBackwardArgs *args) {
     REAL *grad_w = args->grad_w, *grad_t = args->grad_t;
     const REAL big = sizeof(REAL) == 4 ? (REAL)3.4e38 : (REAL)1.7e308;
     int32_t last[J > 0 ? J : 1]; /* the last causal input of each output; -1: silent or no gradient */
+    REAL vts[J > 0 ? J : 1];     /* one input's terms of grad_t, summed in output order after the pass */
     for (int64_t n = n0; n < n1; ++n) {
         const REAL *tn = t_s + n * K;
         const int64_t *on = order + n * K, *ks = k_star + n * J;
@@ -112,10 +113,11 @@ void SUF(alpha_backward)(const AlphaBackwardArgs *args) {
             REAL *restrict gw = grad_w + i * J;
             REAL acc = 0;
             if (one_frame) {
-                /* branch-free over the outputs (vectorised): a non-causal lane adds exactly 0 */
+                /* branch-free over the outputs (vectorised): a non-causal lane adds exactly 0. grad_t's terms
+                 * are summed after it, in order, so that the sum does not depend on the vector width. */
                 const REAL e0 = EXP(tau * (tk - tn[0]));
                 const int32_t kk = (int32_t)k;
-#pragma omp simd reduction(+ : acc)
+#pragma omp simd
                 for (int64_t j = 0; j < J; ++j) {
                     const REAL s = e0 * dn[j], diff = tk - ton[j];
                     REAL dw = s * diff, dt = wr[j] * s * (tau * diff + 1);
@@ -128,8 +130,9 @@ void SUF(alpha_backward)(const AlphaBackwardArgs *args) {
                     vt = vt != vt ? 0 : (vt == (REAL)INFINITY ? big : (vt == -(REAL)INFINITY ? -big : vt));
                     const int causal = kk <= last[j];
                     gw[j] += causal ? vw : 0;
-                    acc += causal ? vt : 0;
+                    vts[j] = causal ? vt : 0;
                 }
+                for (int64_t j = 0; j < J; ++j) acc += vts[j];
             } else {
                 for (int64_t j = 0; j < J; ++j) {
                     if (k > last[j]) continue;
