@@ -19,7 +19,7 @@ import time
 import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
-from spikelib.about import cpu_model
+from spikelib.about import cpu_label
 from spikelib.alpha import _cscan
 from spikelib.alpha import autoencoder as ae
 from spikelib.alpha import functional as F
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
                 "n_pulses": hp.n_pulses},
         "dataset": args.dataset,
         "device": args.device,
-        "cpu": cpu_model(),
+        "cpu": cpu_label(),
         "dtype": args.dtype,
         "backend": ran_on,
         "threads": torch.get_num_threads(),

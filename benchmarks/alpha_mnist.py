@@ -19,7 +19,7 @@ import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 from spikelib import data, encoding
-from spikelib.about import cpu_model
+from spikelib.about import cpu_label
 from spikelib.alpha import MNIST_README, evaluate, make_optimizer, train_epoch, train_step
 from spikelib.alpha.training import use_c_backend
 from spikelib.backend import BACKENDS, from_engine
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     print(json.dumps({
         "benchmark": "alpha_mnist",
         "device": args.device,
-        "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else cpu_model(),
+        "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else cpu_label(),
         "threads": torch.get_num_threads(),
         "heap_kept": heap_kept,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),

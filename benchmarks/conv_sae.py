@@ -28,7 +28,7 @@ import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 from spikelib import data
-from spikelib.about import cpu_model
+from spikelib.about import cpu_label
 from spikelib.backend import subnormals_flushed
 from spikelib.experiments import huebotter as hb
 from spikelib.heap import keep_freed_memory
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         "batch_size": args.batch_size,
         "backend": probe.backend(args.backend) if args.model.lower().startswith("sae") else "torch",
         "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
-        "cpu": cpu_model(),
+        "cpu": cpu_label(),
         "threads": torch.get_num_threads(),
         "heap_kept": heap_kept,
         **rows,

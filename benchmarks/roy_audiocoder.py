@@ -49,7 +49,7 @@ import time
 import spikelib  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
-from spikelib.about import cpu_model
+from spikelib.about import cpu_label
 from spikelib.backend import subnormals_flushed
 from spikelib.heap import keep_freed_memory
 from spikelib.lif import roy
@@ -188,7 +188,7 @@ def main(argv=None) -> int:
         "steps_per_batch": T,
         "repeats": args.repeats,
         "device": "cpu",
-        "device_name": cpu_model(),
+        "device_name": cpu_label(),
         "threads": torch.get_num_threads(),
         "heap_kept": heap_kept,
         "w1_input_major": net.encoder.weight.T.is_contiguous(),

@@ -32,17 +32,43 @@ def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str]:
     return versions
 
 
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows. Benchmarks and records
-    carry it: timings are only comparable on the same CPU model."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+def _cpuinfo(text: str | None = None) -> dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` (or of ``text``); empty where there is none."""
+    if text is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                text = f.read()
+        except OSError:
+            return {}
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break  # the first processor's block ends
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    return fields
+
+
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    return _cpuinfo(cpuinfo).get("model name") or platform.processor() or "unknown"
+
+
+def cpu_label(cpuinfo: str | None = None) -> str:
+    """:func:`cpu_model` with the CPU family, model and widest x86 vector extension where ``/proc/cpuinfo``
+    has them, e.g. ``AMD EPYC (family 25, model 1, AVX2)``. Benchmarks and records carry it: timings are only
+    comparable on the same CPU, and one model name can hide different ones (this project's 2-core "AMD
+    EPYC" VMs were a Zen 4 with AVX-512 and a Zen 3 without, the kernels 1.5-2x apart)."""
+    info = _cpuinfo(cpuinfo)
+    name = cpu_model(cpuinfo)
+    flags = set(info.get("flags", "").split())
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE" if "sse2" in flags else ""
+    details = [f"family {info['cpu family']}, model {info['model']}" if "cpu family" in info and "model" in info
+               else "", isa]
+    details = [d for d in details if d]
+    return f"{name} ({', '.join(details)})" if details else name
 
 
 def _gpus() -> list[str]:
@@ -60,7 +86,7 @@ def _gpus() -> list[str]:
 def machine() -> dict[str, object]:
     """What the build ran on: OS, architecture, CPU model and cores, GPUs (no host or user names)."""
     return {"os": f"{platform.system()} {platform.release()}", "architecture": platform.machine(),
-            "cpu": cpu_model(), "cores": os.cpu_count() or 0, "gpus": _gpus()}
+            "cpu": cpu_label(), "cores": os.cpu_count() or 0, "gpus": _gpus()}
 
 
 def _cell(text: object) -> str:

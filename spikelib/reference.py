@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 
 from spikelib import results
 from spikelib._io import write_text_durably
-from spikelib.about import cpu_model
+from spikelib.about import cpu_label
 from spikelib.fitting import fingerprint
 
 #: experiment (the page's record name) -> the experiments module that defines its reference runs
@@ -48,7 +48,7 @@ def parse_budget(text: str | None) -> float | None:
 def machine() -> dict:
     """The machine of a run, without host or user names (records are published)."""
     import torch
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+    return {"cpu": cpu_label(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
             "system": platform.system()}
 
 

@@ -79,7 +79,30 @@ def test_environment_probes():
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")]
     if names:
-        assert about.cpu_model() == m["cpu"] == names[0] != ""
+        assert about.cpu_model() == names[0] != ""
+        assert m["cpu"] == about.cpu_label() and m["cpu"].startswith(names[0])
+
+
+ZEN3 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
+model name\t: AMD EPYC
+flags\t\t: fpu sse sse2 avx avx2 fma
+
+processor\t: 1
+model name\t: something else
+"""
+
+
+def test_the_cpu_label_tells_hosts_of_one_model_name_apart():
+    """Two VMs both named "AMD EPYC" (a Zen 3 without AVX-512, a Zen 4 with it) ran this project's
+    benchmarks 1.5-2x apart: records and benchmarks carry the family, model and vector extension too."""
+    assert about.cpu_model(ZEN3) == "AMD EPYC"
+    assert about.cpu_label(ZEN3) == "AMD EPYC (family 25, model 1, AVX2)"
+    zen4 = ZEN3.replace("model\t\t: 1\n", "model\t\t: 17\n").replace("avx2 fma", "avx2 fma avx512f")
+    assert about.cpu_label(zen4) == "AMD EPYC (family 25, model 17, AVX-512)"
+    assert about.cpu_label("model name\t: Some ARM core\nflags\t: fp asimd\n") == "Some ARM core"
 
 
 def test_every_commit_behind_a_record_is_listed_with_its_records():
