@@ -24,6 +24,8 @@ CASES = [
     ("alpha_autoencoder.py", ["--examples", "70", "--eval-examples", "0"], ("train_examples_per_s",)),
     ("conv_sae.py", ["--T", "5", "--repeats", "1", "--batch-size", "4"], ("T5", "s_per_step")),
     ("roy_audiocoder.py", ["--size", "quick", "--steps", "2", "--repeats", "1"], ("seconds_per_time_step",)),
+    ("host_limits.py", ["--n", "128", "--mb", "4", "--repeats", "1", "--threads", "1"],
+     ("threads", "1", "matmul_gflops")),
 ]
 
 
