@@ -51,9 +51,13 @@ def _cpuinfo(text: str | None = None) -> dict[str, str]:
     return fields
 
 
+def _model_name(info: dict[str, str]) -> str:
+    return info.get("model name") or platform.processor() or "unknown"
+
+
 def cpu_model(cpuinfo: str | None = None) -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
-    return _cpuinfo(cpuinfo).get("model name") or platform.processor() or "unknown"
+    return _model_name(_cpuinfo(cpuinfo))
 
 
 def cpu_label(cpuinfo: str | None = None) -> str:
@@ -61,13 +65,15 @@ def cpu_label(cpuinfo: str | None = None) -> str:
     has them, e.g. ``AMD EPYC (family 25, model 1, AVX2)``. Benchmarks and records carry it: timings are only
     comparable on the same CPU, and one model name can hide different ones (this project's 2-core "AMD
     EPYC" VMs were a Zen 4 with AVX-512 and a Zen 3 without, the kernels 1.5-2x apart)."""
-    info = _cpuinfo(cpuinfo)
-    name = cpu_model(cpuinfo)
+    info = _cpuinfo(cpuinfo)  # read once
     flags = set(info.get("flags", "").split())
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE" if "sse2" in flags else ""
-    details = [f"family {info['cpu family']}, model {info['model']}" if "cpu family" in info and "model" in info
-               else "", isa]
-    details = [d for d in details if d]
+    details = []
+    if "cpu family" in info and "model" in info:
+        details.append(f"family {info['cpu family']}, model {info['model']}")
+    if isa:
+        details.append(isa)
+    name = _model_name(info)
     return f"{name} ({', '.join(details)})" if details else name
 
 
